@@ -1,0 +1,75 @@
+import { registerAs } from '@nestjs/config';
+import { Environment, findChromium, validateEnvironment } from './environment';
+
+/** The environment, validated: a bad value stops the boot with one message naming it. */
+export function environment(): Environment {
+  return validateEnvironment(process.env);
+}
+
+export const appConfig = registerAs('app', () => {
+  const env = environment();
+  return {
+    port: env.PORT,
+    role: env.APP_ROLE,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL,
+  };
+});
+
+export const databaseConfig = registerAs('database', () => ({ url: environment().DATABASE_URL }));
+
+export const redisConfig = registerAs('redis', () => ({ url: environment().REDIS_URL }));
+
+export const renderConfig = registerAs('render', () => {
+  const env = environment();
+  const executablePath = env.PUPPETEER_EXECUTABLE_PATH ?? findChromium();
+  if (!executablePath) {
+    throw new Error(
+      'Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found ' +
+        '(install Debian package "chromium")',
+    );
+  }
+  return {
+    executablePath,
+    concurrency: env.RENDER_CONCURRENCY,
+    timeoutMs: env.RENDER_TIMEOUT_MS,
+    attempts: env.RENDER_ATTEMPTS,
+    taggedPdf: env.RENDER_TAGGED_PDF === 'true',
+    rowsPerTable: env.RENDER_ROWS_PER_TABLE,
+  };
+});
+
+export const reportsConfig = registerAs('reports', () => {
+  const env = environment();
+  return {
+    maxRangeDays: env.REPORT_MAX_RANGE_DAYS,
+    maxOrders: env.REPORT_MAX_ORDERS,
+    ttlHours: env.REPORT_TTL_HOURS,
+  };
+});
+
+export const rateLimitConfig = registerAs('rateLimit', () => {
+  const env = environment();
+  return { perMinute: env.RATE_LIMIT_PER_MINUTE, statusPerMinute: env.RATE_LIMIT_STATUS_PER_MINUTE };
+});
+
+export const callbacksConfig = registerAs('callbacks', () => {
+  const env = environment();
+  return {
+    retryDelaysMs: env.CALLBACK_RETRY_DELAYS_MS.split(',').map(Number),
+    timeoutMs: env.CALLBACK_TIMEOUT_MS,
+    allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
+  };
+});
+
+export const allConfig = [
+  appConfig,
+  databaseConfig,
+  redisConfig,
+  renderConfig,
+  reportsConfig,
+  rateLimitConfig,
+  callbacksConfig,
+];
+
+export type RenderConfig = ReturnType<typeof renderConfig>;

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { plainToInstance } from 'class-transformer';
+import {
+  IsBooleanString,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
+
+/** Every variable the service reads, with the contract's defaults. Validated once at boot. */
+export class Environment {
+  @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  @IsString() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/reports';
+  @IsString() @Matches(/^rediss?:\/\//) REDIS_URL = 'redis://127.0.0.1:6379/0';
+  @IsOptional() @IsString() PUPPETEER_EXECUTABLE_PATH?: string;
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  PUBLIC_BASE_URL?: string;
+  @IsIn(['all', 'api', 'worker']) APP_ROLE: 'all' | 'api' | 'worker' = 'all';
+  @IsInt() @Min(1) @Max(32) RENDER_CONCURRENCY = 2;
+  @IsInt() @Min(1000) @Max(600000) RENDER_TIMEOUT_MS = 60000;
+  @IsInt() @Min(1) @Max(5) RENDER_ATTEMPTS = 3;
+  @IsBooleanString() RENDER_TAGGED_PDF = 'false';
+  @IsInt() @Min(10) @Max(1000) RENDER_ROWS_PER_TABLE = 40;
+  @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
+  @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;
+  @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;
+  @IsInt() @Min(1) RATE_LIMIT_PER_MINUTE = 600;
+  @IsInt() @Min(1) RATE_LIMIT_STATUS_PER_MINUTE = 120;
+  @IsString()
+  @Matches(/^\d+(,\d+)*$/, { message: 'CALLBACK_RETRY_DELAYS_MS must be comma-separated milliseconds' })
+  CALLBACK_RETRY_DELAYS_MS = '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
+  @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
+  @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL?: string;
+}
+
+const INTEGER_KEYS = new Set(
+  Object.entries(new Environment())
+    .filter(([, value]) => typeof value === 'number')
+    .map(([key]) => key),
+);
+
+/** Used by ConfigModule: returns the typed environment or throws one message naming each bad variable. */
+export function validateEnvironment(raw: Record<string, unknown>): Environment {
+  const given = Object.fromEntries(
+    Object.keys(new Environment())
+      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL', 'LOG_LEVEL'])
+      .filter((key) => raw[key] !== undefined && raw[key] !== '')
+      .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),
+  );
+  const env = Object.assign(new Environment(), plainToInstance(Environment, given));
+  const errors = validateSync(env, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const names = errors.map((e) => `${e.property}=${JSON.stringify(raw[e.property] ?? '')}`);
+    throw new Error(`Invalid configuration: ${names.join(', ')}`);
+  }
+  return env;
+}
+
+function toInteger(value: unknown): unknown {
+  return typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+}
+
+export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+export function findChromium(): string | undefined {
+  return CHROMIUM_CANDIDATES.find((path) => existsSync(path));
+}
