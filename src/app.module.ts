@@ -1,0 +1,58 @@
+import { BullModule } from '@nestjs/bull';
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigType } from '@nestjs/config';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { DataSource } from 'typeorm';
+import { Client } from './clients/client.entity';
+import { ApiKeyGuard } from './common/auth.guard';
+import { ErrorFilter } from './common/error.filter';
+import { RateLimitGuard, rateLimits } from './common/rate-limit';
+import { allConfig, databaseConfig, rateLimitConfig, redisConfig } from './config/configuration';
+import { dataSourceOptions } from './database/data-source';
+import { runMigrations } from './database/migrate';
+import { HealthModule } from './health/health.module';
+import { OrdersModule } from './orders/orders.module';
+import { ReportsModule } from './reports/reports.module';
+
+/** Long renders on a busy 2-core machine must not be mistaken for dead workers. */
+const BULL_SETTINGS = { lockDuration: 60_000, lockRenewTime: 15_000, stalledInterval: 30_000, maxStalledCount: 2 };
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
+    TypeOrmModule.forRootAsync({
+      inject: [databaseConfig.KEY],
+      useFactory: (db: ConfigType<typeof databaseConfig>) => dataSourceOptions(db.url),
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        await runMigrations(dataSource);
+        return dataSource;
+      },
+    }),
+    TypeOrmModule.forFeature([Client]),
+    BullModule.forRootAsync({
+      inject: [redisConfig.KEY],
+      useFactory: (redis: ConfigType<typeof redisConfig>) => ({ url: redis.url, settings: BULL_SETTINGS }),
+    }),
+    ThrottlerModule.forRootAsync({
+      inject: [rateLimitConfig.KEY, redisConfig.KEY],
+      useFactory: (limits: ConfigType<typeof rateLimitConfig>, redis: ConfigType<typeof redisConfig>) => ({
+        throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
+        storage: new ThrottlerStorageRedisService(redis.url),
+        setHeaders: false,
+      }),
+    }),
+    HealthModule,
+    OrdersModule,
+    ReportsModule,
+  ],
+  providers: [
+    { provide: APP_FILTER, useClass: ErrorFilter },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
+})
+export class AppModule {}

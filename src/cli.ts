@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { DataSource } from 'typeorm';
+import { createClient } from './clients/clients.service';
+import { isCalendarDay } from './common/validation';
+import { environment } from './config/configuration';
+import { dataSourceOptions } from './database/data-source';
+import { runMigrations } from './database/migrate';
+import { generateOrders, insertOrders } from './orders/order-seed';
+import { periodErrors } from './reports/period';
+
+/** The admin command line: one JSON document on stdout, errors on stderr with a non-zero exit code. */
+const USAGE = `usage:
+  node dist/cli.js migrate
+  node dist/cli.js clients:create --name NAME
+  node dist/cli.js orders:seed --client-id ID --count N --start-date YYYY-MM-DD --end-date YYYY-MM-DD`;
+
+class UsageError extends Error {}
+
+function required(values: Record<string, string | undefined>, name: string): string {
+  const value = values[name]?.trim();
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function run(argv: string[]): Promise<unknown> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      name: { type: 'string' },
+      'client-id': { type: 'string' },
+      count: { type: 'string' },
+      'start-date': { type: 'string' },
+      'end-date': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!['migrate', 'clients:create', 'orders:seed'].includes(command)) {
+    throw new UsageError(command ? `unknown command ${command}` : 'a command is required');
+  }
+  const dataSource = await new DataSource(dataSourceOptions(environment().DATABASE_URL)).initialize();
+  try {
+    if (command === 'migrate') return { applied: await runMigrations(dataSource) };
+    await runMigrations(dataSource);
+    if (command === 'clients:create') {
+      const name = required(values, 'name');
+      if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
+      return await createClient(dataSource, name);
+    }
+    const clientId = required(values, 'client-id');
+    const count = Number(required(values, 'count'));
+    const startDate = required(values, 'start-date');
+    const endDate = required(values, 'end-date');
+    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
+      throw new UsageError('--count must be a whole number from 1 to 1000000');
+    }
+    if (!isCalendarDay(startDate) || !isCalendarDay(endDate)) {
+      throw new UsageError('--start-date and --end-date must be calendar dates YYYY-MM-DD');
+    }
+    const period = periodErrors(startDate, endDate, 36600);
+    if (period.length > 0) throw new UsageError(`--end-date ${period[0].message.replace('start_date', '--start-date')}`);
+    const [client] = await dataSource.query(`SELECT id FROM clients WHERE id::text = $1`, [clientId]);
+    if (!client) throw new UsageError(`no client with id ${clientId}`);
+    return { inserted: await insertOrders(dataSource, clientId, generateOrders(count, startDate, endDate)) };
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+run(process.argv.slice(2))
+  .then((result) => {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  })
+  .catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? `${message}\n${USAGE}\n`
+      : `error: ${message}\n`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  });

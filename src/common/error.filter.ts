@@ -1,0 +1,59 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import { ApiError, CommonErrorCode } from './api-error';
+
+/** What a client may learn from an HTTP status alone, for errors raised by the framework. */
+const BY_STATUS: Record<number, [string, string]> = {
+  400: [CommonErrorCode.ValidationFailed, 'The request is not valid'],
+  401: [CommonErrorCode.Unauthorized, 'A valid API key is required (Authorization: Bearer <api_key>)'],
+  404: [CommonErrorCode.NotFound, 'No such route'],
+  405: [CommonErrorCode.MethodNotAllowed, 'This method is not allowed on this route'],
+  413: [CommonErrorCode.PayloadTooLarge, 'The request body is too large'],
+  415: [CommonErrorCode.UnsupportedMediaType, 'The body must be application/json'],
+  429: [CommonErrorCode.RateLimited, 'Too many requests'],
+  503: [CommonErrorCode.ServiceUnavailable, 'The service is temporarily unavailable'],
+};
+
+const logger = new Logger('ErrorFilter');
+
+/**
+ * Turns anything thrown into the contract's error format. Messages the client sees come only from
+ * ApiError or from the table above; anything unexpected is logged with an id and answered as 500.
+ */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const status =
+    error instanceof HttpException
+      ? error.getStatus()
+      : Number((error as { statusCode?: unknown })?.statusCode) || 500;
+  if (status < 500 && BY_STATUS[status]) {
+    const [code, message] = BY_STATUS[status];
+    return new ApiError(status, code, message);
+  }
+  if (status >= 400 && status < 500) {
+    return new ApiError(status, `HTTP_${status}`, 'The request could not be processed');
+  }
+  if (status === 503) return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
+  const errorId = randomUUID();
+  logger.error(`Unexpected error ${errorId}`, error instanceof Error ? error.stack : String(error));
+  return new ApiError(
+    500,
+    CommonErrorCode.UnexpectedError,
+    `An unexpected error occurred (error id ${errorId})`,
+  );
+}
+
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  catch(error: unknown, host: ArgumentsHost): void {
+    const apiError = toApiError(error);
+    void host
+      .switchToHttp()
+      .getResponse<FastifyReply>()
+      .status(apiError.status)
+      .headers(apiError.headers)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(apiError.body);
+  }
+}

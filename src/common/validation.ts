@@ -1,0 +1,84 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidationOptions, registerDecorator } from 'class-validator';
+import { ApiError, ErrorDetail } from './api-error';
+
+/** Flattens class-validator's tree into `details[]`: `items.0.quantity`, one entry per broken rule. */
+export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
+  return errors.flatMap((error) => {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) => ({
+      field,
+      message: message.startsWith(`${error.property} `)
+        ? message.slice(error.property.length + 1)
+        : message,
+    }));
+    return own.concat(validationDetails(error.children ?? [], field));
+  });
+}
+
+/** Unknown fields are refused, types are never coerced silently, every error is in the contract's shape. */
+export const validationPipe = new ValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  transform: true,
+  validationError: { target: false, value: false },
+  exceptionFactory: (errors) => ApiError.validation(validationDetails(errors)),
+});
+
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/; // eslint-disable-line no-control-regex
+
+/** Refuses NUL and other control characters (tab and newlines are allowed). */
+export function NoControlCharacters(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'noControlCharacters',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must not contain control characters', ...options },
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || !CONTROL_CHARACTERS.test(value),
+      },
+    });
+}
+
+/** A calendar day `YYYY-MM-DD` that exists (`2021-02-30` does not). */
+export function isCalendarDay(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+}
+
+export function IsCalendarDay(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isCalendarDay',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must be a calendar date YYYY-MM-DD', ...options },
+      validator: { validate: (value: unknown) => isCalendarDay(value) },
+    });
+}
+
+/** An instant with an explicit offset: `2021-10-03T14:12:00Z` or `2021-10-03T16:12:00+02:00`. */
+const INSTANT =
+  /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+export function isInstant(value: unknown): value is string {
+  const match = typeof value === 'string' ? INSTANT.exec(value) : null;
+  return match !== null && isCalendarDay(match[1]);
+}
+
+export function IsInstant(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isInstant',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: {
+        message: '$property must be an ISO 8601 date-time with an offset, like 2021-10-03T14:12:00Z',
+        ...options,
+      },
+      validator: { validate: (value: unknown) => isInstant(value) },
+    });
+}

@@ -1,0 +1,90 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { formatMinorUnits, lineTotal } from '../common/money';
+import { periodBounds } from '../reports/period';
+import { OrderItem } from './order.entity';
+import { OrderStatus } from './order-status';
+
+const FIRST = ['Ada', 'Alan', 'Grace', 'Linus', 'Margaret', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken',
+  'Radia', 'Tim', 'Hedy', 'John', 'Sophie', 'Dennis', 'Katherine', 'Niklaus', 'Shafi', 'Guido'];
+const LAST = ['Lovelace', 'Turing', 'Hopper', 'Torvalds', 'Hamilton', 'Dijkstra', 'Liskov', 'Knuth', 'Allen',
+  'Thompson', 'Perlman', 'Berners-Lee', 'Lamarr', 'McCarthy', 'Wilson', 'Ritchie', 'Johnson', 'Wirth',
+  'Goldwasser', 'van Rossum'];
+const PRODUCTS: Array<[string, string, string]> = [
+  ['MUG-01', 'Ceramic mug', '12.50'], ['TEE-02', 'Organic T-shirt', '24.90'], ['CAP-03', 'Baseball cap', '18.00'],
+  ['BAG-04', 'Canvas tote bag', '15.75'], ['NB-05', 'Dotted notebook', '9.99'], ['PEN-06', 'Fountain pen', '42.00'],
+  ['HD-07', 'Hoodie', '54.95'], ['STK-08', 'Sticker pack', '3.50'], ['BTL-09', 'Steel water bottle', '29.00'],
+  ['LMP-10', 'Desk lamp', '79.90'], ['SCK-11', 'Wool socks', '11.20'], ['UMB-12', 'Umbrella', '34.99']];
+/** Mostly paid and shipped, as in a real shop. */
+const STATUSES: OrderStatus[] = [
+  ...Array<OrderStatus>(4).fill(OrderStatus.Paid), ...Array<OrderStatus>(3).fill(OrderStatus.Shipped),
+  ...Array<OrderStatus>(3).fill(OrderStatus.Delivered), OrderStatus.Pending, OrderStatus.Canceled, OrderStatus.Refunded];
+const CURRENCIES = ['EUR', 'EUR', 'EUR', 'EUR', 'USD', 'USD', 'GBP'];
+
+const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)];
+
+export interface SeedOrder {
+  number: string;
+  placedAt: Date;
+  status: OrderStatus;
+  currency: string;
+  customerName: string;
+  customerEmail: string;
+  items: OrderItem[];
+  itemCount: number;
+  total: string;
+}
+
+/** Realistic orders spread over `[startDate, endDate)`, numbered uniquely for this run. */
+export function generateOrders(count: number, startDate: string, endDate: string): SeedOrder[] {
+  const { from, to } = periodBounds(startDate, endDate);
+  const span = to.getTime() - from.getTime();
+  const run = randomBytes(3).toString('hex').toUpperCase();
+  return Array.from({ length: count }, (_, index) => {
+    const first = pick(FIRST);
+    const last = pick(LAST);
+    const items = Array.from({ length: 1 + randomInt(4) }, () => {
+      const [sku, name, unit_price] = pick(PRODUCTS);
+      return { sku, name, quantity: 1 + randomInt(3), unit_price };
+    });
+    return {
+      number: `ORD-${run}-${String(index + 1).padStart(6, '0')}`,
+      placedAt: new Date(from.getTime() + Math.floor(Math.random() * span)),
+      status: pick(STATUSES),
+      currency: pick(CURRENCIES),
+      customerName: `${first} ${last}`,
+      customerEmail: `${first}.${last}@example.com`.toLowerCase().replace(/\s+/g, ''),
+      items,
+      itemCount: items.reduce((sum, item) => sum + item.quantity, 0),
+      total: formatMinorUnits(items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n)),
+    };
+  });
+}
+
+const INSERT_BATCH = 5000;
+
+/** Inserts with one `unnest` statement per batch: tens of thousands of orders a second. */
+export async function insertOrders(dataSource: DataSource, clientId: string, orders: SeedOrder[]): Promise<number> {
+  for (let offset = 0; offset < orders.length; offset += INSERT_BATCH) {
+    const batch = orders.slice(offset, offset + INSERT_BATCH);
+    await dataSource.query(
+      `INSERT INTO orders (client_id, number, placed_at, status, currency, customer_name, customer_email,
+                           items, item_count, total)
+       SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                $8::jsonb[], $9::int[], $10::numeric[])`,
+      [
+        clientId,
+        batch.map((o) => o.number),
+        batch.map((o) => o.placedAt),
+        batch.map((o) => o.status),
+        batch.map((o) => o.currency),
+        batch.map((o) => o.customerName),
+        batch.map((o) => o.customerEmail),
+        batch.map((o) => JSON.stringify(o.items)),
+        batch.map((o) => o.itemCount),
+        batch.map((o) => o.total),
+      ],
+    );
+  }
+  return orders.length;
+}

@@ -1,0 +1,26 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { OrderStatus } from './order-status';
+
+export interface OrderItem {
+  sku: string;
+  name: string;
+  quantity: number;
+  unit_price: string;
+}
+
+@Entity('orders')
+export class Order {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'client_id', type: 'uuid' }) clientId: string;
+  @Column() number: string;
+  @Column({ name: 'placed_at', type: 'timestamptz' }) placedAt: Date;
+  @Column({ type: 'text' }) status: OrderStatus;
+  @Column({ type: 'char', length: 3 }) currency: string;
+  @Column({ name: 'customer_name' }) customerName: string;
+  @Column({ name: 'customer_email' }) customerEmail: string;
+  @Column({ type: 'jsonb' }) items: OrderItem[];
+  @Column({ name: 'item_count', type: 'integer' }) itemCount: number;
+  /** numeric(18,2), read back as an exact decimal string. */
+  @Column({ type: 'numeric', precision: 18, scale: 2 }) total: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}

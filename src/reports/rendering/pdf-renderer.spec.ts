@@ -1,0 +1,213 @@
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { findChromium } from '../../config/environment';
+import { PdfRenderer, RenderError } from './pdf-renderer.service';
+import { ReportHeader, ReportHtmlBuilder, ReportRow } from './report-html';
+
+// Integration spec: drives the real system Chromium, nothing is mocked.
+jest.setTimeout(60000);
+
+// pdf-parse's index.js runs a debug self-test when required directly.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pdfParse = require('pdf-parse/lib/pdf-parse.js') as (
+  data: Buffer,
+) => Promise<{ text: string; numpages: number }>;
+
+const executablePath = findChromium() ?? '/usr/bin/chromium';
+
+function renderer(overrides: Partial<ConstructorParameters<typeof PdfRenderer>[0]> = {}) {
+  return new PdfRenderer({
+    executablePath,
+    concurrency: 2,
+    timeoutMs: 30000,
+    attempts: 3,
+    taggedPdf: false,
+    rowsPerTable: 40,
+    ...overrides,
+  });
+}
+
+const header: ReportHeader = {
+  clientName: 'Acme Shop',
+  startDate: '2021-10-01',
+  endDate: '2021-11-01',
+  generatedAt: new Date('2021-11-02T08:15:00Z'),
+};
+
+function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
+  return {
+    number: `ORD-${String(i).padStart(6, '0')}`,
+    placedAt: new Date(Date.UTC(2021, 9, 1) + i * 60_000),
+    customerName: `Customer ${i}`,
+    status: 'delivered',
+    itemCount: 1 + (i % 5),
+    total: '10.10',
+    currency: i % 2 ? 'USD' : 'EUR',
+    ...overrides,
+  };
+}
+
+function report(rows: ReportRow[], rowsPerTable = 40): string {
+  const builder = new ReportHtmlBuilder(header, rowsPerTable);
+  builder.addRows(rows);
+  return builder.toHtml();
+}
+
+async function pdfText(pdf: Buffer): Promise<string> {
+  return (await pdfParse(pdf)).text;
+}
+
+describe('PdfRenderer (real Chromium)', () => {
+  const pdfRenderer = renderer();
+  let server: Server;
+  let port: number;
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await pdfRenderer.onModuleDestroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('prints the order numbers, the totals and "Page 1 of 1" as real text', async () => {
+    const pdf = await pdfRenderer.render(report([row(1), row(2), row(3)]));
+    const text = await pdfText(pdf);
+
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(text).toContain('Orders report');
+    expect(text).toContain('1 Oct 2021 – 31 Oct 2021 (UTC)');
+    for (const number of ['ORD-000001', 'ORD-000002', 'ORD-000003']) expect(text).toContain(number);
+    expect(text).toContain('20.20 USD');
+    expect(text).toContain('10.10 EUR');
+    expect(text).toContain('Page 1 of 1');
+  });
+
+  it('prints "No orders in this period" for an empty report', async () => {
+    const text = await pdfText(await pdfRenderer.render(report([])));
+
+    expect(text).toContain('No orders in this period');
+    expect(text).toContain('Page 1 of 1');
+  });
+
+  it('numbers pages "Page X of Y" across a multi-page report', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => row(i));
+    const pdf = await pdfRenderer.render(report(rows));
+    const { numpages, text } = await pdfParse(pdf);
+
+    expect(numpages).toBeGreaterThan(1);
+    expect(text).toContain(`Page 1 of ${numpages}`);
+    expect(text).toContain(`Page ${numpages} of ${numpages}`);
+  });
+
+  it('prints an img tag in a customer name as text and sends no request', async () => {
+    const img = `<img src="http://127.0.0.1:${port}/escaped">`;
+    const text = await pdfText(await pdfRenderer.render(report([row(1, { customerName: img })])));
+
+    expect(text.replace(/\s+/g, '')).toContain(img.replace(/\s+/g, ''));
+    expect(requests).toEqual([]);
+  });
+
+  it('blocks every request of an unescaped document: http, file, iframe, stylesheet', async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const html =
+      `<html><head><link rel="stylesheet" href="${base}/css"></head><body>` +
+      `<p>RAW DOCUMENT</p><img src="${base}/img"><iframe src="${base}/frame"></iframe>` +
+      `<iframe src="file:///etc/passwd"></iframe><div style="background:url(${base}/bg)">bg</div>` +
+      `<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">` +
+      `<meta http-equiv="refresh" content="0;url=${base}/refresh"></body></html>`;
+    const text = await pdfText(await pdfRenderer.render(html));
+
+    expect(text).toContain('RAW DOCUMENT');
+    expect(text).not.toContain('root:');
+    // Leave time for a late request (e.g. the meta refresh) to arrive if it were allowed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(requests).toEqual([]);
+  });
+
+  it('does not run scripts in the document', async () => {
+    const html =
+      '<html><body><p>STATIC TEXT</p>' +
+      '<script>document.body.insertAdjacentText("beforeend", "SCRIPT" + "-RAN")</script>' +
+      '<img src="data:," onerror="document.body.append(\'HANDLER\' + \'-RAN\')"></body></html>';
+    const text = await pdfText(await pdfRenderer.render(html));
+
+    expect(text).toContain('STATIC TEXT');
+    expect(text).not.toContain('SCRIPT-RAN');
+    expect(text).not.toContain('HANDLER-RAN');
+  });
+
+  it('reuses one browser process across renders, concurrent ones included', async () => {
+    const before = pdfRenderer.browserPid;
+    await Promise.all([1, 2, 3, 4, 5].map((i) => pdfRenderer.render(report([row(i)]))));
+
+    expect(before).toEqual(expect.any(Number));
+    expect(pdfRenderer.browserPid).toBe(before);
+    expect(pdfRenderer.restarts).toBe(0);
+    expect(await pdfRenderer.ping()).toMatch(/Chrom/);
+  });
+
+  it('relaunches the browser after it is killed and counts the restart', async () => {
+    await pdfRenderer.render(report([row(1)]));
+    const pid = pdfRenderer.browserPid!;
+    process.kill(pid, 'SIGKILL');
+    // Let Puppeteer notice the dead pipe.
+    for (let i = 0; i < 50 && pdfRenderer.browserPid !== undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const text = await pdfText(await pdfRenderer.render(report([row(7)])));
+
+    expect(text).toContain('ORD-000007');
+    expect(pdfRenderer.restarts).toBe(1);
+    expect(pdfRenderer.browserPid).not.toBe(pid);
+  });
+
+  it('fails in-flight renders with RENDER_FAILED when the browser dies mid-render', async () => {
+    const big = report(Array.from({ length: 5000 }, (_, i) => row(i)));
+    await pdfRenderer.ping();
+    const pid = pdfRenderer.browserPid!;
+    const restartsBefore = pdfRenderer.restarts;
+    const pending = pdfRenderer.render(big);
+    setTimeout(() => process.kill(pid, 'SIGKILL'), 150);
+
+    await expect(pending).rejects.toMatchObject({ code: 'RENDER_FAILED' });
+    const text = await pdfText(await pdfRenderer.render(report([row(8)])));
+    expect(text).toContain('ORD-000008');
+    expect(pdfRenderer.restarts).toBe(restartsBefore + 1);
+  });
+});
+
+describe('PdfRenderer timeout (real Chromium)', () => {
+  const pdfRenderer = renderer({ timeoutMs: 1000, concurrency: 1 });
+
+  afterAll(() => pdfRenderer.onModuleDestroy());
+
+  it('stops a render that exceeds timeoutMs with RENDER_TIMEOUT and keeps the pool usable', async () => {
+    await pdfRenderer.ping();
+    const huge = report(
+      Array.from({ length: 30000 }, (_, i) => row(i)),
+      40,
+    );
+
+    const started = Date.now();
+    const error = await pdfRenderer.render(huge).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+
+    expect(error).toBeInstanceOf(RenderError);
+    expect(error).toMatchObject({ code: 'RENDER_TIMEOUT' });
+    expect((error as Error).message).not.toContain('ORD-');
+    expect(elapsed).toBeLessThan(5000);
+
+    const text = await pdfText(await pdfRenderer.render(report([row(9)])));
+    expect(text).toContain('ORD-000009');
+    expect(pdfRenderer.restarts).toBe(0);
+  });
+});

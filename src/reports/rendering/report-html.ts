@@ -1,0 +1,255 @@
+/** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
+
+export interface ReportHeader {
+  clientName: string;
+  /** YYYY-MM-DD, inclusive. */
+  startDate: string;
+  /** YYYY-MM-DD, exclusive. */
+  endDate: string;
+  generatedAt: Date;
+}
+
+export interface ReportRow {
+  number: string;
+  placedAt: Date;
+  customerName: string;
+  status: string;
+  itemCount: number;
+  /** Exact decimal string, e.g. "25.00". */
+  total: string;
+  currency: string;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/**
+ * Escapes text for HTML content and attribute values. C0 control characters (NUL included) and DEL
+ * are dropped: they have no glyph, and NUL is replaced by U+FFFD by the HTML parser anyway. Tab, LF
+ * and CR are kept; HTML collapses them to spaces. Lone surrogates, which cannot cross the DevTools
+ * protocol as UTF-8, become U+FFFD.
+ */
+export function escapeHtml(value: string): string {
+  return value
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
+    .replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+function parseDay(day: string): Date {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) throw new Error(`Invalid date "${day}", expected YYYY-MM-DD`);
+  return new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+}
+
+/** "1 Oct 2021": a day name nobody misreads (no 10/01 vs 01/10 ambiguity). */
+function humanDay(date: Date): string {
+  return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}`;
+}
+
+/** `YYYY-MM-DD HH:mm` in UTC. */
+export function formatUtcMinute(date: Date): string {
+  return (
+    `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}`
+  );
+}
+
+/** "1 Oct 2021 – 31 Oct 2021 (UTC)" for [2021-10-01, 2021-11-01): the end date is exclusive. */
+export function formatPeriod(startDate: string, endDate: string): string {
+  const start = parseDay(startDate);
+  const lastDay = new Date(parseDay(endDate).getTime() - 86_400_000);
+  if (lastDay.getTime() <= start.getTime()) return `${humanDay(start)} (UTC)`;
+  return `${humanDay(start)} – ${humanDay(lastDay)} (UTC)`;
+}
+
+/** An exact decimal: `units / 10^scale`. */
+interface Decimal {
+  units: bigint;
+  scale: number;
+}
+
+function parseDecimal(value: string): Decimal {
+  const match = /^([+-]?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  if (!match) throw new Error(`Invalid decimal amount "${value}"`);
+  const fraction = match[3] ?? '';
+  const units = BigInt(match[2] + fraction);
+  return { units: match[1] === '-' ? -units : units, scale: fraction.length };
+}
+
+function rescale(value: Decimal, scale: number): bigint {
+  return value.units * 10n ** BigInt(scale - value.scale);
+}
+
+function addDecimal(a: Decimal, b: Decimal): Decimal {
+  const scale = Math.max(a.scale, b.scale);
+  return { units: rescale(a, scale) + rescale(b, scale), scale };
+}
+
+function groupThousands(digits: string): string {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** "1234567.5" style decimal → "1,234,567.50" (at least two decimals), without ever going through a float. */
+function formatDecimal(value: Decimal): string {
+  const scale = Math.max(value.scale, 2);
+  const units = rescale(value, scale);
+  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
+  const whole = groupThousands(digits.slice(0, digits.length - scale));
+  return `${units < 0n ? '-' : ''}${whole}.${digits.slice(digits.length - scale)}`;
+}
+
+/** Exact decimal string formatted for display, e.g. "1234.5" → "1,234.50". */
+export function formatAmount(value: string): string {
+  return formatDecimal(parseDecimal(value));
+}
+
+const STYLE = `
+@page { size: A4; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { margin: 0; font-family: "DejaVu Sans", Arial, sans-serif; font-size: 8.5pt; color: #1a1a1a;
+  line-height: 1.3; overflow-wrap: anywhere; word-break: break-word; }
+h1 { font-size: 17pt; margin: 0 0 2mm; font-weight: bold; }
+.meta { display: grid; grid-template-columns: max-content 1fr; gap: 1mm 6mm; margin: 0 0 5mm; font-size: 9.5pt; }
+.meta dt { color: #555; }
+.meta dd { margin: 0; min-width: 0; }
+.summary { width: fit-content; min-width: 80mm; max-width: 100%; border: 0.3mm solid #c8ccd2;
+  background: #f4f6f8; padding: 3mm 4mm; margin: 0 0 6mm;
+  break-inside: avoid; }
+.summary h2 { font-size: 10pt; margin: 0 0 2mm; }
+.summary table { border-collapse: collapse; font-size: 9.5pt; }
+.summary th { text-align: left; font-weight: normal; color: #555; padding: 0.5mm 8mm 0.5mm 0; }
+.summary td { text-align: right; font-variant-numeric: tabular-nums; padding: 0.5mm 0; white-space: nowrap; }
+.orders { width: 100%; border-collapse: collapse; table-layout: fixed; break-inside: avoid;
+  margin: 0 0 4mm; }
+.orders thead { display: table-header-group; }
+.orders tr { break-inside: avoid; }
+.orders th { background: #e8ebef; text-align: left; font-weight: bold; padding: 1.2mm 1.5mm;
+  border-bottom: 0.3mm solid #9aa3ad; }
+.orders td { padding: 0.8mm 1.5mm; border-bottom: 0.2mm solid #dde1e6; vertical-align: top;
+  overflow: hidden; }
+.orders tbody tr:nth-child(even) td { background: #f8f9fa; }
+.orders .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.orders .placed { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.orders .total { white-space: normal; }
+.c-number { width: 17%; } .c-placed { width: 16%; } .c-customer { width: 31%; }
+.c-status { width: 12%; } .c-items { width: 7%; } .c-total { width: 17%; }
+.empty { padding: 8mm 0; text-align: center; font-size: 11pt; color: #555;
+  border: 0.3mm dashed #c8ccd2; }
+`.replace(/\n\s*/g, ' ');
+
+/** How many table rows the first page's title, details and summary take up (measured, A4). */
+const FIRST_PAGE_HEADER_ROWS = 12;
+
+const TABLE_HEAD =
+  '<table class="orders"><colgroup><col class="c-number"><col class="c-placed">' +
+  '<col class="c-customer"><col class="c-status"><col class="c-items"><col class="c-total">' +
+  '</colgroup><thead><tr><th>Order number</th><th>Placed at (UTC)</th><th>Customer</th>' +
+  '<th>Status</th><th class="num">Items</th><th class="num">Total</th></tr></thead><tbody>';
+const TABLE_TAIL = '</tbody></table>';
+
+/**
+ * Builds the report document incrementally. Rows are grouped into tables of `rowsPerTable` rows
+ * (about a page each; the first one shorter): Chromium prints many page-sized tables much faster
+ * than one huge table, and `break-inside: avoid` starts each on a fresh page when needed.
+ * Each finished table is kept as one string and everything is joined once in toHtml().
+ */
+export class ReportHtmlBuilder {
+  private readonly tables: string[] = [];
+  private pendingRows: string[] = [];
+  private readonly totals = new Map<string, Decimal>();
+  private count = 0;
+
+  constructor(
+    private readonly header: ReportHeader,
+    private readonly rowsPerTable: number,
+  ) {
+    if (!Number.isInteger(rowsPerTable) || rowsPerTable < 1) {
+      throw new Error(`rowsPerTable must be a positive integer, got ${rowsPerTable}`);
+    }
+    // Fail on a bad period now rather than after the rows were read.
+    formatPeriod(header.startDate, header.endDate);
+  }
+
+  /** Page 1 also carries the title, the details and the summary, so its table is shorter. */
+  get firstTableRows(): number {
+    return Math.max(1, this.rowsPerTable - FIRST_PAGE_HEADER_ROWS);
+  }
+
+  get orderCount(): number {
+    return this.count;
+  }
+
+  addRows(rows: ReportRow[]): void {
+    for (const row of rows) {
+      const amount = parseDecimal(row.total);
+      const currency = row.currency.trim().toUpperCase();
+      const previous = this.totals.get(currency);
+      this.totals.set(currency, previous ? addDecimal(previous, amount) : amount);
+      this.count += 1;
+      this.pendingRows.push(
+        `<tr><td>${escapeHtml(row.number)}</td>` +
+          `<td class="placed">${formatUtcMinute(row.placedAt)}</td>` +
+          `<td dir="auto">${escapeHtml(row.customerName)}</td>` +
+          `<td>${escapeHtml(row.status)}</td>` +
+          `<td class="num">${row.itemCount}</td>` +
+          `<td class="num total">${formatDecimal(amount)} ${escapeHtml(currency)}</td></tr>`,
+      );
+      const limit = this.tables.length ? this.rowsPerTable : this.firstTableRows;
+      if (this.pendingRows.length >= limit) this.flushTable();
+    }
+  }
+
+  toHtml(): string {
+    const { clientName, startDate, endDate, generatedAt } = this.header;
+    const client = escapeHtml(clientName);
+    const tables = this.pendingRows.length
+      ? [...this.tables, TABLE_HEAD + this.pendingRows.join('') + TABLE_TAIL]
+      : this.tables;
+    const body =
+      this.count === 0
+        ? '<p class="empty">No orders in this period</p>'
+        : tables.join('\n');
+    return (
+      '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
+      // Defence in depth: the renderer also disables JavaScript and blocks every request.
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
+      `<title>Orders report – ${client}</title><style>${STYLE}</style></head><body>` +
+      '<h1>Orders report</h1><dl class="meta">' +
+      `<dt>Client</dt><dd><bdi>${client}</bdi></dd>` +
+      `<dt>Period</dt><dd>${escapeHtml(formatPeriod(startDate, endDate))}</dd>` +
+      `<dt>Generated</dt><dd>${formatUtcMinute(generatedAt)} UTC</dd></dl>` +
+      this.summaryHtml() +
+      body +
+      '</body></html>'
+    );
+  }
+
+  private summaryHtml(): string {
+    const totals = [...this.totals.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(
+        ([currency, sum]) =>
+          `<tr><th>Total ${escapeHtml(currency)}</th><td>${formatDecimal(sum)} ${escapeHtml(currency)}</td></tr>`,
+      )
+      .join('');
+    return (
+      '<section class="summary"><h2>Summary</h2><table>' +
+      `<tr><th>Orders</th><td>${groupThousands(String(this.count))}</td></tr>${totals}</table></section>`
+    );
+  }
+
+  private flushTable(): void {
+    this.tables.push(TABLE_HEAD + this.pendingRows.join('') + TABLE_TAIL);
+    this.pendingRows = [];
+  }
+}

@@ -1,0 +1,174 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job, Queue } from 'bull';
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { JobData, QueueName } from '../common/queues';
+import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
+import { periodBounds } from './period';
+import { Report, ReportFile } from './report.entity';
+import { ReportErrorCode } from './report-errors';
+import { ReportHtmlBuilder, ReportRow } from './rendering/report-html';
+import { PdfRenderer, RenderError } from './rendering/pdf-renderer.service';
+
+/** Orders read per query: keyset pages keep a large period out of memory as rows. */
+const BATCH_SIZE = 2000;
+
+type RenderJob = Job<JobData[QueueName.ReportRender]>;
+
+/** A failure that another attempt cannot fix. */
+class PermanentFailure extends Error {
+  constructor(
+    readonly code: ReportErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const FAILURE_MESSAGES: Record<string, string> = {
+  [ReportErrorCode.RenderTimeout]: 'The PDF took too long to render',
+  [ReportErrorCode.RenderFailed]: 'The PDF could not be rendered',
+};
+
+@Injectable()
+export class ReportRenderProcessor implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ReportRenderProcessor.name);
+
+  constructor(
+    @InjectQueue(QueueName.ReportRender) private readonly queue: Queue<JobData[QueueName.ReportRender]>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly renderer: PdfRenderer,
+    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+    @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
+    @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
+  ) {}
+
+  /** Only processes with the worker role take render jobs. */
+  onApplicationBootstrap(): void {
+    if (this.app.role === 'api') return;
+    void this.queue.process(this.render.concurrency, (job: RenderJob) => this.handle(job));
+    this.logger.log(`Rendering reports, ${this.render.concurrency} at a time`);
+  }
+
+  async handle(job: RenderJob): Promise<void> {
+    const { reportId } = job.data;
+    const report = await this.start(reportId);
+    if (!report) {
+      this.logger.log(`Report ${reportId}: already finished or gone, skipped`);
+      return;
+    }
+    try {
+      await this.renderReport(report);
+    } catch (error) {
+      const permanent = error instanceof PermanentFailure;
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const code =
+        error instanceof PermanentFailure || error instanceof RenderError
+          ? error.code
+          : ReportErrorCode.RenderFailed;
+      this.logger.warn(
+        `Report ${reportId}: attempt ${job.attemptsMade + 1} failed with ${code}` +
+          (permanent || lastAttempt ? ', giving up' : ', will retry'),
+      );
+      if (!permanent && !lastAttempt) throw error;
+      const message = error instanceof PermanentFailure ? error.message : FAILURE_MESSAGES[code];
+      await this.fail(reportId, code, message ?? FAILURE_MESSAGES[ReportErrorCode.RenderFailed]);
+    }
+  }
+
+  /** Claims the report; undefined when it is already finished (Bull delivers at least once). */
+  private async start(reportId: string): Promise<Report | undefined> {
+    const [rows] = await this.dataSource.query<[Report[], number]>(
+      `UPDATE reports SET status = 'IN_PROGRESS', progress = 1,
+              started_at = coalesce(started_at, now()), updated_at = now()
+        WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')
+        RETURNING id, client_id AS "clientId", start_date::text AS "startDate", end_date::text AS "endDate"`,
+      [reportId],
+    );
+    return rows[0];
+  }
+
+  private async renderReport(report: Report): Promise<void> {
+    const started = Date.now();
+    const { from, to } = periodBounds(report.startDate, report.endDate);
+    const [{ name: clientName }] = await this.dataSource.query<{ name: string }[]>(
+      `SELECT name FROM clients WHERE id = $1`,
+      [report.clientId],
+    );
+    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
+      `SELECT count(*)::int AS count FROM orders WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3`,
+      [report.clientId, from, to],
+    );
+    if (count > this.reports.maxOrders) {
+      throw new PermanentFailure(
+        ReportErrorCode.ReportTooLarge,
+        `The period holds ${count} orders, more than the ${this.reports.maxOrders} a report may hold`,
+      );
+    }
+
+    const builder = new ReportHtmlBuilder(
+      { clientName, startDate: report.startDate, endDate: report.endDate, generatedAt: new Date() },
+      this.render.rowsPerTable,
+    );
+    let after: { placedAt: Date; id: string } | undefined;
+    let progress = 1;
+    for (;;) {
+      const rows = await this.dataSource.query<(ReportRow & { id: string })[]>(
+        `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
+                item_count AS "itemCount", total, currency
+           FROM orders
+          WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
+            AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))
+          ORDER BY placed_at, id
+          LIMIT ${BATCH_SIZE}`,
+        [report.clientId, from, to, after?.placedAt ?? null, after?.id ?? null],
+      );
+      builder.addRows(rows);
+      if (rows.length < BATCH_SIZE) break;
+      const last = rows[rows.length - 1];
+      after = { placedAt: last.placedAt, id: last.id };
+      const next = Math.floor((60 * builder.orderCount) / Math.max(1, count));
+      if (next >= progress + 10) {
+        progress = next;
+        await this.setProgress(report.id, progress);
+      }
+    }
+    await this.setProgress(report.id, 70);
+
+    const pdf = await this.renderer.render(builder.toHtml());
+    const renderMs = Date.now() - started;
+    const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
+    await this.dataSource.transaction(async (manager) => {
+      await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
+      await manager.query(
+        `UPDATE reports SET status = 'COMPLETED', progress = 100, order_count = $2, pdf_size = $3,
+                pdf_etag = $4, render_ms = $5, completed_at = now(), updated_at = now()
+          WHERE id = $1 AND status = 'IN_PROGRESS'`,
+        [report.id, builder.orderCount, pdf.length, etag, renderMs],
+      );
+    });
+    this.logger.log(
+      `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
+    );
+  }
+
+  private async setProgress(reportId: string, progress: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE reports SET progress = $2, updated_at = now() WHERE id = $1 AND status = 'IN_PROGRESS'`,
+      [reportId, progress],
+    );
+  }
+
+  private async fail(reportId: string, code: string, message: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE reports SET status = 'FAILED', error_code = $2, error_message = $3, completed_at = now(),
+              updated_at = now()
+        WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')`,
+      [reportId, code, message],
+    );
+  }
+}
+

@@ -1,0 +1,42 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+export enum ReportStatus {
+  Pending = 'PENDING',
+  InProgress = 'IN_PROGRESS',
+  Completed = 'COMPLETED',
+  Failed = 'FAILED',
+  Expired = 'EXPIRED',
+}
+
+export const FINISHED_STATUSES = [ReportStatus.Completed, ReportStatus.Failed, ReportStatus.Expired];
+
+/** The job: everything status polling reads, without the PDF bytes. */
+@Entity('reports')
+export class Report {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'client_id', type: 'uuid' }) clientId: string;
+  /** Inclusive first day, YYYY-MM-DD (UTC). */
+  @Column({ name: 'start_date', type: 'date' }) startDate: string;
+  /** Exclusive last day, YYYY-MM-DD (UTC). */
+  @Column({ name: 'end_date', type: 'date' }) endDate: string;
+  @Column({ type: 'text', default: ReportStatus.Pending }) status: ReportStatus;
+  @Column({ type: 'smallint', default: 0 }) progress: number;
+  @Column({ name: 'error_code', type: 'text', nullable: true }) errorCode: string | null;
+  @Column({ name: 'error_message', type: 'text', nullable: true }) errorMessage: string | null;
+  @Column({ name: 'callback_url', type: 'text', nullable: true }) callbackUrl: string | null;
+  @Column({ name: 'order_count', type: 'integer', nullable: true }) orderCount: number | null;
+  @Column({ name: 'pdf_size', type: 'integer', nullable: true }) pdfSize: number | null;
+  @Column({ name: 'pdf_etag', type: 'text', nullable: true }) pdfEtag: string | null;
+  @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt: Date | null;
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' }) updatedAt: Date;
+}
+
+/** The PDF bytes, in Postgres so that any API process on any machine can serve any report. */
+@Entity('report_files')
+export class ReportFile {
+  @PrimaryColumn({ name: 'report_id', type: 'uuid' }) reportId: string;
+  @Column({ type: 'bytea' }) pdf: Buffer;
+}

@@ -1,0 +1,191 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Client } from '../clients/client.entity';
+import { ApiError } from '../common/api-error';
+import { CurrentClient } from '../common/auth.guard';
+import { ApiCommonErrors, ApiErrorResponse, RETRY_AFTER } from '../common/openapi';
+import { StatusPollingLimit } from '../common/rate-limit';
+import { CreateReportDto } from './dto/create-report.dto';
+import { Report, ReportStatus } from './report.entity';
+import { ReportErrorCode } from './report-errors';
+import { pdfFilename, reportPath, statusPath } from './report-links';
+import { ReportsService } from './reports.service';
+
+const ID = '3f2b9c3e-5d7a-4b8e-9f1a-0c6d2e4b8a71';
+const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
+
+@ApiTags('reports')
+@ApiBearerAuth()
+@ApiCommonErrors()
+@Controller('v1/orders/reports')
+export class ReportsController {
+  constructor(private readonly reports: ReportsService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Ask for a PDF export of the orders placed in a period',
+    description:
+      'Answers at once with 202: the PDF is rendered by a queue worker. Poll the `Location` ' +
+      '(recipe 1) until it answers 303 See Other to the PDF.',
+  })
+  @ApiAcceptedResponse({
+    description: 'Accepted: poll the status URL',
+    headers: {
+      Location: { description: 'The status URL', schema: { type: 'string', example: statusPath(ID) } },
+      ...RETRY_AFTER,
+    },
+    schema: {
+      example: { id: ID, status: 'PENDING', links: [{ rel: 'status', href: statusPath(ID) }] },
+    },
+  })
+  @ApiErrorResponse(400, { VALIDATION_FAILED: 'end_date must be after start_date' })
+  async create(
+    @CurrentClient() client: Client,
+    @Body() dto: CreateReportDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const report = await this.reports.create(client.id, dto);
+    void reply
+      .header('Location', statusPath(report.id))
+      .header('Retry-After', String(await this.reports.retryAfter(report)));
+    return { id: report.id, status: report.status, links: [{ rel: 'status', href: statusPath(report.id) }] };
+  }
+
+  @Get('status/:id')
+  @StatusPollingLimit()
+  @ID_PARAM
+  @ApiOperation({
+    summary: 'Poll a report (recipe 1)',
+    description:
+      'PENDING or IN_PROGRESS: 200 with Retry-After. COMPLETED: 303 See Other to the PDF. ' +
+      'FAILED: 200 with the error. Rate limited per API key (RATE_LIMIT_STATUS_PER_MINUTE).',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'Not finished (with Retry-After), failed (with the error) or expired',
+    headers: RETRY_AFTER,
+    content: {
+      'application/json': {
+        examples: {
+          IN_PROGRESS: {
+            value: { id: ID, status: 'IN_PROGRESS', progress: 40, created_at: '2021-11-02T09:00:00.000Z' },
+          },
+          FAILED: {
+            value: {
+              id: ID,
+              status: 'FAILED',
+              error: { error_code: 'RENDER_FAILED', error_message: 'The PDF could not be rendered' },
+            },
+          },
+          EXPIRED: { value: { id: ID, status: 'EXPIRED' } },
+        },
+      },
+    },
+  })
+  @ApiResponse({
+    status: 303,
+    description: 'Completed: See Other, the PDF',
+    headers: {
+      Location: { description: 'The PDF', schema: { type: 'string', example: reportPath(ID) } },
+    },
+    schema: {
+      example: { id: ID, status: 'COMPLETED', links: [{ rel: 'reports', href: reportPath(ID) }] },
+    },
+  })
+  @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
+  async status(
+    @CurrentClient() client: Client,
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const report = await this.reports.findForClient(client.id, id);
+    return this.statusBody(report, reply);
+  }
+
+  @Get(':id')
+  @ID_PARAM
+  @ApiOperation({ summary: 'Download the finished PDF' })
+  @ApiResponse({
+    status: 200,
+    description: 'The PDF',
+    headers: {
+      'Content-Length': { schema: { type: 'integer' } },
+      ETag: { schema: { type: 'string' } },
+      'Content-Disposition': {
+        schema: { type: 'string', example: `attachment; filename="${pdfFilename('2021-10-01', '2021-11-01')}"` },
+      },
+    },
+    content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' })
+  @ApiErrorResponse(404, {
+    REPORT_NOT_FOUND: 'No such report',
+    REPORT_NOT_READY: 'The report is not ready yet; see the Link header for its status',
+  })
+  @ApiErrorResponse(410, { REPORT_EXPIRED: 'The report has expired; ask for a new one' })
+  async download(
+    @CurrentClient() client: Client,
+    @Param('id') id: string,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const report = await this.reports.findForClient(client.id, id);
+    if (report.status === ReportStatus.Expired) {
+      throw new ApiError(410, ReportErrorCode.ReportExpired, 'The report has expired; ask for a new one');
+    }
+    if (report.status !== ReportStatus.Completed || !report.pdfEtag) {
+      throw new ApiError(
+        404,
+        ReportErrorCode.ReportNotReady,
+        'The report is not ready yet; see the Link header for its status',
+        undefined,
+        { Link: `<${statusPath(report.id)}>; rel="status"` },
+      );
+    }
+    void reply.header('ETag', report.pdfEtag);
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
+      void reply.status(304);
+      return '';
+    }
+    const pdf = await this.reports.pdf(report);
+    void reply
+      .header('Content-Type', 'application/pdf')
+      .header('Content-Length', String(pdf.length))
+      .header('Content-Disposition', `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`)
+      .header('Cache-Control', 'private, max-age=0, must-revalidate');
+    return pdf;
+  }
+
+  private async statusBody(report: Report, reply: FastifyReply) {
+    switch (report.status) {
+      case ReportStatus.Completed:
+        void reply.status(303).header('Location', reportPath(report.id));
+        return { id: report.id, status: report.status, links: [{ rel: 'reports', href: reportPath(report.id) }] };
+      case ReportStatus.Failed:
+        return {
+          id: report.id,
+          status: report.status,
+          error: { error_code: report.errorCode, error_message: report.errorMessage },
+        };
+      case ReportStatus.Expired:
+        return { id: report.id, status: report.status };
+      default:
+        void reply.header('Retry-After', String(await this.reports.retryAfter(report)));
+        return {
+          id: report.id,
+          status: report.status,
+          progress: report.progress,
+          created_at: report.createdAt.toISOString(),
+        };
+    }
+  }
+}

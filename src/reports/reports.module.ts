@@ -1,0 +1,19 @@
+import { BullModule } from '@nestjs/bull';
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { QueueName } from '../common/queues';
+import { PdfRenderer } from './rendering/pdf-renderer.service';
+import { Report, ReportFile } from './report.entity';
+import { ReportRenderProcessor } from './report-render.processor';
+import { ReportsController } from './reports.controller';
+import { ReportsService } from './reports.service';
+
+const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Report, ReportFile]), RENDER_QUEUE],
+  controllers: [ReportsController],
+  providers: [ReportsService, ReportRenderProcessor, PdfRenderer],
+  exports: [RENDER_QUEUE, PdfRenderer],
+})
+export class ReportsModule {}
