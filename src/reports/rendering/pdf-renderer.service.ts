@@ -141,11 +141,11 @@ export class PdfRenderer implements OnModuleDestroy {
       return pdf;
     } catch (error) {
       work.catch(() => undefined);
-      // Closing the page is what really stops a print in progress; takePage() opens a new one.
-      if (page) await this.discard(page);
-      this.slots.release();
       const renderError = this.toRenderError(error);
       this.logger.warn(`${renderError.code}: ${renderError.message}`);
+      // Closing the page is what really stops a print in progress. The slot stays taken until
+      // the page is closed and a warm replacement is ready, so the next render starts cleanly.
+      void this.replace(page).finally(() => this.slots.release());
       throw renderError;
     } finally {
       clearTimeout(timer);
@@ -216,6 +216,19 @@ export class PdfRenderer implements OnModuleDestroy {
       else await page.close();
     } catch {
       await this.discard(page);
+    }
+  }
+
+  private async replace(page: Page | undefined): Promise<void> {
+    if (page) await this.discard(page);
+    const browser = this.browser;
+    if (!browser?.connected || this.destroyed) return;
+    try {
+      const fresh = await this.newPage(browser);
+      if (browser === this.browser && !this.destroyed) this.idlePages.push(fresh);
+      else await fresh.close();
+    } catch {
+      // The next render opens its own page.
     }
   }
 

@@ -1,0 +1,202 @@
+/**
+ * PDF render benchmark: our PdfRenderer against bare Puppeteer on the same HTML, in the same run.
+ * Measures, never passes or fails. Run: npx ts-node --transpile-only bench/render.ts
+ */
+import 'reflect-metadata';
+import { readdirSync, readFileSync } from 'node:fs';
+import puppeteer, { Browser } from 'puppeteer';
+import {
+  CHROMIUM_ARGS,
+  PdfRenderer,
+  pdfOptions,
+} from '../src/reports/rendering/pdf-renderer.service';
+import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
+
+export interface RenderBenchResult {
+  orders: number;
+  oursMs: number;
+  bareMs: number;
+  ratio: number;
+  pdfBytes: number;
+  pages: number;
+  chromiumRssMb: number;
+}
+
+const FIRST_NAMES = ['Anna', 'Jean-Luc', 'Søren', 'María José', 'Oluwaseun', 'Yuki', 'Zoë', 'محمد'];
+const LAST_NAMES = ['Smith', 'Müller', 'García Fernández', "O'Connor", 'Nguyễn', 'Kowalczyk', 'Ali'];
+const STATUSES = ['delivered', 'shipped', 'paid', 'cancelled', 'refunded'];
+const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
+
+/** Deterministic synthetic orders across October 2021, in placed_at order. */
+export function syntheticRows(count: number, seed = 42): ReportRow[] {
+  let state = seed;
+  const next = (): number => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const start = Date.UTC(2021, 9, 1);
+  const span = 31 * 86_400_000;
+  const times = Array.from({ length: count }, () => start + Math.floor(next() * span)).sort(
+    (a, b) => a - b,
+  );
+  return times.map((time, i) => {
+    const cents = 500 + Math.floor(next() * 150_000);
+    return {
+      number: `ORD-2021-${String(100000 + i)}`,
+      placedAt: new Date(time),
+      customerName: `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
+        LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
+      }`,
+      status: STATUSES[Math.floor(next() * STATUSES.length)],
+      itemCount: 1 + Math.floor(next() * 12),
+      total: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
+      currency: CURRENCIES[Math.floor(next() * CURRENCIES.length)],
+    };
+  });
+}
+
+export function buildReportHtml(orders: number, rowsPerTable: number): string {
+  const builder = new ReportHtmlBuilder(
+    {
+      clientName: 'Acme Retail Europe GmbH',
+      startDate: '2021-10-01',
+      endDate: '2021-11-01',
+      generatedAt: new Date(),
+    },
+    rowsPerTable,
+  );
+  const rows = syntheticRows(orders);
+  for (let i = 0; i < rows.length; i += 1000) builder.addRows(rows.slice(i, i + 1000));
+  return builder.toHtml();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Resident memory of a process and all its descendants (Chromium's renderers, GPU, utility). */
+function treeRssMb(rootPid: number | undefined): number {
+  if (!rootPid) return 0;
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+      const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      rss.set(Number(entry), kb);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    total += rss.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return Math.round(total / 1024);
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const started = process.hrtime.bigint();
+  const result = await fn();
+  return [Number(process.hrtime.bigint() - started) / 1e6, result];
+}
+
+export async function benchRender(
+  sizes = [50, 1000, 10000],
+  options: { rowsPerTable?: number; executablePath?: string } = {},
+): Promise<RenderBenchResult[]> {
+  const executablePath =
+    options.executablePath ?? process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
+  const rowsPerTable = options.rowsPerTable ?? Number(process.env.RENDER_ROWS_PER_TABLE ?? 40);
+  const ours = new PdfRenderer({
+    executablePath,
+    concurrency: 1,
+    timeoutMs: 120_000,
+    attempts: 1,
+    taggedPdf: false,
+    rowsPerTable,
+  });
+  let bare: Browser | undefined;
+  const results: RenderBenchResult[] = [];
+  try {
+    bare = await puppeteer.launch({ executablePath, headless: true, pipe: true, args: CHROMIUM_ARGS });
+    const barePage = await bare.newPage();
+    await barePage.setJavaScriptEnabled(false);
+    await ours.ping();
+
+    for (const orders of sizes) {
+      const html = buildReportHtml(orders, rowsPerTable);
+      const runs = orders >= 10000 ? 3 : 5;
+      const bareRender = async () => {
+        await barePage.setContent(html, { waitUntil: 'load', timeout: 0 });
+        return barePage.pdf({ ...pdfOptions(false), timeout: 0 });
+      };
+      // Warm-up, then alternate the two so that drift in machine load hits both alike.
+      await ours.render(html);
+      await bareRender();
+      const oursMs: number[] = [];
+      const bareMs: number[] = [];
+      let pdfBytes = 0;
+      let pdf: Buffer = Buffer.alloc(0);
+      let chromiumRssMb = 0;
+      for (let i = 0; i < runs; i++) {
+        const [ms, out] = await timed(() => ours.render(html));
+        oursMs.push(ms);
+        pdf = out;
+        pdfBytes = out.length;
+        chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(ours.browserPid));
+        bareMs.push((await timed(bareRender))[0]);
+      }
+      const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+      const row: RenderBenchResult = {
+        orders,
+        oursMs: Math.round(median(oursMs)),
+        bareMs: Math.round(median(bareMs)),
+        ratio: Math.round((median(oursMs) / median(bareMs)) * 100) / 100,
+        pdfBytes,
+        pages,
+        chromiumRssMb,
+      };
+      results.push(row);
+    }
+  } finally {
+    await ours.onModuleDestroy();
+    await bare?.close();
+  }
+  return results;
+}
+
+if (require.main === module) {
+  const sizes = process.argv[2]?.split(',').map(Number);
+  benchRender(sizes)
+    .then((results) => {
+      console.log(
+        `PDF render, median of 5 runs (3 for >= 10,000 orders), rowsPerTable=` +
+          `${process.env.RENDER_ROWS_PER_TABLE ?? 40}, untagged`,
+      );
+      console.table(
+        results.map((r) => ({
+          orders: r.orders,
+          'ours ms': r.oursMs,
+          'bare ms': r.bareMs,
+          ratio: r.ratio,
+          'PDF KB': Math.round(r.pdfBytes / 1024),
+          pages: r.pages,
+          'Chromium RSS MB': r.chromiumRssMb,
+        })),
+      );
+      console.log(`Peak RSS of this Node process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
+}

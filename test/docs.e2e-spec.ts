@@ -1,0 +1,52 @@
+import { call, startApp, TestApp } from './harness';
+
+describe('Swagger UI, the OpenAPI document and /health', () => {
+  let test: TestApp;
+
+  beforeAll(async () => {
+    test = await startApp();
+  });
+  afterAll(() => test.close());
+
+  it('serves Swagger UI at /docs', async () => {
+    const answer = await call(test, 'GET', '/docs');
+    expect(answer.status).toBe(200);
+    expect(answer.bytes.toString()).toContain('swagger-ui');
+  });
+
+  it('documents every route with its status codes, headers, error body and the bearer scheme', async () => {
+    const { body: doc } = await call(test, 'GET', '/docs-json');
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.schemas.ErrorBodyDto.required).toEqual(['error_code', 'error_message']);
+    const expected: Record<string, Record<string, string[]>> = {
+      '/v1/orders/reports': { post: ['202', '400', '401', '429', '500'] },
+      '/v1/orders/reports/status/{id}': { get: ['200', '303', '401', '404', '429', '500'] },
+      '/v1/orders/reports/{id}': { get: ['200', '304', '401', '404', '410', '429', '500'] },
+      '/v1/orders': { post: ['201', '400', '401', '409', '429', '500'], get: ['200', '400', '401', '429', '500'] },
+      '/v1/orders/{id}': { get: ['200', '401', '404', '429', '500'] },
+    };
+    for (const [path, methods] of Object.entries(expected)) {
+      for (const [method, codes] of Object.entries(methods)) {
+        const operation = doc.paths[path]?.[method];
+        expect(operation).toBeDefined();
+        expect(Object.keys(operation.responses).sort()).toEqual(codes.sort());
+        expect(operation.security).toEqual([{ bearer: [] }]);
+      }
+    }
+    const accepted = doc.paths['/v1/orders/reports'].post.responses['202'];
+    expect(Object.keys(accepted.headers)).toEqual(expect.arrayContaining(['Location', 'Retry-After']));
+    expect(doc.paths['/v1/orders/reports/status/{id}'].get.responses['303'].headers.Location).toBeDefined();
+    expect(doc.paths['/v1/orders/reports/status/{id}'].get.responses['429'].headers['Retry-After']).toBeDefined();
+  });
+
+  it('reports Postgres, Redis and Chromium up on /health', async () => {
+    const answer = await call(test, 'GET', '/health');
+    expect(answer.status).toBe(200);
+    expect(answer.body.info).toEqual({
+      postgres: { status: 'up' },
+      redis: { status: 'up' },
+      chromium: { status: 'up' },
+    });
+  });
+});

@@ -1,0 +1,94 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { createClient } from '../src/clients/clients.service';
+import { testEnvironment } from './env';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  url: string;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real application (Fastify, Postgres, Redis, Chromium) on a free port, with the given
+ * configuration on top of the test environment.
+ */
+export async function startApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  Object.assign(process.env, testEnvironment(), { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'false' }, overrides);
+  const { createApp } = await import('../src/main');
+  const app = await createApp();
+  app.useLogger(['error', 'warn']);
+  await app.listen(0, '127.0.0.1');
+  return {
+    app,
+    url: (await app.getUrl()).replace('[::1]', '127.0.0.1'),
+    dataSource: app.get(DataSource),
+    close: () => app.close(),
+  };
+}
+
+export async function newClient(test: TestApp, name = 'Test Shop') {
+  return createClient(test.dataSource, `${name} ${Math.random().toString(36).slice(2, 8)}`);
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  bytes: Buffer;
+}
+
+/** One HTTP request against the app; redirects are not followed, so 303s can be checked. */
+export async function call(
+  test: TestApp,
+  method: string,
+  path: string,
+  options: { key?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(test.url + path, { method, headers, body, redirect: 'manual' });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const type = response.headers.get('content-type') ?? '';
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: type.includes('json') && bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined,
+    bytes,
+  };
+}
+
+/** Polls the status URL as a client would (honouring Retry-After, capped) until it stops saying 200. */
+export async function pollUntilDone(test: TestApp, key: string, location: string, maxSeconds = 90): Promise<Answer> {
+  const deadline = Date.now() + maxSeconds * 1000;
+  for (;;) {
+    const answer = await call(test, 'GET', location, { key });
+    const running = answer.status === 200 && ['PENDING', 'IN_PROGRESS'].includes(answer.body?.status);
+    if (!running || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(Number(answer.headers.get('retry-after')), 1) * 250));
+  }
+}
+
+export async function pdfText(pdf: Buffer): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const parse = require('pdf-parse/lib/pdf-parse.js') as (data: Buffer) => Promise<{ text: string; numpages: number }>;
+  return (await parse(pdf)).text;
+}
+
+export function order(number: string, placedAt: string, overrides: Record<string, unknown> = {}) {
+  return {
+    number,
+    placed_at: placedAt,
+    status: 'PAID',
+    currency: 'EUR',
+    customer: { name: 'Ada Lovelace', email: 'ada@example.com' },
+    items: [{ sku: 'SKU-1', name: 'Mug', quantity: 2, unit_price: '12.50' }],
+    ...overrides,
+  };
+}

@@ -1,0 +1,44 @@
+import { call, newClient, startApp, TestApp } from './harness';
+
+describe('Rate limits per API key, shared across API processes through Redis', () => {
+  let first: TestApp;
+  let second: TestApp;
+
+  beforeAll(async () => {
+    const limits = { RATE_LIMIT_STATUS_PER_MINUTE: '4', RATE_LIMIT_PER_MINUTE: '12', APP_ROLE: 'api' };
+    first = await startApp(limits);
+    second = await startApp(limits);
+  });
+  afterAll(async () => {
+    await first.close();
+    await second.close();
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After once a key polls the status route too often, on any process', async () => {
+    const { api_key: key } = await newClient(first);
+    const path = '/v1/orders/reports/status/00000000-0000-4000-8000-000000000000';
+    const statuses: number[] = [];
+    for (const app of [first, second, first, second]) statuses.push((await call(app, 'GET', path, { key })).status);
+    expect(statuses).toEqual([404, 404, 404, 404]);
+
+    const limited = await call(second, 'GET', path, { key });
+    expect(limited.status).toBe(429);
+    expect(limited.body.error_code).toBe('RATE_LIMITED');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+
+    // Other routes still answer, and another key has its own allowance.
+    expect((await call(first, 'GET', '/v1/orders', { key })).status).toBe(200);
+    const { api_key: otherKey } = await newClient(first);
+    expect((await call(first, 'GET', path, { key: otherKey })).status).toBe(404);
+  });
+
+  it('limits all routes together per key with RATE_LIMIT_PER_MINUTE', async () => {
+    const { api_key: key } = await newClient(first);
+    const statuses: number[] = [];
+    for (let i = 0; i < 13; i += 1) statuses.push((await call(i % 2 ? first : second, 'GET', '/v1/orders', { key })).status);
+    expect(statuses.slice(0, 12).every((status) => status === 200)).toBe(true);
+    expect(statuses[12]).toBe(429);
+  });
+});
