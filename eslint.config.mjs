@@ -4,7 +4,16 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.local/', 'coverage/', 'eslint.config.mjs', '.puppeteerrc.cjs'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.local/',
+      'coverage/',
+      'eslint.config.mjs',
+      '.puppeteerrc.cjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
@@ -17,8 +26,16 @@ export default tseslint.config(
   },
   { files: ['scripts/**/*.js', 'bench/**/*.ts', 'src/cli.ts'], rules: { 'no-console': 'off' } },
   {
-    files: ['scripts/**/*.js'],
-    languageOptions: { globals: { require: 'readonly', process: 'readonly', console: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    files: ['scripts/**/*.js', 'jest.config.js'],
+    languageOptions: {
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

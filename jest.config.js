@@ -2,7 +2,10 @@
 const transform = {
   '^.+\\.ts$': 'ts-jest',
   // content-disposition 3 (used by @fastify/static for Swagger UI's assets) ships ES modules only.
-  '/node_modules/content-disposition/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }],
+  '/node_modules/content-disposition/.+\\.js$': [
+    'ts-jest',
+    { tsconfig: { allowJs: true, isolatedModules: true } },
+  ],
 };
 const transformIgnorePatterns = ['/node_modules/(?!content-disposition/)'];
 

@@ -18,7 +18,12 @@ import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
 
 /** Long renders on a busy 2-core machine must not be mistaken for dead workers. */
-const BULL_SETTINGS = { lockDuration: 60_000, lockRenewTime: 15_000, stalledInterval: 30_000, maxStalledCount: 2 };
+const BULL_SETTINGS = {
+  lockDuration: 60_000,
+  lockRenewTime: 15_000,
+  stalledInterval: 30_000,
+  maxStalledCount: 2,
+};
 
 @Module({
   imports: [
@@ -35,11 +40,17 @@ const BULL_SETTINGS = { lockDuration: 60_000, lockRenewTime: 15_000, stalledInte
     TypeOrmModule.forFeature([Client]),
     BullModule.forRootAsync({
       inject: [redisConfig.KEY],
-      useFactory: (redis: ConfigType<typeof redisConfig>) => ({ url: redis.url, settings: BULL_SETTINGS }),
+      useFactory: (redis: ConfigType<typeof redisConfig>) => ({
+        url: redis.url,
+        settings: BULL_SETTINGS,
+      }),
     }),
     ThrottlerModule.forRootAsync({
       inject: [rateLimitConfig.KEY, redisConfig.KEY],
-      useFactory: (limits: ConfigType<typeof rateLimitConfig>, redis: ConfigType<typeof redisConfig>) => ({
+      useFactory: (
+        limits: ConfigType<typeof rateLimitConfig>,
+        redis: ConfigType<typeof redisConfig>,
+      ) => ({
         throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
         storage: new ThrottlerStorageRedisService(redis.url),
         setHeaders: false,

@@ -39,7 +39,9 @@ async function run(argv: string[]): Promise<unknown> {
   if (!['migrate', 'clients:create', 'orders:seed'].includes(command)) {
     throw new UsageError(command ? `unknown command ${command}` : 'a command is required');
   }
-  const dataSource = await new DataSource(dataSourceOptions(environment().DATABASE_URL)).initialize();
+  const dataSource = await new DataSource(
+    dataSourceOptions(environment().DATABASE_URL),
+  ).initialize();
   try {
     if (command === 'migrate') return { applied: await runMigrations(dataSource) };
     await runMigrations(dataSource);
@@ -59,10 +61,15 @@ async function run(argv: string[]): Promise<unknown> {
       throw new UsageError('--start-date and --end-date must be calendar dates YYYY-MM-DD');
     }
     const period = periodErrors(startDate, endDate, 36600);
-    if (period.length > 0) throw new UsageError(`--end-date ${period[0].message.replace('start_date', '--start-date')}`);
-    const [client] = await dataSource.query(`SELECT id FROM clients WHERE id::text = $1`, [clientId]);
+    if (period.length > 0)
+      throw new UsageError(`--end-date ${period[0].message.replace('start_date', '--start-date')}`);
+    const [client] = await dataSource.query(`SELECT id FROM clients WHERE id::text = $1`, [
+      clientId,
+    ]);
     if (!client) throw new UsageError(`no client with id ${clientId}`);
-    return { inserted: await insertOrders(dataSource, clientId, generateOrders(count, startDate, endDate)) };
+    return {
+      inserted: await insertOrders(dataSource, clientId, generateOrders(count, startDate, endDate)),
+    };
   } finally {
     await dataSource.destroy();
   }
@@ -74,8 +81,10 @@ run(process.argv.slice(2))
   })
   .catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-      ? `${message}\n${USAGE}\n`
-      : `error: ${message}\n`);
+    process.stderr.write(
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+        ? `${message}\n${USAGE}\n`
+        : `error: ${message}\n`,
+    );
     process.exit(error instanceof UsageError ? 2 : 1);
   });

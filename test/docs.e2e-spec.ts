@@ -23,7 +23,10 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       '/v1/orders/reports': { post: ['202', '400', '401', '429', '500'] },
       '/v1/orders/reports/status/{id}': { get: ['200', '303', '401', '404', '429', '500'] },
       '/v1/orders/reports/{id}': { get: ['200', '304', '401', '404', '410', '429', '500'] },
-      '/v1/orders': { post: ['201', '400', '401', '409', '429', '500'], get: ['200', '400', '401', '429', '500'] },
+      '/v1/orders': {
+        post: ['201', '400', '401', '409', '429', '500'],
+        get: ['200', '400', '401', '429', '500'],
+      },
       '/v1/orders/{id}': { get: ['200', '401', '404', '429', '500'] },
     };
     for (const [path, methods] of Object.entries(expected)) {
@@ -35,9 +38,15 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       }
     }
     const accepted = doc.paths['/v1/orders/reports'].post.responses['202'];
-    expect(Object.keys(accepted.headers)).toEqual(expect.arrayContaining(['Location', 'Retry-After']));
-    expect(doc.paths['/v1/orders/reports/status/{id}'].get.responses['303'].headers.Location).toBeDefined();
-    expect(doc.paths['/v1/orders/reports/status/{id}'].get.responses['429'].headers['Retry-After']).toBeDefined();
+    expect(Object.keys(accepted.headers)).toEqual(
+      expect.arrayContaining(['Location', 'Retry-After']),
+    );
+    expect(
+      doc.paths['/v1/orders/reports/status/{id}'].get.responses['303'].headers.Location,
+    ).toBeDefined();
+    expect(
+      doc.paths['/v1/orders/reports/status/{id}'].get.responses['429'].headers['Retry-After'],
+    ).toBeDefined();
   });
 
   it('reports Postgres, Redis and Chromium up on /health', async () => {

@@ -3,7 +3,9 @@
  * scripts/setup.sh resolved, so that running the tests never touches the data of `npm run local`.
  */
 export function testEnvironment(): { DATABASE_URL: string; REDIS_URL: string } {
-  const database = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports');
+  const database = new URL(
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports',
+  );
   database.pathname = `${database.pathname.replace(/_test$/, '')}_test`;
   const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0');
   redis.pathname = '/15';

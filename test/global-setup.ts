@@ -10,7 +10,9 @@ export default async function globalSetup(): Promise<void> {
   const env = testEnvironment();
   const url = new URL(env.DATABASE_URL);
   const name = url.pathname.slice(1);
-  const admin = new PgClient({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
+  const admin = new PgClient({
+    connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString(),
+  });
   await admin.connect();
   const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   if (!rowCount) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);

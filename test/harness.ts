@@ -15,7 +15,12 @@ export interface TestApp {
  * configuration on top of the test environment.
  */
 export async function startApp(overrides: Record<string, string> = {}): Promise<TestApp> {
-  Object.assign(process.env, testEnvironment(), { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'false' }, overrides);
+  Object.assign(
+    process.env,
+    testEnvironment(),
+    { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'false' },
+    overrides,
+  );
   const { createApp } = await import('../src/main');
   const app = await createApp();
   app.useLogger(['error', 'warn']);
@@ -65,19 +70,29 @@ export async function call(
 }
 
 /** Polls the status URL as a client would (honouring Retry-After, capped) until it stops saying 200. */
-export async function pollUntilDone(test: TestApp, key: string, location: string, maxSeconds = 90): Promise<Answer> {
+export async function pollUntilDone(
+  test: TestApp,
+  key: string,
+  location: string,
+  maxSeconds = 90,
+): Promise<Answer> {
   const deadline = Date.now() + maxSeconds * 1000;
   for (;;) {
     const answer = await call(test, 'GET', location, { key });
-    const running = answer.status === 200 && ['PENDING', 'IN_PROGRESS'].includes(answer.body?.status);
+    const running =
+      answer.status === 200 && ['PENDING', 'IN_PROGRESS'].includes(answer.body?.status);
     if (!running || Date.now() > deadline) return answer;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(Number(answer.headers.get('retry-after')), 1) * 250));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(Number(answer.headers.get('retry-after')), 1) * 250),
+    );
   }
 }
 
 export async function pdfText(pdf: Buffer): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const parse = require('pdf-parse/lib/pdf-parse.js') as (data: Buffer) => Promise<{ text: string; numpages: number }>;
+  const parse = require('pdf-parse/lib/pdf-parse.js') as (
+    data: Buffer,
+  ) => Promise<{ text: string; numpages: number }>;
   return (await parse(pdf)).text;
 }
 

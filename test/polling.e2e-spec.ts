@@ -43,7 +43,11 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(accepted.body).toEqual({ id, status: 'PENDING', links: [{ rel: 'status', href: location }] });
+    expect(accepted.body).toEqual({
+      id,
+      status: 'PENDING',
+      links: [{ rel: 'status', href: location }],
+    });
 
     const done = await pollUntilDone(test, shop.api_key, location);
     expect(done.status).toBe(303);
@@ -64,7 +68,8 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(pdf.bytes.subarray(0, 5).toString()).toBe('%PDF-');
     const text = await pdfText(pdf.bytes);
     for (const inside of ['IN-FIRST', 'IN-MIDDLE', 'IN-LAST']) expect(text).toContain(inside);
-    for (const outside of ['OUT-BEFORE', 'OUT-AFTER', 'OTHER-CLIENT']) expect(text).not.toContain(outside);
+    for (const outside of ['OUT-BEFORE', 'OUT-AFTER', 'OTHER-CLIENT'])
+      expect(text).not.toContain(outside);
     expect(text).toContain('Acme & Sons <Ltd>');
     expect(text).toMatch(/50\.00\s*EUR/);
     expect(text).toMatch(/25\.00\s*USD/);
@@ -90,9 +95,16 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(answer.body.error_code).toBe('REPORT_NOT_READY');
     expect(answer.headers.get('link')).toBe(`</v1/orders/reports/status/${id}>; rel="status"`);
 
-    const status = await call(test, 'GET', `/v1/orders/reports/status/${id}`, { key: shop.api_key });
+    const status = await call(test, 'GET', `/v1/orders/reports/status/${id}`, {
+      key: shop.api_key,
+    });
     expect(status.status).toBe(200);
-    expect(status.body).toEqual({ id, status: 'PENDING', progress: 0, created_at: expect.any(String) });
+    expect(status.body).toEqual({
+      id,
+      status: 'PENDING',
+      progress: 0,
+      created_at: expect.any(String),
+    });
     expect(Number(status.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
@@ -107,7 +119,10 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
       const foreign = await call(test, 'GET', path, { key: other.api_key });
       const missing = await call(test, 'GET', path.replace(id, unknown), { key: other.api_key });
       expect(foreign.status).toBe(404);
-      expect(foreign.body).toEqual({ error_code: 'REPORT_NOT_FOUND', error_message: 'No such report' });
+      expect(foreign.body).toEqual({
+        error_code: 'REPORT_NOT_FOUND',
+        error_message: 'No such report',
+      });
       expect(foreign.body).toEqual(missing.body);
     }
     const list = await call(test, 'GET', '/v1/orders?start_date=2021-10-01&end_date=2021-11-01', {
@@ -115,9 +130,13 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     });
     expect(list.body.data.map((o: { number: string }) => o.number)).toEqual(['OTHER-CLIENT']);
     const shopOrder = (
-      await call(test, 'GET', '/v1/orders?start_date=2021-10-01&end_date=2021-10-02', { key: shop.api_key })
+      await call(test, 'GET', '/v1/orders?start_date=2021-10-01&end_date=2021-10-02', {
+        key: shop.api_key,
+      })
     ).body.data[0];
-    const foreignOrder = await call(test, 'GET', `/v1/orders/${shopOrder.id}`, { key: other.api_key });
+    const foreignOrder = await call(test, 'GET', `/v1/orders/${shopOrder.id}`, {
+      key: other.api_key,
+    });
     expect(foreignOrder.status).toBe(404);
     expect(foreignOrder.body.error_code).toBe('ORDER_NOT_FOUND');
     await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
@@ -149,7 +168,14 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
       await createOrders(shop.api_key, [
         order('HOSTILE-1', '2022-03-10T10:00:00Z', {
           customer: { name: hostile, email: 'eve@example.com' },
-          items: [{ sku: 'X', name: `<link rel="stylesheet" href="http://127.0.0.1:${port}/css">`, quantity: 1, unit_price: '1.00' }],
+          items: [
+            {
+              sku: 'X',
+              name: `<link rel="stylesheet" href="http://127.0.0.1:${port}/css">`,
+              quantity: 1,
+              unit_price: '1.00',
+            },
+          ],
         }),
       ]);
       const accepted = await call(test, 'POST', '/v1/orders/reports', {

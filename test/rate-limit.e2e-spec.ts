@@ -5,7 +5,11 @@ describe('Rate limits per API key, shared across API processes through Redis', (
   let second: TestApp;
 
   beforeAll(async () => {
-    const limits = { RATE_LIMIT_STATUS_PER_MINUTE: '4', RATE_LIMIT_PER_MINUTE: '12', APP_ROLE: 'api' };
+    const limits = {
+      RATE_LIMIT_STATUS_PER_MINUTE: '4',
+      RATE_LIMIT_PER_MINUTE: '12',
+      APP_ROLE: 'api',
+    };
     first = await startApp(limits);
     second = await startApp(limits);
   });
@@ -18,7 +22,8 @@ describe('Rate limits per API key, shared across API processes through Redis', (
     const { api_key: key } = await newClient(first);
     const path = '/v1/orders/reports/status/00000000-0000-4000-8000-000000000000';
     const statuses: number[] = [];
-    for (const app of [first, second, first, second]) statuses.push((await call(app, 'GET', path, { key })).status);
+    for (const app of [first, second, first, second])
+      statuses.push((await call(app, 'GET', path, { key })).status);
     expect(statuses).toEqual([404, 404, 404, 404]);
 
     const limited = await call(second, 'GET', path, { key });
@@ -37,7 +42,8 @@ describe('Rate limits per API key, shared across API processes through Redis', (
   it('limits all routes together per key with RATE_LIMIT_PER_MINUTE', async () => {
     const { api_key: key } = await newClient(first);
     const statuses: number[] = [];
-    for (let i = 0; i < 13; i += 1) statuses.push((await call(i % 2 ? first : second, 'GET', '/v1/orders', { key })).status);
+    for (let i = 0; i < 13; i += 1)
+      statuses.push((await call(i % 2 ? first : second, 'GET', '/v1/orders', { key })).status);
     expect(statuses.slice(0, 12).every((status) => status === 200)).toBe(true);
     expect(statuses[12]).toBe(429);
   });

@@ -10,8 +10,15 @@ describe('A report that cannot be made', () => {
 
   it('ends as FAILED with REPORT_TOO_LARGE when the period holds more orders than a report may', async () => {
     const shop = await newClient(test);
-    for (const [number, at] of [['A-1', '2021-10-02T10:00:00Z'], ['A-2', '2021-10-03T10:00:00Z'], ['A-3', '2021-10-04T10:00:00Z']]) {
-      expect((await call(test, 'POST', '/v1/orders', { key: shop.api_key, json: order(number, at) })).status).toBe(201);
+    for (const [number, at] of [
+      ['A-1', '2021-10-02T10:00:00Z'],
+      ['A-2', '2021-10-03T10:00:00Z'],
+      ['A-3', '2021-10-04T10:00:00Z'],
+    ]) {
+      expect(
+        (await call(test, 'POST', '/v1/orders', { key: shop.api_key, json: order(number, at) }))
+          .status,
+      ).toBe(201);
     }
     const accepted = await call(test, 'POST', '/v1/orders/reports', {
       key: shop.api_key,
@@ -27,7 +34,9 @@ describe('A report that cannot be made', () => {
         error_message: 'The period holds 3 orders, more than the 2 a report may hold',
       },
     });
-    const pdf = await call(test, 'GET', `/v1/orders/reports/${accepted.body.id}`, { key: shop.api_key });
+    const pdf = await call(test, 'GET', `/v1/orders/reports/${accepted.body.id}`, {
+      key: shop.api_key,
+    });
     expect(pdf.status).toBe(404);
     expect(pdf.body.error_code).toBe('REPORT_NOT_READY');
   });

@@ -39,9 +39,7 @@ export class ApiKeyGuard implements CanActivate {
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(request);
-    const client = token
-      ? await this.clients.findOneBy({ apiKeyHash: hashApiKey(token) })
-      : null;
+    const client = token ? await this.clients.findOneBy({ apiKeyHash: hashApiKey(token) }) : null;
     if (!client) {
       throw new ApiError(
         401,

@@ -6,7 +6,10 @@ import { ApiError, CommonErrorCode } from './api-error';
 /** What a client may learn from an HTTP status alone, for errors raised by the framework. */
 const BY_STATUS: Record<number, [string, string]> = {
   400: [CommonErrorCode.ValidationFailed, 'The request is not valid'],
-  401: [CommonErrorCode.Unauthorized, 'A valid API key is required (Authorization: Bearer <api_key>)'],
+  401: [
+    CommonErrorCode.Unauthorized,
+    'A valid API key is required (Authorization: Bearer <api_key>)',
+  ],
   404: [CommonErrorCode.NotFound, 'No such route'],
   405: [CommonErrorCode.MethodNotAllowed, 'This method is not allowed on this route'],
   413: [CommonErrorCode.PayloadTooLarge, 'The request body is too large'],
@@ -34,7 +37,8 @@ export function toApiError(error: unknown): ApiError {
   if (status >= 400 && status < 500) {
     return new ApiError(status, `HTTP_${status}`, 'The request could not be processed');
   }
-  if (status === 503) return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
+  if (status === 503)
+    return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
   const errorId = randomUUID();
   logger.error(`Unexpected error ${errorId}`, error instanceof Error ? error.stack : String(error));
   return new ApiError(

@@ -11,7 +11,9 @@ describe('money', () => {
   });
 
   it('keeps totals beyond Number.MAX_SAFE_INTEGER exact', () => {
-    expect(formatMinorUnits(lineTotal(1000000, '99999999999999.99'))).toBe('99999999999999990000.00');
+    expect(formatMinorUnits(lineTotal(1000000, '99999999999999.99'))).toBe(
+      '99999999999999990000.00',
+    );
   });
 
   it('refuses amounts with more than two decimals, signs or exponents', () => {

@@ -15,18 +15,29 @@ export class ErrorBodyDto {
 }
 
 const RETRY_AFTER = {
-  'Retry-After': { description: 'Whole seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
+  'Retry-After': {
+    description: 'Whole seconds to wait before retrying',
+    schema: { type: 'integer', minimum: 1 },
+  },
 };
 
 /** An error answer in the contract's format, with an example per error code it can carry. */
-export function ApiErrorResponse(status: number, codes: Record<string, string>, headers?: 'retry-after') {
+export function ApiErrorResponse(
+  status: number,
+  codes: Record<string, string>,
+  headers?: 'retry-after',
+) {
   const examples = Object.fromEntries(
     Object.entries(codes).map(([code, message]) => [
       code,
       {
         value:
           code === 'VALIDATION_FAILED'
-            ? { error_code: code, error_message: message, details: [{ field: 'end_date', message: 'must be after start_date' }] }
+            ? {
+                error_code: code,
+                error_message: message,
+                details: [{ field: 'end_date', message: 'must be after start_date' }],
+              }
             : { error_code: code, error_message: message },
       },
     ]),
@@ -35,15 +46,23 @@ export function ApiErrorResponse(status: number, codes: Record<string, string>, 
     status,
     description: Object.keys(codes).join(', '),
     headers: headers === 'retry-after' ? RETRY_AFTER : undefined,
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBodyDto' }, examples } },
+    content: {
+      'application/json': { schema: { $ref: '#/components/schemas/ErrorBodyDto' }, examples },
+    },
   });
 }
 
 /** The errors every authenticated route can answer. */
 export function ApiCommonErrors() {
   return applyDecorators(
-    ApiErrorResponse(401, { UNAUTHORIZED: 'A valid API key is required (Authorization: Bearer <api_key>)' }),
-    ApiErrorResponse(429, { RATE_LIMITED: 'Rate limit of 600 requests per minute exceeded; retry after 12 s' }, 'retry-after'),
+    ApiErrorResponse(401, {
+      UNAUTHORIZED: 'A valid API key is required (Authorization: Bearer <api_key>)',
+    }),
+    ApiErrorResponse(
+      429,
+      { RATE_LIMITED: 'Rate limit of 600 requests per minute exceeded; retry after 12 s' },
+      'retry-after',
+    ),
     ApiErrorResponse(500, { UNEXPECTED_ERROR: 'An unexpected error occurred (error id 3f1c…)' }),
   );
 }

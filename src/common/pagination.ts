@@ -39,7 +39,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function decodeCursor(cursor: string): Position {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && typeof id === 'string' && UUID.test(id) && !Number.isNaN(Date.parse(at))) {
+    if (
+      typeof at === 'string' &&
+      typeof id === 'string' &&
+      UUID.test(id) &&
+      !Number.isNaN(Date.parse(at))
+    ) {
       return { at, id };
     }
   } catch {

@@ -76,7 +76,8 @@ export function IsInstant(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: propertyName as string,
       options: {
-        message: '$property must be an ISO 8601 date-time with an offset, like 2021-10-03T14:12:00Z',
+        message:
+          '$property must be an ISO 8601 date-time with an offset, like 2021-10-03T14:12:00Z',
         ...options,
       },
       validator: { validate: (value: unknown) => isInstant(value) },

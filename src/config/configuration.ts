@@ -50,7 +50,10 @@ export const reportsConfig = registerAs('reports', () => {
 
 export const rateLimitConfig = registerAs('rateLimit', () => {
   const env = environment();
-  return { perMinute: env.RATE_LIMIT_PER_MINUTE, statusPerMinute: env.RATE_LIMIT_STATUS_PER_MINUTE };
+  return {
+    perMinute: env.RATE_LIMIT_PER_MINUTE,
+    statusPerMinute: env.RATE_LIMIT_STATUS_PER_MINUTE,
+  };
 });
 
 export const callbacksConfig = registerAs('callbacks', () => {

@@ -16,10 +16,12 @@ import {
 /** Every variable the service reads, with the contract's defaults. Validated once at boot. */
 export class Environment {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
-  @IsString() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/reports';
+  @IsString() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL =
+    'postgres://postgres@127.0.0.1:5432/reports';
   @IsString() @Matches(/^rediss?:\/\//) REDIS_URL = 'redis://127.0.0.1:6379/0';
   @IsOptional() @IsString() PUPPETEER_EXECUTABLE_PATH?: string;
-  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   PUBLIC_BASE_URL?: string;
   @IsIn(['all', 'api', 'worker']) APP_ROLE: 'all' | 'api' | 'worker' = 'all';
   @IsInt() @Min(1) @Max(32) RENDER_CONCURRENCY = 2;
@@ -33,8 +35,11 @@ export class Environment {
   @IsInt() @Min(1) RATE_LIMIT_PER_MINUTE = 600;
   @IsInt() @Min(1) RATE_LIMIT_STATUS_PER_MINUTE = 120;
   @IsString()
-  @Matches(/^\d+(,\d+)*$/, { message: 'CALLBACK_RETRY_DELAYS_MS must be comma-separated milliseconds' })
-  CALLBACK_RETRY_DELAYS_MS = '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
+  @Matches(/^\d+(,\d+)*$/, {
+    message: 'CALLBACK_RETRY_DELAYS_MS must be comma-separated milliseconds',
+  })
+  CALLBACK_RETRY_DELAYS_MS =
+    '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL?: string;
@@ -67,7 +72,11 @@ function toInteger(value: unknown): unknown {
   return typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 }
 
-export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+export const CHROMIUM_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+];
 
 export function findChromium(): string | undefined {
   return CHROMIUM_CANDIDATES.find((path) => existsSync(path));

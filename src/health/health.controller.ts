@@ -21,7 +21,9 @@ const TIMEOUT_MS = 3000;
 function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([
     promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS).unref()),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS).unref(),
+    ),
   ]);
 }
 
@@ -41,7 +43,9 @@ export class HealthController {
 
   @Get()
   @HealthCheck()
-  @ApiOperation({ summary: '200 when Postgres, Redis and Chromium answer; 503 naming the one that does not' })
+  @ApiOperation({
+    summary: '200 when Postgres, Redis and Chromium answer; 503 naming the one that does not',
+  })
   async check() {
     try {
       return await this.health.check(this.indicators());
@@ -62,7 +66,9 @@ export class HealthController {
       () => this.database.pingCheck('postgres', { timeout: TIMEOUT_MS }),
       () => this.probe('redis', () => this.queue.client.ping()),
       // Chromium lives in worker processes; an API-only process has none to check.
-      ...(this.app.role === 'api' ? [] : [() => this.probe('chromium', () => this.renderer.ping())]),
+      ...(this.app.role === 'api'
+        ? []
+        : [() => this.probe('chromium', () => this.renderer.ping())]),
     ];
   }
 

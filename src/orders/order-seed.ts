@@ -5,20 +5,73 @@ import { periodBounds } from '../reports/period';
 import { OrderItem } from './order.entity';
 import { OrderStatus } from './order-status';
 
-const FIRST = ['Ada', 'Alan', 'Grace', 'Linus', 'Margaret', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken',
-  'Radia', 'Tim', 'Hedy', 'John', 'Sophie', 'Dennis', 'Katherine', 'Niklaus', 'Shafi', 'Guido'];
-const LAST = ['Lovelace', 'Turing', 'Hopper', 'Torvalds', 'Hamilton', 'Dijkstra', 'Liskov', 'Knuth', 'Allen',
-  'Thompson', 'Perlman', 'Berners-Lee', 'Lamarr', 'McCarthy', 'Wilson', 'Ritchie', 'Johnson', 'Wirth',
-  'Goldwasser', 'van Rossum'];
+const FIRST = [
+  'Ada',
+  'Alan',
+  'Grace',
+  'Linus',
+  'Margaret',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Radia',
+  'Tim',
+  'Hedy',
+  'John',
+  'Sophie',
+  'Dennis',
+  'Katherine',
+  'Niklaus',
+  'Shafi',
+  'Guido',
+];
+const LAST = [
+  'Lovelace',
+  'Turing',
+  'Hopper',
+  'Torvalds',
+  'Hamilton',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Perlman',
+  'Berners-Lee',
+  'Lamarr',
+  'McCarthy',
+  'Wilson',
+  'Ritchie',
+  'Johnson',
+  'Wirth',
+  'Goldwasser',
+  'van Rossum',
+];
 const PRODUCTS: Array<[string, string, string]> = [
-  ['MUG-01', 'Ceramic mug', '12.50'], ['TEE-02', 'Organic T-shirt', '24.90'], ['CAP-03', 'Baseball cap', '18.00'],
-  ['BAG-04', 'Canvas tote bag', '15.75'], ['NB-05', 'Dotted notebook', '9.99'], ['PEN-06', 'Fountain pen', '42.00'],
-  ['HD-07', 'Hoodie', '54.95'], ['STK-08', 'Sticker pack', '3.50'], ['BTL-09', 'Steel water bottle', '29.00'],
-  ['LMP-10', 'Desk lamp', '79.90'], ['SCK-11', 'Wool socks', '11.20'], ['UMB-12', 'Umbrella', '34.99']];
+  ['MUG-01', 'Ceramic mug', '12.50'],
+  ['TEE-02', 'Organic T-shirt', '24.90'],
+  ['CAP-03', 'Baseball cap', '18.00'],
+  ['BAG-04', 'Canvas tote bag', '15.75'],
+  ['NB-05', 'Dotted notebook', '9.99'],
+  ['PEN-06', 'Fountain pen', '42.00'],
+  ['HD-07', 'Hoodie', '54.95'],
+  ['STK-08', 'Sticker pack', '3.50'],
+  ['BTL-09', 'Steel water bottle', '29.00'],
+  ['LMP-10', 'Desk lamp', '79.90'],
+  ['SCK-11', 'Wool socks', '11.20'],
+  ['UMB-12', 'Umbrella', '34.99'],
+];
 /** Mostly paid and shipped, as in a real shop. */
 const STATUSES: OrderStatus[] = [
-  ...Array<OrderStatus>(4).fill(OrderStatus.Paid), ...Array<OrderStatus>(3).fill(OrderStatus.Shipped),
-  ...Array<OrderStatus>(3).fill(OrderStatus.Delivered), OrderStatus.Pending, OrderStatus.Canceled, OrderStatus.Refunded];
+  ...Array<OrderStatus>(4).fill(OrderStatus.Paid),
+  ...Array<OrderStatus>(3).fill(OrderStatus.Shipped),
+  ...Array<OrderStatus>(3).fill(OrderStatus.Delivered),
+  OrderStatus.Pending,
+  OrderStatus.Canceled,
+  OrderStatus.Refunded,
+];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'EUR', 'USD', 'USD', 'GBP'];
 
 const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)];
@@ -56,7 +109,9 @@ export function generateOrders(count: number, startDate: string, endDate: string
       customerEmail: `${first}.${last}@example.com`.toLowerCase().replace(/\s+/g, ''),
       items,
       itemCount: items.reduce((sum, item) => sum + item.quantity, 0),
-      total: formatMinorUnits(items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n)),
+      total: formatMinorUnits(
+        items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n),
+      ),
     };
   });
 }
@@ -64,7 +119,11 @@ export function generateOrders(count: number, startDate: string, endDate: string
 const INSERT_BATCH = 5000;
 
 /** Inserts with one `unnest` statement per batch: tens of thousands of orders a second. */
-export async function insertOrders(dataSource: DataSource, clientId: string, orders: SeedOrder[]): Promise<number> {
+export async function insertOrders(
+  dataSource: DataSource,
+  clientId: string,
+  orders: SeedOrder[],
+): Promise<number> {
   for (let offset = 0; offset < orders.length; offset += INSERT_BATCH) {
     const batch = orders.slice(offset, offset + INSERT_BATCH);
     await dataSource.query(

@@ -43,7 +43,12 @@ export function toOrderResponse(order: Order): OrderResponse {
 
 /** The row for a new order: the server computes the total and the item count. */
 export function newOrderRow(clientId: string, dto: CreateOrderDto): Partial<Order> {
-  const items = dto.items.map(({ sku, name, quantity, unit_price }) => ({ sku, name, quantity, unit_price }));
+  const items = dto.items.map(({ sku, name, quantity, unit_price }) => ({
+    sku,
+    name,
+    quantity,
+    unit_price,
+  }));
   return {
     clientId,
     number: dto.number,
@@ -54,7 +59,9 @@ export function newOrderRow(clientId: string, dto: CreateOrderDto): Partial<Orde
     customerEmail: dto.customer.email,
     items,
     itemCount: items.reduce((sum, item) => sum + item.quantity, 0),
-    total: formatMinorUnits(items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n)),
+    total: formatMinorUnits(
+      items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n),
+    ),
   };
 }
 
@@ -67,8 +74,15 @@ export class OrdersService {
       const order = await this.orders.save(this.orders.create(newOrderRow(clientId, dto)));
       return toOrderResponse(order);
     } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23505') {
-        throw new ApiError(409, OrderErrorCode.OrderNumberTaken, `Order number ${dto.number} is already taken`);
+      if (
+        error instanceof QueryFailedError &&
+        (error.driverError as { code?: string }).code === '23505'
+      ) {
+        throw new ApiError(
+          409,
+          OrderErrorCode.OrderNumberTaken,
+          `Order number ${dto.number} is already taken`,
+        );
       }
       throw error;
     }
@@ -88,8 +102,10 @@ export class OrdersService {
       .orderBy('o.placed_at', 'ASC')
       .addOrderBy('o.id', 'ASC')
       .limit(query.limit + 1);
-    if (query.start_date) builder.andWhere('o.placed_at >= :start', { start: `${query.start_date}T00:00:00Z` });
-    if (query.end_date) builder.andWhere('o.placed_at < :end', { end: `${query.end_date}T00:00:00Z` });
+    if (query.start_date)
+      builder.andWhere('o.placed_at >= :start', { start: `${query.start_date}T00:00:00Z` });
+    if (query.end_date)
+      builder.andWhere('o.placed_at < :end', { end: `${query.end_date}T00:00:00Z` });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
       builder.andWhere('(o.placed_at, o.id) > (:at, :id)', { at, id });
@@ -100,7 +116,9 @@ export class OrdersService {
     return {
       data: page.map(toOrderResponse),
       next_cursor:
-        rows.length > query.limit && last ? encodeCursor({ at: last.placedAt.toISOString(), id: last.id }) : null,
+        rows.length > query.limit && last
+          ? encodeCursor({ at: last.placedAt.toISOString(), id: last.id })
+          : null,
     };
   }
 }

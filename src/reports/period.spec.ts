@@ -31,7 +31,14 @@ describe('report period', () => {
   it('recognises only real calendar days', () => {
     expect(isCalendarDay('2021-02-28')).toBe(true);
     expect(isCalendarDay('2020-02-29')).toBe(true);
-    for (const bad of ['2021-02-30', '2021-13-01', '2021-1-01', '2021-10-01T00:00:00Z', '', 20211001]) {
+    for (const bad of [
+      '2021-02-30',
+      '2021-13-01',
+      '2021-1-01',
+      '2021-10-01T00:00:00Z',
+      '',
+      20211001,
+    ]) {
       expect(isCalendarDay(bad)).toBe(false);
     }
   });

@@ -38,7 +38,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
   private readonly logger = new Logger(ReportRenderProcessor.name);
 
   constructor(
-    @InjectQueue(QueueName.ReportRender) private readonly queue: Queue<JobData[QueueName.ReportRender]>,
+    @InjectQueue(QueueName.ReportRender)
+    private readonly queue: Queue<JobData[QueueName.ReportRender]>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly renderer: PdfRenderer,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
@@ -171,4 +172,3 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     );
   }
 }
-

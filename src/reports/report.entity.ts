@@ -8,7 +8,11 @@ export enum ReportStatus {
   Expired = 'EXPIRED',
 }
 
-export const FINISHED_STATUSES = [ReportStatus.Completed, ReportStatus.Failed, ReportStatus.Expired];
+export const FINISHED_STATUSES = [
+  ReportStatus.Completed,
+  ReportStatus.Failed,
+  ReportStatus.Expired,
+];
 
 /** The job: everything status polling reads, without the PDF bytes. */
 @Entity('reports')

@@ -40,7 +40,10 @@ export class ReportsController {
   @ApiAcceptedResponse({
     description: 'Accepted: poll the status URL',
     headers: {
-      Location: { description: 'The status URL', schema: { type: 'string', example: statusPath(ID) } },
+      Location: {
+        description: 'The status URL',
+        schema: { type: 'string', example: statusPath(ID) },
+      },
       ...RETRY_AFTER,
     },
     schema: {
@@ -57,7 +60,11 @@ export class ReportsController {
     void reply
       .header('Location', statusPath(report.id))
       .header('Retry-After', String(await this.reports.retryAfter(report)));
-    return { id: report.id, status: report.status, links: [{ rel: 'status', href: statusPath(report.id) }] };
+    return {
+      id: report.id,
+      status: report.status,
+      links: [{ rel: 'status', href: statusPath(report.id) }],
+    };
   }
 
   @Get('status/:id')
@@ -77,13 +84,21 @@ export class ReportsController {
       'application/json': {
         examples: {
           IN_PROGRESS: {
-            value: { id: ID, status: 'IN_PROGRESS', progress: 40, created_at: '2021-11-02T09:00:00.000Z' },
+            value: {
+              id: ID,
+              status: 'IN_PROGRESS',
+              progress: 40,
+              created_at: '2021-11-02T09:00:00.000Z',
+            },
           },
           FAILED: {
             value: {
               id: ID,
               status: 'FAILED',
-              error: { error_code: 'RENDER_FAILED', error_message: 'The PDF could not be rendered' },
+              error: {
+                error_code: 'RENDER_FAILED',
+                error_message: 'The PDF could not be rendered',
+              },
             },
           },
           EXPIRED: { value: { id: ID, status: 'EXPIRED' } },
@@ -121,7 +136,10 @@ export class ReportsController {
       'Content-Length': { schema: { type: 'integer' } },
       ETag: { schema: { type: 'string' } },
       'Content-Disposition': {
-        schema: { type: 'string', example: `attachment; filename="${pdfFilename('2021-10-01', '2021-11-01')}"` },
+        schema: {
+          type: 'string',
+          example: `attachment; filename="${pdfFilename('2021-10-01', '2021-11-01')}"`,
+        },
       },
     },
     content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
@@ -140,7 +158,11 @@ export class ReportsController {
   ) {
     const report = await this.reports.findForClient(client.id, id);
     if (report.status === ReportStatus.Expired) {
-      throw new ApiError(410, ReportErrorCode.ReportExpired, 'The report has expired; ask for a new one');
+      throw new ApiError(
+        410,
+        ReportErrorCode.ReportExpired,
+        'The report has expired; ask for a new one',
+      );
     }
     if (report.status !== ReportStatus.Completed || !report.pdfEtag) {
       throw new ApiError(
@@ -160,7 +182,10 @@ export class ReportsController {
     void reply
       .header('Content-Type', 'application/pdf')
       .header('Content-Length', String(pdf.length))
-      .header('Content-Disposition', `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`)
+      .header(
+        'Content-Disposition',
+        `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
+      )
       .header('Cache-Control', 'private, max-age=0, must-revalidate');
     return pdf;
   }
@@ -169,7 +194,11 @@ export class ReportsController {
     switch (report.status) {
       case ReportStatus.Completed:
         void reply.status(303).header('Location', reportPath(report.id));
-        return { id: report.id, status: report.status, links: [{ rel: 'reports', href: reportPath(report.id) }] };
+        return {
+          id: report.id,
+          status: report.status,
+          links: [{ rel: 'reports', href: reportPath(report.id) }],
+        };
       case ReportStatus.Failed:
         return {
           id: report.id,

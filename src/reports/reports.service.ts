@@ -48,7 +48,10 @@ export class ReportsService {
     const report = await this.reports.save(
       this.reports.create({ clientId, startDate: dto.start_date, endDate: dto.end_date }),
     );
-    await this.renderQueue.add({ reportId: report.id }, renderJobOptions(report.id, this.render.attempts));
+    await this.renderQueue.add(
+      { reportId: report.id },
+      renderJobOptions(report.id, this.render.attempts),
+    );
     return report;
   }
 
@@ -61,7 +64,8 @@ export class ReportsService {
 
   async pdf(report: Report): Promise<Buffer> {
     const file = await this.dataSource.getRepository(ReportFile).findOneBy({ reportId: report.id });
-    if (!file) throw new ApiError(404, ReportErrorCode.ReportNotReady, 'The report is not ready yet');
+    if (!file)
+      throw new ApiError(404, ReportErrorCode.ReportNotReady, 'The report is not ready yet');
     return file.pdf;
   }
 

@@ -23,6 +23,8 @@ describe('Retry-After estimate', () => {
   });
 
   it('survives nonsense inputs', () => {
-    expect(estimateRetryAfter({ jobsAhead: -5, concurrency: 0, meanRenderMs: -1, progress: 400 })).toBe(1);
+    expect(
+      estimateRetryAfter({ jobsAhead: -5, concurrency: 0, meanRenderMs: -1, progress: 400 }),
+    ).toBe(1);
   });
 });

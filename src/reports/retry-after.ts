@@ -16,7 +16,12 @@ export const MAX_RETRY_AFTER_S = 60;
  * When the report is likely to be done: the queue ahead drains `concurrency` at a time, then the
  * rest of this render. Clamped to 1..60 s so that clients neither hammer nor wait for nothing.
  */
-export function estimateRetryAfter({ jobsAhead, concurrency, meanRenderMs, progress }: RetryAfterInput): number {
+export function estimateRetryAfter({
+  jobsAhead,
+  concurrency,
+  meanRenderMs,
+  progress,
+}: RetryAfterInput): number {
   const waves = Math.floor(Math.max(0, jobsAhead) / Math.max(1, concurrency));
   const remainingOwn = 1 - Math.min(100, Math.max(0, progress)) / 100;
   const seconds = Math.ceil(((waves + remainingOwn) * Math.max(0, meanRenderMs)) / 1000);

@@ -60,7 +60,9 @@ export class OrderItemDto {
 
   @ApiProperty({ example: '12.50', description: 'Exact decimal string, at most two decimals' })
   @IsString()
-  @Matches(MONEY_PATTERN, { message: 'unit_price must be a decimal string with at most two decimals, like "12.50"' })
+  @Matches(MONEY_PATTERN, {
+    message: 'unit_price must be a decimal string with at most two decimals, like "12.50"',
+  })
   unit_price: string;
 }
 

@@ -6,7 +6,10 @@ export class CreateReportDto {
   @IsCalendarDay()
   start_date: string;
 
-  @ApiProperty({ example: '2021-11-01', description: 'Day after the last day of the period (UTC), exclusive' })
+  @ApiProperty({
+    example: '2021-11-01',
+    description: 'Day after the last day of the period (UTC), exclusive',
+  })
   @IsCalendarDay()
   end_date: string;
 }
