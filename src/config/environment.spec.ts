@@ -1,0 +1,50 @@
+import { validateEnvironment } from './environment';
+
+describe('validateEnvironment', () => {
+  it("applies the contract's defaults", () => {
+    const env = validateEnvironment({});
+    expect(env).toMatchObject({
+      PORT: 3000,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/reports',
+      REDIS_URL: 'redis://127.0.0.1:6379/0',
+      APP_ROLE: 'all',
+      RENDER_CONCURRENCY: 2,
+      REPORT_MAX_RANGE_DAYS: 366,
+      REPORT_MAX_ORDERS: 100000,
+      REPORT_TTL_HOURS: 168,
+      RATE_LIMIT_PER_MINUTE: 600,
+      RATE_LIMIT_STATUS_PER_MINUTE: 120,
+      CALLBACK_TIMEOUT_MS: 15000,
+      CALLBACK_ALLOW_PRIVATE_NETWORKS: 'false',
+    });
+  });
+
+  it('reads numbers from strings', () => {
+    expect(validateEnvironment({ PORT: '8080', RENDER_CONCURRENCY: '4' })).toMatchObject({
+      PORT: 8080,
+      RENDER_CONCURRENCY: 4,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['APP_ROLE', 'both'],
+    ['RENDER_CONCURRENCY', '0'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['CALLBACK_RETRY_DELAYS_MS', '5s,10s'],
+    ['CALLBACK_ALLOW_PRIVATE_NETWORKS', 'yes'],
+    ['PUBLIC_BASE_URL', 'not a url'],
+  ])('stops with one message naming %s=%s', (name, value) => {
+    expect(() => validateEnvironment({ [name]: value })).toThrow(
+      `Invalid configuration: ${name}=${JSON.stringify(value)}`,
+    );
+  });
+
+  it('names every bad variable in the one message', () => {
+    expect(() => validateEnvironment({ PORT: 'x', APP_ROLE: 'y' })).toThrow(
+      'Invalid configuration: PORT="x", APP_ROLE="y"',
+    );
+  });
+});
