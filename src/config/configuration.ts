@@ -12,7 +12,6 @@ export const appConfig = registerAs('app', () => {
     port: env.PORT,
     role: env.APP_ROLE,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
-    logLevel: env.LOG_LEVEL,
   };
 });
 

@@ -42,7 +42,6 @@ export class Environment {
     '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
-  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL?: string;
 }
 
 const INTEGER_KEYS = new Set(
@@ -55,7 +54,7 @@ const INTEGER_KEYS = new Set(
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const given = Object.fromEntries(
     Object.keys(new Environment())
-      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL', 'LOG_LEVEL'])
+      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL'])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')
       .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),
   );
