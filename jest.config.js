@@ -1,13 +1,16 @@
 /** Two projects: unit specs beside the code, e2e specs in test/ against real Postgres, Redis and Chromium. */
 const transform = {
   '^.+\\.ts$': 'ts-jest',
-  // content-disposition 3 (used by @fastify/static for Swagger UI's assets) ships ES modules only.
-  '/node_modules/content-disposition/.+\\.js$': [
+  // These ship ES modules only (Node 20 requires them natively; jest needs them transpiled):
+  // content-disposition 3 (@fastify/static, for Swagger UI's assets) and request-filtering-agent.
+  '/node_modules/(content-disposition|request-filtering-agent)/.+\\.js$': [
     'ts-jest',
     { tsconfig: { allowJs: true, isolatedModules: true } },
   ],
 };
-const transformIgnorePatterns = ['/node_modules/(?!content-disposition/)'];
+const transformIgnorePatterns = [
+  '/node_modules/(?!(content-disposition|request-filtering-agent)/)',
+];
 
 module.exports = {
   testTimeout: 120000,
@@ -18,6 +21,7 @@ module.exports = {
       roots: ['<rootDir>/src'],
       testMatch: ['**/*.spec.ts'],
       transform,
+      transformIgnorePatterns,
     },
     {
       displayName: 'e2e',

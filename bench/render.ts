@@ -23,7 +23,15 @@ export interface RenderBenchResult {
 }
 
 const FIRST_NAMES = ['Anna', 'Jean-Luc', 'Søren', 'María José', 'Oluwaseun', 'Yuki', 'Zoë', 'محمد'];
-const LAST_NAMES = ['Smith', 'Müller', 'García Fernández', "O'Connor", 'Nguyễn', 'Kowalczyk', 'Ali'];
+const LAST_NAMES = [
+  'Smith',
+  'Müller',
+  'García Fernández',
+  "O'Connor",
+  'Nguyễn',
+  'Kowalczyk',
+  'Ali',
+];
 const STATUSES = ['delivered', 'shipped', 'paid', 'cancelled', 'refunded'];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
 
@@ -127,7 +135,12 @@ export async function benchRender(
   let bare: Browser | undefined;
   const results: RenderBenchResult[] = [];
   try {
-    bare = await puppeteer.launch({ executablePath, headless: true, pipe: true, args: CHROMIUM_ARGS });
+    bare = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      pipe: true,
+      args: CHROMIUM_ARGS,
+    });
     const barePage = await bare.newPage();
     await barePage.setJavaScriptEnabled(false);
     await ours.ping();
@@ -193,7 +206,9 @@ if (require.main === module) {
           'Chromium RSS MB': r.chromiumRssMb,
         })),
       );
-      console.log(`Peak RSS of this Node process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+      console.log(
+        `Peak RSS of this Node process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
+      );
     })
     .catch((error: unknown) => {
       console.error(error);

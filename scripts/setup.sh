@@ -193,12 +193,26 @@ fi
 export REDIS_URL="$R_URL"
 
 # --- e. .local/env --------------------------------------------------------------------------------
+# The key that encrypts webhook secrets at rest: generated once per checkout, kept with the local data.
+if [ -z "${WEBHOOK_SECRETS_KEY:-}" ]; then
+  if [ ! -s "$LOCAL/webhook-secrets.key" ]; then
+    (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))' >"$LOCAL/webhook-secrets.key")
+    say "webhook secrets: generated a key in .local/webhook-secrets.key"
+  fi
+  USER_SET_SECRETS_KEY=
+  WEBHOOK_SECRETS_KEY="$(cat "$LOCAL/webhook-secrets.key")"
+else
+  USER_SET_SECRETS_KEY=1
+fi
+export WEBHOOK_SECRETS_KEY
+
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
   echo "# Written by scripts/setup.sh; sourced by scripts/with-env.sh, which never overrides a variable"
   echo "# already set in the caller's environment. Variables you set yourself are not repeated here."
   if [ -n "$USER_SET_DATABASE_URL" ]; then echo "# DATABASE_URL: from your environment"; else echo "export DATABASE_URL=$(quote "$DATABASE_URL")"; fi
   if [ -n "$USER_SET_REDIS_URL" ]; then echo "# REDIS_URL: from your environment"; else echo "export REDIS_URL=$(quote "$REDIS_URL")"; fi
+  if [ -n "$USER_SET_SECRETS_KEY" ]; then echo "# WEBHOOK_SECRETS_KEY: from your environment"; else echo "export WEBHOOK_SECRETS_KEY=$(quote "$WEBHOOK_SECRETS_KEY")"; fi
   if [ -n "$USER_SET_CHROMIUM" ]; then echo "# PUPPETEER_EXECUTABLE_PATH: from your environment"; else echo "export PUPPETEER_EXECUTABLE_PATH=$(quote "$PUPPETEER_EXECUTABLE_PATH")"; fi
 } >"$LOCAL/env.$$"
 mv "$LOCAL/env.$$" "$LOCAL/env"

@@ -11,7 +11,7 @@ import { ApiKeyGuard } from './common/auth.guard';
 import { ErrorFilter } from './common/error.filter';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
 import { allConfig, databaseConfig, rateLimitConfig, redisConfig } from './config/configuration';
-import { dataSourceOptions } from './database/data-source';
+import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { HealthModule } from './health/health.module';
 import { OrdersModule } from './orders/orders.module';

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { createClient } from './clients/clients.service';
 import { isCalendarDay } from './common/validation';
-import { environment } from './config/configuration';
-import { dataSourceOptions } from './database/data-source';
+import { callbacksConfig, environment } from './config/configuration';
+import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { generateOrders, insertOrders } from './orders/order-seed';
 import { periodErrors } from './reports/period';
@@ -48,7 +48,7 @@ async function run(argv: string[]): Promise<unknown> {
     if (command === 'clients:create') {
       const name = required(values, 'name');
       if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
-      return await createClient(dataSource, name);
+      return await createClient(dataSource, name, callbacksConfig().secretsKey);
     }
     const clientId = required(values, 'client-id');
     const count = Number(required(values, 'count'));

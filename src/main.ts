@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
+import { documentCallbacks } from './callbacks/callbacks.openapi';
 import { ApiError } from './common/api-error';
 import { ErrorBodyDto } from './common/openapi';
 import { validationPipe } from './common/validation';
@@ -35,6 +36,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
       .build(),
     { extraModels: [ErrorBodyDto] },
   );
+  documentCallbacks(document);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },

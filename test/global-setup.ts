@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source';
+import { dataSourceOptions } from '../src/database/database-options';
 import { runMigrations } from '../src/database/migrate';
 import { testEnvironment } from './env';
 

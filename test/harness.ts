@@ -1,6 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
+import { ConfigType } from '@nestjs/config';
 import { createClient } from '../src/clients/clients.service';
+import { callbacksConfig } from '../src/config/configuration';
 import { testEnvironment } from './env';
 
 export interface TestApp {
@@ -34,7 +36,12 @@ export async function startApp(overrides: Record<string, string> = {}): Promise<
 }
 
 export async function newClient(test: TestApp, name = 'Test Shop') {
-  return createClient(test.dataSource, `${name} ${Math.random().toString(36).slice(2, 8)}`);
+  const { secretsKey } = test.app.get<ConfigType<typeof callbacksConfig>>(callbacksConfig.KEY);
+  return createClient(
+    test.dataSource,
+    `${name} ${Math.random().toString(36).slice(2, 8)}`,
+    secretsKey,
+  );
 }
 
 export interface Answer {

@@ -6,5 +6,12 @@ export class Client {
   @Column() name: string;
   /** SHA-256 of the API key: keys are 256-bit random, so a fast hash is enough and lookups stay O(1). */
   @Column({ name: 'api_key_hash', type: 'char', length: 64 }) apiKeyHash: string;
+  /** Encrypted with WEBHOOK_SECRETS_KEY; signs every callback. */
+  @Column({ name: 'webhook_secret', type: 'text', nullable: true }) webhookSecret: string | null;
+  /** The secret before the last rotation: it signs alongside the new one until it expires. */
+  @Column({ name: 'previous_webhook_secret', type: 'text', nullable: true })
+  previousWebhookSecret: string | null;
+  @Column({ name: 'previous_webhook_secret_expires_at', type: 'timestamptz', nullable: true })
+  previousWebhookSecretExpiresAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

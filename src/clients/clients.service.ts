@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { encryptSecret, generateWebhookSecret } from '../callbacks/signing';
 import { generateApiKey, hashApiKey } from './api-key';
 import { Client } from './client.entity';
 
@@ -6,13 +7,24 @@ export interface CreatedClient {
   id: string;
   name: string;
   api_key: string;
+  webhook_secret: string;
 }
 
-/** Creates a client and returns its API key: the only time the key exists outside a hash. */
-export async function createClient(dataSource: DataSource, name: string): Promise<CreatedClient> {
+/**
+ * Creates a client with its API key (stored hashed) and its webhook secret (stored encrypted): the
+ * only time either is shown.
+ */
+export async function createClient(
+  dataSource: DataSource,
+  name: string,
+  secretsKey: Buffer,
+): Promise<CreatedClient> {
   const apiKey = generateApiKey();
-  const client = await dataSource
-    .getRepository(Client)
-    .save({ name, apiKeyHash: hashApiKey(apiKey) });
-  return { id: client.id, name: client.name, api_key: apiKey };
+  const webhookSecret = generateWebhookSecret();
+  const client = await dataSource.getRepository(Client).save({
+    name,
+    apiKeyHash: hashApiKey(apiKey),
+    webhookSecret: encryptSecret(webhookSecret, secretsKey),
+  });
+  return { id: client.id, name: client.name, api_key: apiKey, webhook_secret: webhookSecret };
 }

@@ -61,6 +61,11 @@ export const callbacksConfig = registerAs('callbacks', () => {
     retryDelaysMs: env.CALLBACK_RETRY_DELAYS_MS.split(',').map(Number),
     timeoutMs: env.CALLBACK_TIMEOUT_MS,
     allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
+    /** AES-256-GCM key for webhook secrets at rest. */
+    secretsKey: Buffer.from(
+      env.WEBHOOK_SECRETS_KEY,
+      /^[0-9a-f]{64}$/i.test(env.WEBHOOK_SECRETS_KEY) ? 'hex' : 'base64',
+    ),
   };
 });
 

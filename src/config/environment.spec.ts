@@ -1,8 +1,10 @@
 import { validateEnvironment } from './environment';
 
+const KEY = { WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') };
+
 describe('validateEnvironment', () => {
   it("applies the contract's defaults", () => {
-    const env = validateEnvironment({});
+    const env = validateEnvironment({ ...KEY });
     expect(env).toMatchObject({
       PORT: 3000,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/reports',
@@ -20,7 +22,7 @@ describe('validateEnvironment', () => {
   });
 
   it('reads numbers from strings', () => {
-    expect(validateEnvironment({ PORT: '8080', RENDER_CONCURRENCY: '4' })).toMatchObject({
+    expect(validateEnvironment({ ...KEY, PORT: '8080', RENDER_CONCURRENCY: '4' })).toMatchObject({
       PORT: 8080,
       RENDER_CONCURRENCY: 4,
     });
@@ -37,14 +39,26 @@ describe('validateEnvironment', () => {
     ['CALLBACK_ALLOW_PRIVATE_NETWORKS', 'yes'],
     ['PUBLIC_BASE_URL', 'not a url'],
   ])('stops with one message naming %s=%s', (name, value) => {
-    expect(() => validateEnvironment({ [name]: value })).toThrow(
+    expect(() => validateEnvironment({ ...KEY, [name]: value })).toThrow(
       `Invalid configuration: ${name}=${JSON.stringify(value)}`,
     );
   });
 
-  it('names every bad variable in the one message', () => {
-    expect(() => validateEnvironment({ PORT: 'x', APP_ROLE: 'y' })).toThrow(
-      'Invalid configuration: PORT="x", APP_ROLE="y"',
+  it('names every bad variable in the one message, with what is expected', () => {
+    expect(() => validateEnvironment({ ...KEY, PORT: 'x', APP_ROLE: 'y' })).toThrow(
+      /^Invalid configuration: PORT="x" \(.+\); APP_ROLE="y" \(APP_ROLE must be one of the following values: all, api, worker\)$/,
+    );
+  });
+
+  it('requires a 32-byte key for webhook secrets at rest', () => {
+    expect(() => validateEnvironment({})).toThrow(
+      /WEBHOOK_SECRETS_KEY="" \(WEBHOOK_SECRETS_KEY must be 32 random bytes/,
+    );
+    expect(() => validateEnvironment({ WEBHOOK_SECRETS_KEY: 'c2hvcnQ=' })).toThrow(
+      /WEBHOOK_SECRETS_KEY/,
+    );
+    expect(validateEnvironment({ WEBHOOK_SECRETS_KEY: 'ab'.repeat(32) }).WEBHOOK_SECRETS_KEY).toBe(
+      'ab'.repeat(32),
     );
   });
 });

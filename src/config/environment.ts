@@ -42,6 +42,11 @@ export class Environment {
     '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
+  @IsString()
+  @Matches(/^([A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$/, {
+    message: 'WEBHOOK_SECRETS_KEY must be 32 random bytes, base64 or hex (openssl rand -base64 32)',
+  })
+  WEBHOOK_SECRETS_KEY: string;
 }
 
 const INTEGER_KEYS = new Set(
@@ -54,15 +59,18 @@ const INTEGER_KEYS = new Set(
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const given = Object.fromEntries(
     Object.keys(new Environment())
-      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL'])
+      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL', 'WEBHOOK_SECRETS_KEY'])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')
       .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),
   );
   const env = Object.assign(new Environment(), plainToInstance(Environment, given));
   const errors = validateSync(env, { skipMissingProperties: false });
   if (errors.length > 0) {
-    const names = errors.map((e) => `${e.property}=${JSON.stringify(raw[e.property] ?? '')}`);
-    throw new Error(`Invalid configuration: ${names.join(', ')}`);
+    const problems = errors.map((e) => {
+      const why = Object.values(e.constraints ?? {})[0];
+      return `${e.property}=${JSON.stringify(raw[e.property] ?? '')}${why ? ` (${why})` : ''}`;
+    });
+    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
   return env;
 }

@@ -1,27 +1,7 @@
 import 'reflect-metadata';
-import { join } from 'node:path';
-import { DataSource, DataSourceOptions } from 'typeorm';
-import { Client } from '../clients/client.entity';
-import { Order } from '../orders/order.entity';
-import { Report, ReportFile } from '../reports/report.entity';
-import { environment } from '../config/configuration';
+import { DataSource } from 'typeorm';
+import { databaseConfig } from '../config/configuration';
+import { dataSourceOptions } from './database-options';
 
-// Built: dist/migrations/*.js beside dist/database; from source (tests, ts-node): ./migrations/*.ts.
-const MIGRATIONS = __filename.endsWith('.ts')
-  ? join(__dirname, '..', '..', 'migrations', '*.ts')
-  : join(__dirname, '..', 'migrations', '*.js');
-
-/** The one description of the database, shared by the app, the admin CLI and the TypeORM CLI. */
-export function dataSourceOptions(url: string): DataSourceOptions {
-  return {
-    type: 'postgres',
-    url,
-    entities: [Client, Order, Report, ReportFile],
-    migrations: [MIGRATIONS],
-    migrationsRun: false,
-    synchronize: false,
-    extra: { max: 10, connectionTimeoutMillis: 5000 },
-  };
-}
-
-export default new DataSource(dataSourceOptions(environment().DATABASE_URL));
+/** For the TypeORM CLI (`npm run typeorm -- migration:show`); the app and dist/cli.js migrate on their own. */
+export default new DataSource(dataSourceOptions(databaseConfig().url));

@@ -4,7 +4,8 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
 import { JobData, QueueName } from '../common/queues';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { periodBounds } from './period';
@@ -42,6 +43,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     private readonly queue: Queue<JobData[QueueName.ReportRender]>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly renderer: PdfRenderer,
+    private readonly callbacks: CallbacksService,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
     @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
@@ -76,7 +78,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
       );
       if (!permanent && !lastAttempt) throw error;
       const message = error instanceof PermanentFailure ? error.message : FAILURE_MESSAGES[code];
-      await this.fail(reportId, code, message ?? FAILURE_MESSAGES[ReportErrorCode.RenderFailed]);
+      await this.fail(report, code, message ?? FAILURE_MESSAGES[ReportErrorCode.RenderFailed]);
     }
   }
 
@@ -86,7 +88,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
       `UPDATE reports SET status = 'IN_PROGRESS', progress = 1,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')
-        RETURNING id, client_id AS "clientId", start_date::text AS "startDate", end_date::text AS "endDate"`,
+        RETURNING id, client_id AS "clientId", start_date::text AS "startDate",
+                  end_date::text AS "endDate", callback_url AS "callbackUrl"`,
       [reportId],
     );
     return rows[0];
@@ -142,14 +145,15 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     const pdf = await this.renderer.render(builder.toHtml());
     const renderMs = Date.now() - started;
     const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
-    await this.dataSource.transaction(async (manager) => {
+    await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
       await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
-      await manager.query(
+      const [, updated] = await manager.query<[unknown, number]>(
         `UPDATE reports SET status = 'COMPLETED', progress = 100, order_count = $2, pdf_size = $3,
                 pdf_etag = $4, render_ms = $5, completed_at = now(), updated_at = now()
           WHERE id = $1 AND status = 'IN_PROGRESS'`,
         [report.id, builder.orderCount, pdf.length, etag, renderMs],
       );
+      return updated === 1;
     });
     this.logger.log(
       `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
@@ -163,12 +167,32 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     );
   }
 
-  private async fail(reportId: string, code: string, message: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE reports SET status = 'FAILED', error_code = $2, error_message = $3, completed_at = now(),
-              updated_at = now()
-        WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')`,
-      [reportId, code, message],
+  private async fail(report: Report, code: string, message: string): Promise<void> {
+    const outcome = { status: 'FAILED', errorCode: code, errorMessage: message } as const;
+    await this.finish(report, outcome, async (manager) => {
+      const [, updated] = await manager.query<[unknown, number]>(
+        `UPDATE reports SET status = 'FAILED', error_code = $2, error_message = $3,
+                completed_at = now(), updated_at = now()
+          WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')`,
+        [report.id, code, message],
+      );
+      return updated === 1;
+    });
+  }
+
+  /**
+   * Gives the report its final state and writes its callback event in one transaction, then queues
+   * the first delivery attempt. `settle` answers false when another delivery of the job got there
+   * first: then nothing is written twice.
+   */
+  private async finish(
+    report: Report,
+    outcome: ReportOutcome,
+    settle: (manager: EntityManager) => Promise<boolean>,
+  ): Promise<void> {
+    const eventId = await this.dataSource.transaction(async (manager) =>
+      (await settle(manager)) ? this.callbacks.recordEvent(manager, report, outcome) : undefined,
     );
+    if (eventId) await this.callbacks.enqueue(eventId, 1);
   }
 }

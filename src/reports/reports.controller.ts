@@ -2,12 +2,15 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nes
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
+  ApiOkResponse,
   ApiOperation,
   ApiParam,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { CallbackStatus } from '../callbacks/callback-event.entity';
+import { CallbacksService } from '../callbacks/callbacks.service';
 import { Client } from '../clients/client.entity';
 import { ApiError } from '../common/api-error';
 import { CurrentClient } from '../common/auth.guard';
@@ -27,7 +30,10 @@ const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
 @ApiCommonErrors()
 @Controller('v1/orders/reports')
 export class ReportsController {
-  constructor(private readonly reports: ReportsService) {}
+  constructor(
+    private readonly reports: ReportsService,
+    private readonly callbacks: CallbacksService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -50,7 +56,11 @@ export class ReportsController {
       example: { id: ID, status: 'PENDING', links: [{ rel: 'status', href: statusPath(ID) }] },
     },
   })
-  @ApiErrorResponse(400, { VALIDATION_FAILED: 'end_date must be after start_date' })
+  @ApiErrorResponse(400, {
+    VALIDATION_FAILED: 'end_date must be after start_date',
+    CALLBACK_URL_NOT_ALLOWED:
+      'callback_url must not point at a private, loopback, link-local or reserved address',
+  })
   async create(
     @CurrentClient() client: Client,
     @Body() dto: CreateReportDto,
@@ -123,7 +133,71 @@ export class ReportsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const report = await this.reports.findForClient(client.id, id);
-    return this.statusBody(report, reply);
+    const body = await this.statusBody(report, reply);
+    return report.callbackUrl
+      ? { ...body, callback: await this.callbacks.summary(report.id) }
+      : body;
+  }
+
+  @Get(':id/callbacks')
+  @ID_PARAM
+  @ApiOperation({ summary: "Every attempt to deliver the report's callback (recipe 2)" })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        data: [
+          {
+            attempt: 1,
+            at: '2021-11-02T09:00:05.000Z',
+            status_code: 503,
+            duration_ms: 120,
+            error: 'HTTP 503',
+          },
+          {
+            attempt: 2,
+            at: '2021-11-02T09:00:10.000Z',
+            status_code: 200,
+            duration_ms: 85,
+            error: null,
+          },
+        ],
+      },
+    },
+  })
+  @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
+  async callbackAttempts(@CurrentClient() client: Client, @Param('id') id: string) {
+    const report = await this.reports.findForClient(client.id, id);
+    const attempts = await this.callbacks.attempts(report.id);
+    return {
+      data: attempts.map((a) => ({
+        attempt: a.attempt,
+        at: a.at.toISOString(),
+        status_code: a.statusCode,
+        duration_ms: a.durationMs,
+        error: a.error,
+      })),
+    };
+  }
+
+  @Post(':id/callbacks/redeliver')
+  @HttpCode(202)
+  @ID_PARAM
+  @ApiOperation({ summary: 'Send the callback again, with the same webhook-id' })
+  @ApiAcceptedResponse({
+    schema: { example: { id: ID, callback: { status: 'PENDING', attempts: 3 } } },
+  })
+  @ApiErrorResponse(404, {
+    REPORT_NOT_FOUND: 'No such report',
+    CALLBACK_NOT_FOUND:
+      'This report has no callback to send: it has no callback_url, or it has not finished yet',
+  })
+  async redeliver(@CurrentClient() client: Client, @Param('id') id: string) {
+    const report = await this.reports.findForClient(client.id, id);
+    const event = await this.callbacks.redeliver(report.id);
+    return {
+      id: report.id,
+      callback: { status: CallbackStatus.Pending, attempts: event.attempts },
+    };
   }
 
   @Get(':id')

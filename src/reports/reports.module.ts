@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { CallbacksModule } from '../callbacks/callbacks.module';
 import { QueueName } from '../common/queues';
 import { PdfRenderer } from './rendering/pdf-renderer.service';
 import { Report, ReportFile } from './report.entity';
@@ -11,7 +12,7 @@ import { ReportsService } from './reports.service';
 const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Report, ReportFile]), RENDER_QUEUE],
+  imports: [TypeOrmModule.forFeature([Report, ReportFile]), RENDER_QUEUE, CallbacksModule],
   controllers: [ReportsController],
   providers: [ReportsService, ReportRenderProcessor, PdfRenderer],
   exports: [RENDER_QUEUE, PdfRenderer],

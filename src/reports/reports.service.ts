@@ -7,7 +7,9 @@ import { DataSource, Repository } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { isUuid } from '../common/pagination';
 import { JobData, QueueName } from '../common/queues';
-import { renderConfig, reportsConfig } from '../config/configuration';
+import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
+import { CallbackErrorCode } from '../callbacks/callbacks.service';
+import { callbackUrlProblem } from '../callbacks/ssrf';
 import { CreateReportDto } from './dto/create-report.dto';
 import { periodErrors } from './period';
 import { Report, ReportFile, ReportStatus } from './report.entity';
@@ -40,19 +42,37 @@ export class ReportsService {
     private readonly renderQueue: Queue<JobData[QueueName.ReportRender]>,
     @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
+    @Inject(callbacksConfig.KEY) private readonly callbacks: ConfigType<typeof callbacksConfig>,
   ) {}
 
   async create(clientId: string, dto: CreateReportDto): Promise<Report> {
     const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
     if (problems.length > 0) throw ApiError.validation(problems);
+    if (dto.callback_url !== undefined) await this.checkCallbackUrl(dto.callback_url);
     const report = await this.reports.save(
-      this.reports.create({ clientId, startDate: dto.start_date, endDate: dto.end_date }),
+      this.reports.create({
+        clientId,
+        startDate: dto.start_date,
+        endDate: dto.end_date,
+        callbackUrl: dto.callback_url ?? null,
+      }),
     );
     await this.renderQueue.add(
       { reportId: report.id },
       renderJobOptions(report.id, this.render.attempts),
     );
     return report;
+  }
+
+  /** Refused at request time; the delivery checks the address again at connection time. */
+  private async checkCallbackUrl(url: string): Promise<void> {
+    const problem = await callbackUrlProblem(url, this.callbacks.allowPrivateNetworks);
+    if (problem?.code === 'VALIDATION_FAILED') {
+      throw ApiError.validation([{ field: 'callback_url', message: problem.message }]);
+    }
+    if (problem) {
+      throw new ApiError(400, CallbackErrorCode.CallbackUrlNotAllowed, problem.message);
+    }
   }
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */

@@ -1,5 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsCalendarDay } from '../../common/validation';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsCalendarDay, NoControlCharacters } from '../../common/validation';
 
 export class CreateReportDto {
   @ApiProperty({ example: '2021-10-01', description: 'First day of the period (UTC), inclusive' })
@@ -12,4 +13,17 @@ export class CreateReportDto {
   })
   @IsCalendarDay()
   end_date: string;
+
+  @ApiPropertyOptional({
+    example: 'https://partner.example/cb',
+    maxLength: 2048,
+    description:
+      'Recipe 2: where to POST the signed callback when the report ends. Absolute http(s), no ' +
+      'credentials, not a private, loopback, link-local or reserved address.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  @NoControlCharacters()
+  callback_url?: string;
 }

@@ -32,7 +32,7 @@ export const CHROMIUM_ARGS = [
 
 /** Footer templates render in their own context at font-size 0 unless told otherwise. */
 export const PDF_FOOTER_TEMPLATE =
-  '<div style="width: 100%; font-family: \'DejaVu Sans\', Arial, sans-serif; font-size: 8px; ' +
+  "<div style=\"width: 100%; font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 8px; " +
   'color: #555; text-align: center; padding: 0 12mm;">' +
   'Page <span class="pageNumber"></span> of <span class="totalPages"></span></div>';
 

@@ -86,10 +86,7 @@ describe('formatAmount', () => {
 
 describe('ReportHtmlBuilder', () => {
   it('prints a customer name holding markup as literal text', () => {
-    const builder = new ReportHtmlBuilder(
-      { ...header, clientName: 'O\'Brien & "Sons" <b>' },
-      40,
-    );
+    const builder = new ReportHtmlBuilder({ ...header, clientName: 'O\'Brien & "Sons" <b>' }, 40);
     builder.addRows([row({ customerName: '<img src="http://127.0.0.1:9/x">\u0000' })]);
     const html = builder.toHtml();
 

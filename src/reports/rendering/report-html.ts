@@ -35,10 +35,13 @@ const HTML_ESCAPES: Record<string, string> = {
  * protocol as UTF-8, become U+FFFD.
  */
 export function escapeHtml(value: string): string {
-  return value
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
-    .replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]);
+  return (
+    value
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
+      .replace(/[&<>"']/g, (char) => HTML_ESCAPES[char])
+  );
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -216,9 +219,7 @@ export class ReportHtmlBuilder {
       ? [...this.tables, TABLE_HEAD + this.pendingRows.join('') + TABLE_TAIL]
       : this.tables;
     const body =
-      this.count === 0
-        ? '<p class="empty">No orders in this period</p>'
-        : tables.join('\n');
+      this.count === 0 ? '<p class="empty">No orders in this period</p>' : tables.join('\n');
     return (
       '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
       // Defence in depth: the renderer also disables JavaScript and blocks every request.

@@ -1,0 +1,198 @@
+import { HttpService } from '@nestjs/axios';
+import { InjectQueue } from '@nestjs/bull';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job, Queue } from 'bull';
+import type { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
+import { JobData, QueueName } from '../common/queues';
+import { appConfig, callbacksConfig } from '../config/configuration';
+import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
+import { CallbacksService } from './callbacks.service';
+import { parseRetryAfter, retryDelayMs } from './retry-schedule';
+import { signatureHeader } from './signing';
+import { callbackAgents } from './ssrf';
+
+/** How much of a partner's answer is read and kept: enough to debug, never a whole page. */
+const RESPONSE_EXCERPT_BYTES = 1024;
+/** Callbacks wait on the network, not the CPU: many run at once. */
+const DELIVERY_CONCURRENCY = 16;
+export const USER_AGENT = 'orders-reports-callbacks/1.0 (+Standard Webhooks)';
+
+type DeliveryJob = Job<JobData[QueueName.CallbackDelivery]>;
+
+export interface AttemptResult {
+  statusCode: number | null;
+  error: string | null;
+  excerpt: string | null;
+  retryAfterSeconds?: number;
+}
+
+/** What became of an attempt: 2xx delivered, 410 gone, anything else tried again later. */
+export function outcomeOf(statusCode: number | null): CallbackStatus {
+  if (statusCode !== null && statusCode >= 200 && statusCode < 300) return CallbackStatus.Delivered;
+  if (statusCode === 410) return CallbackStatus.Gone;
+  return CallbackStatus.Pending;
+}
+
+/** Our own words for a failed connection: library messages never reach a client. */
+export function describeFailure(error: unknown, timeoutMs: number): string {
+  const { code, name, message } = (error ?? {}) as {
+    code?: string;
+    name?: string;
+    message?: string;
+  };
+  if (
+    name === 'AbortError' ||
+    name === 'CanceledError' ||
+    code === 'ECONNABORTED' ||
+    code === 'ETIMEDOUT' ||
+    code === 'ERR_CANCELED'
+  ) {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  if (/is not allowed|private|DNS lookup .* not allowed/i.test(message ?? '')) {
+    return 'blocked: the host resolves to a private, loopback or reserved address';
+  }
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) return 'TLS handshake failed';
+  return 'connection failed';
+}
+
+async function readExcerpt(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= RESPONSE_EXCERPT_BYTES) break;
+    }
+  } catch {
+    // An answer cut short still has a status code; the excerpt is only for debugging.
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+}
+
+@Injectable()
+export class CallbackDeliveryProcessor implements OnApplicationBootstrap {
+  private readonly logger = new Logger(CallbackDeliveryProcessor.name);
+  private readonly agents: ReturnType<typeof callbackAgents>;
+
+  constructor(
+    @InjectQueue(QueueName.CallbackDelivery)
+    private readonly queue: Queue<JobData[QueueName.CallbackDelivery]>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly http: HttpService,
+    private readonly callbacks: CallbacksService,
+    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+    @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
+  ) {
+    this.agents = callbackAgents(config.allowPrivateNetworks);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.app.role === 'api') return;
+    void this.queue.process(DELIVERY_CONCURRENCY, (job: DeliveryJob) => this.deliver(job.data));
+  }
+
+  async deliver({ eventId, attempt }: JobData[QueueName.CallbackDelivery]): Promise<void> {
+    const event = await this.dataSource.getRepository(CallbackEvent).findOneBy({ id: eventId });
+    // Bull delivers at least once: an attempt already made, or an event already settled, is skipped.
+    if (!event || event.status !== CallbackStatus.Pending || event.attempts + 1 !== attempt) return;
+
+    const started = performance.now();
+    const result = await this.send(event);
+    const durationMs = Math.round(performance.now() - started);
+    const status = outcomeOf(result.statusCode);
+    const delay =
+      status === CallbackStatus.Pending
+        ? retryDelayMs(attempt, this.config.retryDelaysMs, result.retryAfterSeconds)
+        : undefined;
+    const finalStatus =
+      status === CallbackStatus.Pending && delay === undefined ? CallbackStatus.Failed : status;
+
+    await this.dataSource.transaction(async (manager) => {
+      await manager.getRepository(CallbackAttempt).insert({
+        eventId,
+        attempt,
+        at: new Date(Date.now() - durationMs),
+        statusCode: result.statusCode,
+        durationMs,
+        error: result.error,
+        responseExcerpt: result.excerpt,
+      });
+      await manager.query(
+        `UPDATE callback_events SET attempts = $2, status = $3, next_attempt_at = $4, updated_at = now()
+          WHERE id = $1`,
+        [eventId, attempt, finalStatus, delay === undefined ? null : new Date(Date.now() + delay)],
+      );
+    });
+    this.logger.log(
+      `Report ${event.reportId}: callback ${eventId} attempt ${attempt} → ${result.statusCode ?? result.error} (${finalStatus})`,
+    );
+    if (delay !== undefined) await this.callbacks.enqueue(eventId, attempt + 1, delay);
+  }
+
+  /** One POST of the event's exact bytes, signed now, never following a redirect. */
+  private async send(event: CallbackEvent): Promise<AttemptResult> {
+    const timestamp = Math.floor(Date.now() / 1000);
+    const secrets = await this.callbacks.signingSecrets(event.clientId);
+    if (secrets.length === 0) {
+      return {
+        statusCode: null,
+        error: 'no webhook secret: rotate one with POST /v1/webhook-secret/rotate',
+        excerpt: null,
+      };
+    }
+    try {
+      const response = await this.http.axiosRef.request<Readable>({
+        method: 'POST',
+        url: event.url,
+        data: event.payload,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': USER_AGENT,
+          'webhook-id': event.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signatureHeader(secrets, event.id, timestamp, event.payload),
+        },
+        transformRequest: [(data: string) => data],
+        responseType: 'stream',
+        decompress: false,
+        maxRedirects: 0,
+        validateStatus: () => true,
+        timeout: this.config.timeoutMs,
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+        httpAgent: this.agents.httpAgent,
+        httpsAgent: this.agents.httpsAgent,
+        proxy: false,
+      });
+      const excerpt = await readExcerpt(response.data);
+      const statusCode = response.status;
+      const retryAfter = response.headers['retry-after'] as string | undefined;
+      return {
+        statusCode,
+        excerpt,
+        retryAfterSeconds: parseRetryAfter(retryAfter),
+        error:
+          statusCode >= 300 && statusCode < 400
+            ? `redirect (${statusCode}) not followed`
+            : statusCode >= 200 && statusCode < 300
+              ? null
+              : `HTTP ${statusCode}`,
+      };
+    } catch (error) {
+      return {
+        statusCode: null,
+        error: describeFailure(error, this.config.timeoutMs),
+        excerpt: null,
+      };
+    }
+  }
+}

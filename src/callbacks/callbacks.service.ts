@@ -1,0 +1,160 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Queue } from 'bull';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { Client } from '../clients/client.entity';
+import { ApiError } from '../common/api-error';
+import { JobData, QueueName } from '../common/queues';
+import { appConfig, callbacksConfig } from '../config/configuration';
+import { reportPath, statusPath } from '../reports/report-links';
+import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
+import { decryptSecret, encryptSecret, generateWebhookSecret } from './signing';
+
+export enum CallbackErrorCode {
+  CallbackUrlNotAllowed = 'CALLBACK_URL_NOT_ALLOWED',
+  CallbackNotFound = 'CALLBACK_NOT_FOUND',
+}
+
+/** How long the secret before a rotation keeps signing alongside the new one. */
+export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
+
+/** What a report's callback says about how it ended. */
+export type ReportOutcome =
+  { status: 'COMPLETED' } | { status: 'FAILED'; errorCode: string; errorMessage: string };
+
+export interface CallbackSummary {
+  status: CallbackStatus;
+  attempts: number;
+}
+
+@Injectable()
+export class CallbacksService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectQueue(QueueName.CallbackDelivery)
+    private readonly queue: Queue<JobData[QueueName.CallbackDelivery]>,
+    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+    @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
+  ) {}
+
+  /**
+   * Writes the event in the transaction that gives the report its final state, so that a report
+   * never ends without its callback being due. Returns the event id, to enqueue after the commit.
+   */
+  async recordEvent(
+    manager: EntityManager,
+    report: { id: string; clientId: string; callbackUrl: string | null },
+    outcome: ReportOutcome,
+  ): Promise<string | undefined> {
+    if (!report.callbackUrl) return undefined;
+    const base = this.app.publicBaseUrl;
+    const payload =
+      outcome.status === 'COMPLETED'
+        ? {
+            id: report.id,
+            status: outcome.status,
+            links: [{ rel: 'reports', href: base + reportPath(report.id) }],
+          }
+        : {
+            id: report.id,
+            status: outcome.status,
+            error: { error_code: outcome.errorCode, error_message: outcome.errorMessage },
+            links: [{ rel: 'status', href: base + statusPath(report.id) }],
+          };
+    const id = `msg_${randomUUID().replace(/-/g, '')}`;
+    await manager.getRepository(CallbackEvent).insert({
+      id,
+      reportId: report.id,
+      clientId: report.clientId,
+      url: report.callbackUrl,
+      payload: JSON.stringify(payload),
+      status: CallbackStatus.Pending,
+      attempts: 0,
+      nextAttemptAt: new Date(),
+    });
+    return id;
+  }
+
+  /** Queues one attempt; the job id makes queueing the same attempt twice harmless. */
+  async enqueue(eventId: string, attempt: number, delayMs = 0): Promise<void> {
+    await this.queue.add(
+      { eventId, attempt },
+      {
+        jobId: `${eventId}:${attempt}`,
+        delay: delayMs,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    );
+  }
+
+  async summary(reportId: string): Promise<CallbackSummary> {
+    const event = await this.dataSource.getRepository(CallbackEvent).findOneBy({ reportId });
+    return { status: event?.status ?? CallbackStatus.Pending, attempts: event?.attempts ?? 0 };
+  }
+
+  async attempts(reportId: string): Promise<CallbackAttempt[]> {
+    return this.dataSource
+      .getRepository(CallbackAttempt)
+      .createQueryBuilder('a')
+      .innerJoin(CallbackEvent, 'e', 'e.id = a.event_id')
+      .where('e.report_id = :reportId', { reportId })
+      .orderBy('a.attempt', 'ASC')
+      .getMany();
+  }
+
+  /** Sends the report's event again, with the same webhook-id, whatever became of it. */
+  async redeliver(reportId: string): Promise<CallbackEvent> {
+    const [rows] = await this.dataSource.query<[CallbackEvent[], number]>(
+      `UPDATE callback_events SET status = 'PENDING', next_attempt_at = now(), updated_at = now()
+        WHERE report_id = $1
+        RETURNING id, attempts`,
+      [reportId],
+    );
+    const event = rows[0];
+    if (!event) {
+      throw new ApiError(
+        404,
+        CallbackErrorCode.CallbackNotFound,
+        'This report has no callback to send: it has no callback_url, or it has not finished yet',
+      );
+    }
+    await this.enqueue(event.id, event.attempts + 1);
+    return event;
+  }
+
+  /** A new secret; the current one keeps signing for ROTATION_OVERLAP_MS. */
+  async rotateSecret(
+    clientId: string,
+  ): Promise<{ webhook_secret: string; previous_secret_expires_at: string }> {
+    const secret = generateWebhookSecret();
+    const expiresAt = new Date(Date.now() + ROTATION_OVERLAP_MS);
+    await this.dataSource.query(
+      `UPDATE clients SET previous_webhook_secret = webhook_secret,
+              previous_webhook_secret_expires_at = $3, webhook_secret = $2
+        WHERE id = $1`,
+      [clientId, encryptSecret(secret, this.config.secretsKey), expiresAt],
+    );
+    return { webhook_secret: secret, previous_secret_expires_at: expiresAt.toISOString() };
+  }
+
+  /** The secrets that sign a client's callbacks now: the current one, then the previous while it lasts. */
+  async signingSecrets(clientId: string): Promise<string[]> {
+    const client = await this.dataSource.getRepository(Client).findOneByOrFail({ id: clientId });
+    const encrypted = [client.webhookSecret];
+    if (
+      client.previousWebhookSecret &&
+      (client.previousWebhookSecretExpiresAt?.getTime() ?? 0) > Date.now()
+    ) {
+      encrypted.push(client.previousWebhookSecret);
+    }
+    return encrypted
+      .filter((value): value is string => Boolean(value))
+      .map((value) => decryptSecret(value, this.config.secretsKey));
+  }
+}

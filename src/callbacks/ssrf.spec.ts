@@ -1,0 +1,256 @@
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import {
+  callbackAgents,
+  callbackUrlFormatProblem,
+  callbackUrlProblem,
+  isPublicAddress,
+} from './ssrf';
+
+const NOT_ALLOWED = {
+  code: 'CALLBACK_URL_NOT_ALLOWED',
+  message: 'callback_url must not point at a private, loopback, link-local or reserved address',
+};
+
+describe('isPublicAddress', () => {
+  it('accepts public unicast IPv4 and IPv6', () => {
+    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111']) {
+      expect(isPublicAddress(address)).toBe(true);
+    }
+  });
+
+  it('refuses special-purpose ranges, mapped and tunnelled forms, and unparseable text', () => {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '224.0.0.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '240.0.0.1',
+      '192.0.0.8',
+      '192.0.2.1',
+      '198.18.0.1',
+      '198.51.100.1',
+      '203.0.113.1',
+      '::',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      'fc00::1',
+      'ff02::1',
+      '2001:db8::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '::7f00:1',
+      '2002:7f00:1::',
+      '2001::1',
+      '64:ff9b::a00:1',
+      '',
+      'localhost',
+      '010.0.0.1',
+      '2130706433',
+      '1.2.3',
+      'not an address',
+    ]) {
+      expect([address, isPublicAddress(address)]).toEqual([address, false]);
+    }
+  });
+
+  it('judges IPv4-mapped IPv6 by the IPv4 address it carries', () => {
+    expect(isPublicAddress('::ffff:93.184.216.34')).toBe(true);
+  });
+
+  it('refuses every address in 10/8, 127/8, 192.168/16 and 169.254/16, and their ::ffff: forms', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    const privateV4 = fc.oneof(
+      fc.tuple(fc.constant(10), octet, octet, octet),
+      fc.tuple(fc.constant(127), octet, octet, octet),
+      fc.tuple(fc.constant(192), fc.constant(168), octet, octet),
+      fc.tuple(fc.constant(169), fc.constant(254), octet, octet),
+    );
+    fc.assert(
+      fc.property(privateV4, (octets) => {
+        const address = octets.join('.');
+        return !isPublicAddress(address) && !isPublicAddress(`::ffff:${address}`);
+      }),
+    );
+  });
+});
+
+describe('callbackUrlFormatProblem', () => {
+  it('accepts absolute http and https URLs', () => {
+    expect(callbackUrlFormatProblem('https://example.com/cb?x=1')).toBeUndefined();
+    expect(callbackUrlFormatProblem('http://example.com:8080/')).toBeUndefined();
+  });
+
+  it.each([
+    ['ftp://x/', 'must be an absolute http or https URL'],
+    ['/relative', 'must be an absolute http or https URL'],
+    ['javascript:alert(1)', 'must be an absolute http or https URL'],
+    ['https://user:pass@example.com/', 'must not contain credentials'],
+    ['https://user@example.com/', 'must not contain credentials'],
+    [
+      `https://example.com/${'a'.repeat(2049 - 'https://example.com/'.length)}`,
+      'must be at most 2048 characters',
+    ],
+  ])('refuses %s', (raw, message) => {
+    expect(callbackUrlFormatProblem(raw)).toEqual({ code: 'VALIDATION_FAILED', message });
+  });
+
+  it('refuses values that are not strings', () => {
+    for (const value of [undefined, null, 42, { href: 'https://example.com/' }]) {
+      expect(callbackUrlFormatProblem(value as unknown as string)?.code).toBe('VALIDATION_FAILED');
+    }
+  });
+});
+
+describe('callbackUrlProblem', () => {
+  const noLookup = () => Promise.reject(new Error('no lookup expected'));
+
+  it.each([
+    'http://127.0.0.1/cb',
+    'http://10.0.0.1/cb',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::1]/cb',
+    'http://[::ffff:127.0.0.1]/cb',
+    'http://2130706433/cb',
+    'http://0x7f000001/',
+    'http://0x7f.1/',
+    'http://100.64.0.1/',
+    'http://[fd00::1]/',
+    'http://[fe80::1]/',
+    'http://224.0.0.1/',
+    'http://0.0.0.0/',
+  ])('refuses the IP literal %s without a lookup', async (raw) => {
+    await expect(callbackUrlProblem(raw, false, noLookup)).resolves.toEqual(NOT_ALLOWED);
+  });
+
+  it.each([
+    'http://localhost:8080/cb',
+    'http://LOCALHOST./',
+    'http://api.localhost/',
+    'http://printer.local/',
+    'http://db.internal/',
+  ])('refuses the local name %s without a lookup', async (raw) => {
+    await expect(callbackUrlProblem(raw, false, noLookup)).resolves.toEqual(NOT_ALLOWED);
+  });
+
+  it('refuses a name when any of its addresses is private', async () => {
+    const lookup = async () => ['93.184.216.34', '10.1.2.3'];
+    await expect(callbackUrlProblem('https://mixed.example/cb', false, lookup)).resolves.toEqual(
+      NOT_ALLOWED,
+    );
+  });
+
+  it('accepts a public IP literal and a name resolving only to public addresses', async () => {
+    await expect(
+      callbackUrlProblem('https://93.184.216.34/cb', false, noLookup),
+    ).resolves.toBeUndefined();
+    const lookup = jest.fn(async () => ['93.184.216.34']);
+    await expect(
+      callbackUrlProblem('https://Public.Example/cb', false, lookup),
+    ).resolves.toBeUndefined();
+    expect(lookup).toHaveBeenCalledWith('public.example');
+  });
+
+  it('refuses a name that does not resolve, through the real resolver', async () => {
+    const notResolving = { code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' };
+    await expect(callbackUrlProblem('https://nothing.invalid/cb', false)).resolves.toEqual(
+      notResolving,
+    );
+    await expect(
+      callbackUrlProblem('https://empty.example/', false, async () => []),
+    ).resolves.toEqual(notResolving);
+  });
+
+  it('allows private addresses when private networks are allowed, but still checks the format', async () => {
+    await expect(
+      callbackUrlProblem('http://127.0.0.1:9999/cb', true, noLookup),
+    ).resolves.toBeUndefined();
+    await expect(callbackUrlProblem('ftp://127.0.0.1/', true, noLookup)).resolves.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+  });
+
+  it('reports a format problem before any lookup', async () => {
+    await expect(callbackUrlProblem('https://u:p@10.0.0.1/', false, noLookup)).resolves.toEqual({
+      code: 'VALIDATION_FAILED',
+      message: 'must not contain credentials',
+    });
+  });
+});
+
+describe('callbackAgents (connection-time check, real sockets)', () => {
+  let server: http.Server;
+  let port: number;
+  let received: number;
+  const agents: http.Agent[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((_request, response) => {
+      received += 1;
+      response.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  beforeEach(() => {
+    received = 0;
+  });
+  afterAll(async () => {
+    agents.forEach((agent) => agent.destroy());
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  function get(url: string, agent: http.Agent): Promise<number> {
+    agents.push(agent);
+    return new Promise((resolve, reject) => {
+      http
+        .get(url, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        })
+        .on('error', reject);
+    });
+  }
+
+  it('blocks a connection to a loopback IP before anything is sent', async () => {
+    await expect(get(`http://127.0.0.1:${port}/`, callbackAgents(false).httpAgent)).rejects.toThrow(
+      /127\.0\.0\.1.*is not allowed/,
+    );
+    expect(received).toBe(0);
+  });
+
+  it('blocks a name that resolves to loopback at connection time (DNS rebinding)', async () => {
+    await expect(get(`http://localhost:${port}/`, callbackAgents(false).httpAgent)).rejects.toThrow(
+      /is not allowed/,
+    );
+    expect(received).toBe(0);
+  });
+
+  it('reaches the loopback server when private networks are allowed', async () => {
+    await expect(get(`http://127.0.0.1:${port}/`, callbackAgents(true).httpAgent)).resolves.toBe(
+      200,
+    );
+    expect(received).toBe(1);
+  });
+
+  it('uses filtering agents for both schemes and plain keep-alive agents when allowed', () => {
+    const strict = callbackAgents(false);
+    const open = callbackAgents(true);
+    expect(strict.httpAgent.constructor.name).toBe('RequestFilteringHttpAgent');
+    expect(strict.httpsAgent.constructor.name).toBe('RequestFilteringHttpsAgent');
+    expect(open.httpAgent.constructor).toBe(http.Agent);
+    for (const agent of [strict.httpAgent, strict.httpsAgent, open.httpAgent, open.httpsAgent]) {
+      expect((agent as unknown as { keepAlive: boolean }).keepAlive).toBe(true);
+      agents.push(agent);
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import { promises as dns } from 'node:dns';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
+
+/**
+ * Keeps callbacks from reaching the service's own network (SSRF): the URL is checked when the report is
+ * requested, and every connection is checked again after DNS resolution, because a name can resolve to a
+ * public address at request time and to 127.0.0.1 a minute later (DNS rebinding).
+ */
+
+const MAX_URL_LENGTH = 2048;
+const BLOCKED_MESSAGE =
+  'callback_url must not point at a private, loopback, link-local or reserved address';
+
+/**
+ * IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291) is the one form ipaddr.js still calls 'unicast'
+ * although it embeds an IPv4 address; nobody legitimately uses it, so it is refused outright.
+ */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+
+/** Names that are local by definition (RFC 6761, RFC 6762, ICANN's .internal) are refused without a lookup. */
+const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal'];
+
+/**
+ * Only ipaddr.js's 'unicast' range is public: loopback, private, link-local, CGNAT, multicast, broadcast,
+ * unspecified, documentation, benchmarking, 240/4, unique-local, and the 6to4 / Teredo / NAT64 forms all have
+ * a range of their own. IPv4-mapped IPv6 is judged by the IPv4 address it carries.
+ */
+export function isPublicAddress(address: string): boolean {
+  // net.isIP first: ipaddr.js also reads forms such as '010.0.0.1' (octal) that the socket layer does not.
+  if (typeof address !== 'string' || isIP(address) === 0) return false;
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return false;
+  }
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
+    else if (v6.match(IPV4_COMPATIBLE)) return false;
+  }
+  return parsed.range() === 'unicast';
+}
+
+export type CallbackUrlProblem = {
+  code: 'VALIDATION_FAILED' | 'CALLBACK_URL_NOT_ALLOWED';
+  message: string;
+};
+
+/** The contract's shape rules; no network access, so it can run inside request validation. */
+export function callbackUrlFormatProblem(raw: string): CallbackUrlProblem | undefined {
+  const invalid = (message: string): CallbackUrlProblem => ({ code: 'VALIDATION_FAILED', message });
+  if (typeof raw !== 'string') return invalid('must be an absolute http or https URL');
+  if (raw.length > MAX_URL_LENGTH) return invalid(`must be at most ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw); // throws on relative URLs, which have no base here
+  } catch {
+    return invalid('must be an absolute http or https URL');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    return invalid('must be an absolute http or https URL');
+  }
+  // Credentials in the URL would end up in logs and in the attempts list.
+  if (url.username !== '' || url.password !== '') return invalid('must not contain credentials');
+  return undefined;
+}
+
+/**
+ * Format first, then (unless private networks are allowed) the destination: an IP literal is judged as is,
+ * a name by ALL the addresses it resolves to, since the HTTP client may pick any of them.
+ */
+export async function callbackUrlProblem(
+  raw: string,
+  allowPrivateNetworks: boolean,
+  lookup: (host: string) => Promise<string[]> = lookupAll,
+): Promise<CallbackUrlProblem | undefined> {
+  const formatProblem = callbackUrlFormatProblem(raw);
+  if (formatProblem || allowPrivateNetworks) return formatProblem;
+  const blocked: CallbackUrlProblem = {
+    code: 'CALLBACK_URL_NOT_ALLOWED',
+    message: BLOCKED_MESSAGE,
+  };
+
+  // WHATWG URL has already normalised numeric hosts (2130706433, 0x7f.1) to dotted quads, and IPv6 to
+  // its compressed form inside brackets.
+  const host = new URL(raw).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) !== 0) return isPublicAddress(host) ? undefined : blocked;
+
+  const name = host.replace(/\.$/, ''); // 'localhost.' is the same name as 'localhost'
+  if (name === 'localhost' || LOCAL_SUFFIXES.some((suffix) => name.endsWith(suffix)))
+    return blocked;
+
+  let addresses: string[];
+  try {
+    addresses = await lookup(host);
+  } catch {
+    addresses = [];
+  }
+  if (addresses.length === 0) {
+    return { code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' };
+  }
+  return addresses.every(isPublicAddress) ? undefined : blocked;
+}
+
+async function lookupAll(host: string): Promise<string[]> {
+  const results = await dns.lookup(host, { all: true, verbatim: true });
+  return results.map((result) => result.address);
+}
+
+/**
+ * Agents for the delivery's HTTP client. request-filtering-agent checks the address actually connected to,
+ * after DNS resolution, which closes the window between validation and delivery. Its default policy is
+ * isPublicAddress's rule (ipaddr.js range 'unicast' only), a little stricter: it refuses every IPv4-mapped
+ * address. ::/96 is not added to denyIPAddressList because the library then warns on every IPv4 connection
+ * (ipaddr.js cannot match an IPv4 address against an IPv6 CIDR); those addresses are not routed by default.
+ */
+export function callbackAgents(allowPrivateNetworks: boolean): {
+  httpAgent: http.Agent;
+  httpsAgent: https.Agent;
+} {
+  if (allowPrivateNetworks) {
+    return {
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true }),
+    };
+  }
+  const options = {
+    keepAlive: true,
+    allowPrivateIPAddress: false,
+    allowMetaIPAddress: false,
+  };
+  return {
+    httpAgent: new RequestFilteringHttpAgent(options),
+    httpsAgent: new RequestFilteringHttpsAgent(options),
+  };
+}

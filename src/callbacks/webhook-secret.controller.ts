@@ -1,0 +1,34 @@
+import { Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Client } from '../clients/client.entity';
+import { CurrentClient } from '../common/auth.guard';
+import { ApiCommonErrors } from '../common/openapi';
+import { CallbacksService } from './callbacks.service';
+
+@ApiTags('callbacks')
+@ApiBearerAuth()
+@ApiCommonErrors()
+@Controller('v1/webhook-secret')
+export class WebhookSecretController {
+  constructor(private readonly callbacks: CallbacksService) {}
+
+  @Post('rotate')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Rotate the webhook secret',
+    description:
+      'Returns a new secret, shown only this once. For 24 hours every callback carries two ' +
+      'signatures, space-separated: one with the new secret and one with the previous.',
+  })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        previous_secret_expires_at: '2021-11-03T09:00:00.000Z',
+      },
+    },
+  })
+  rotate(@CurrentClient() client: Client) {
+    return this.callbacks.rotateSecret(client.id);
+  }
+}

@@ -1,0 +1,24 @@
+import { join } from 'node:path';
+import { DataSourceOptions } from 'typeorm';
+import { CallbackAttempt, CallbackEvent } from '../callbacks/callback-event.entity';
+import { Client } from '../clients/client.entity';
+import { Order } from '../orders/order.entity';
+import { Report, ReportFile } from '../reports/report.entity';
+
+// Built: dist/migrations/*.js beside dist/database; from source (tests, ts-node): ./migrations/*.ts.
+const MIGRATIONS = __filename.endsWith('.ts')
+  ? join(__dirname, '..', '..', 'migrations', '*.ts')
+  : join(__dirname, '..', 'migrations', '*.js');
+
+/** The one description of the database, shared by the app, the admin CLI and the TypeORM CLI. */
+export function dataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: [Client, Order, Report, ReportFile, CallbackEvent, CallbackAttempt],
+    migrations: [MIGRATIONS],
+    migrationsRun: false,
+    synchronize: false,
+    extra: { max: 10, connectionTimeoutMillis: 5000 },
+  };
+}
