@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { parseEncryptionKey } from '../callbacks/signing';
 import { Environment, findChromium, validateEnvironment } from './environment';
 
 /** The environment, validated: a bad value stops the boot with one message naming it. */
@@ -62,10 +63,7 @@ export const callbacksConfig = registerAs('callbacks', () => {
     timeoutMs: env.CALLBACK_TIMEOUT_MS,
     allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
     /** AES-256-GCM key for webhook secrets at rest. */
-    secretsKey: Buffer.from(
-      env.WEBHOOK_SECRETS_KEY,
-      /^[0-9a-f]{64}$/i.test(env.WEBHOOK_SECRETS_KEY) ? 'hex' : 'base64',
-    ),
+    secretsKey: parseEncryptionKey(env.WEBHOOK_SECRETS_KEY),
   };
 });
 
