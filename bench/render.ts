@@ -4,11 +4,12 @@
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
+import { PDFDocument } from 'pdf-lib';
 import puppeteer, { Browser } from 'puppeteer';
 import {
   CHROMIUM_ARGS,
+  PDF_OPTIONS,
   PdfRenderer,
-  pdfOptions,
 } from '../src/reports/rendering/pdf-renderer.service';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
 
@@ -17,6 +18,9 @@ export interface RenderBenchResult {
   oursMs: number;
   bareMs: number;
   ratio: number;
+  /** Bare Puppeteer printing the same parts, not joined: isolates the pool's own overhead. */
+  barePartsMs: number;
+  partsRatio: number;
   pdfBytes: number;
   pages: number;
   chromiumRssMb: number;
@@ -63,7 +67,7 @@ export function syntheticRows(count: number, seed = 42): ReportRow[] {
   });
 }
 
-export function buildReportHtml(orders: number, rowsPerTable: number): string {
+export function buildReport(orders: number, rowsPerTable: number): ReportHtmlBuilder {
   const builder = new ReportHtmlBuilder(
     {
       clientName: 'Acme Retail Europe GmbH',
@@ -75,8 +79,18 @@ export function buildReportHtml(orders: number, rowsPerTable: number): string {
   );
   const rows = syntheticRows(orders);
   for (let i = 0; i < rows.length; i += 1000) builder.addRows(rows.slice(i, i + 1000));
-  return builder.toHtml();
+  return builder;
 }
+
+/** What a bare Puppeteer user would do: one document, Chromium's own "Page X of Y" footer. */
+const BARE_PDF_OPTIONS = {
+  ...PDF_OPTIONS,
+  displayHeaderFooter: true,
+  headerTemplate: '<div></div>',
+  footerTemplate:
+    '<div style="width:100%;font-size:8px;text-align:center">' +
+    'Page <span class="pageNumber"></span> of <span class="totalPages"></span></div>',
+};
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -84,8 +98,8 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Resident memory of a process and all its descendants (Chromium's renderers, GPU, utility). */
-function treeRssMb(rootPid: number | undefined): number {
+/** Resident memory of a process and, unless told not to, all its descendants (Chromium's helpers). */
+export function treeRssMb(rootPid: number | undefined, descendants = true): number {
   if (!rootPid) return 0;
   const children = new Map<number, number[]>();
   const rss = new Map<number, number>();
@@ -106,7 +120,7 @@ function treeRssMb(rootPid: number | undefined): number {
   while (stack.length) {
     const pid = stack.pop()!;
     total += rss.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
+    if (descendants) stack.push(...(children.get(pid) ?? []));
   }
   return Math.round(total / 1024);
 }
@@ -119,18 +133,19 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 
 export async function benchRender(
   sizes = [50, 1000, 10000],
-  options: { rowsPerTable?: number; executablePath?: string } = {},
+  options: { rowsPerTable?: number; rowsPerPart?: number; executablePath?: string } = {},
 ): Promise<RenderBenchResult[]> {
   const executablePath =
     options.executablePath ?? process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
   const rowsPerTable = options.rowsPerTable ?? Number(process.env.RENDER_ROWS_PER_TABLE ?? 40);
+  const rowsPerPart = options.rowsPerPart ?? Number(process.env.RENDER_ROWS_PER_PART ?? 1000);
   const ours = new PdfRenderer({
     executablePath,
     concurrency: 1,
     timeoutMs: 120_000,
     attempts: 1,
-    taggedPdf: false,
     rowsPerTable,
+    rowsPerPart,
   });
   let bare: Browser | undefined;
   const results: RenderBenchResult[] = [];
@@ -146,34 +161,47 @@ export async function benchRender(
     await ours.ping();
 
     for (const orders of sizes) {
-      const html = buildReportHtml(orders, rowsPerTable);
+      const builder = buildReport(orders, rowsPerTable);
+      const html = builder.toHtml();
+      const parts = builder.toHtmlParts(rowsPerPart);
       const runs = orders >= 10000 ? 3 : 5;
       const bareRender = async () => {
         await barePage.setContent(html, { waitUntil: 'load', timeout: 0 });
-        return barePage.pdf({ ...pdfOptions(false), timeout: 0 });
+        return barePage.pdf({ ...BARE_PDF_OPTIONS, timeout: 0 });
       };
-      // Warm-up, then alternate the two so that drift in machine load hits both alike.
-      await ours.render(html);
+      // Bare Puppeteer on our parts, without joining or numbering: what the pool itself costs.
+      const barePartsRender = async () => {
+        for (const part of parts) {
+          await barePage.setContent(part, { waitUntil: 'load', timeout: 0 });
+          await barePage.pdf({ ...PDF_OPTIONS, timeout: 0 });
+        }
+      };
+      // Warm-up, then alternate so that drift in machine load hits all alike.
+      await ours.render(parts);
       await bareRender();
       const oursMs: number[] = [];
       const bareMs: number[] = [];
+      const barePartsMs: number[] = [];
       let pdfBytes = 0;
       let pdf: Buffer = Buffer.alloc(0);
       let chromiumRssMb = 0;
       for (let i = 0; i < runs; i++) {
-        const [ms, out] = await timed(() => ours.render(html));
+        const [ms, out] = await timed(() => ours.render(parts));
         oursMs.push(ms);
         pdf = out;
         pdfBytes = out.length;
         chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(ours.browserPid));
         bareMs.push((await timed(bareRender))[0]);
+        barePartsMs.push((await timed(barePartsRender))[0]);
       }
-      const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+      const pages = (await PDFDocument.load(pdf)).getPageCount();
       const row: RenderBenchResult = {
         orders,
         oursMs: Math.round(median(oursMs)),
         bareMs: Math.round(median(bareMs)),
         ratio: Math.round((median(oursMs) / median(bareMs)) * 100) / 100,
+        barePartsMs: Math.round(median(barePartsMs)),
+        partsRatio: Math.round((median(oursMs) / median(barePartsMs)) * 100) / 100,
         pdfBytes,
         pages,
         chromiumRssMb,
@@ -193,14 +221,16 @@ if (require.main === module) {
     .then((results) => {
       console.log(
         `PDF render, median of 5 runs (3 for >= 10,000 orders), rowsPerTable=` +
-          `${process.env.RENDER_ROWS_PER_TABLE ?? 40}, untagged`,
+          `${process.env.RENDER_ROWS_PER_TABLE ?? 40}, rowsPerPart=${process.env.RENDER_ROWS_PER_PART ?? 1000}`,
       );
       console.table(
         results.map((r) => ({
           orders: r.orders,
           'ours ms': r.oursMs,
-          'bare ms': r.bareMs,
+          'bare ms (one document)': r.bareMs,
           ratio: r.ratio,
+          'bare ms (same parts)': r.barePartsMs,
+          'ratio (parts)': r.partsRatio,
           'PDF KB': Math.round(r.pdfBytes / 1024),
           pages: r.pages,
           'Chromium RSS MB': r.chromiumRssMb,

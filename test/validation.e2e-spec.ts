@@ -115,6 +115,16 @@ describe('Every bad request gets a clear error in the contract format and change
       'customer.vip',
     ],
     ['a client-supplied total', { total: '0.01' }, 'total'],
+    [
+      'a total larger than the database holds',
+      {
+        items: [
+          { sku: 'A', name: 'A', quantity: 1000000, unit_price: '999999999999.99' },
+          { sku: 'B', name: 'B', quantity: 1000000, unit_price: '999999999999.99' },
+        ],
+      },
+      'items',
+    ],
   ];
 
   it.each(orderCases)('POST /v1/orders refuses %s', async (_name, change, field) => {

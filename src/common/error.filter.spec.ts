@@ -33,7 +33,9 @@ describe('toApiError', () => {
     const error = toApiError(new Error('relation "orders" does not exist at SELECT * FROM orders'));
     expect(error.status).toBe(500);
     expect(error.body.error_code).toBe('UNEXPECTED_ERROR');
-    expect(error.body.error_message).toMatch(/^An unexpected error occurred \(error id [0-9a-f-]{36}\)$/);
+    expect(error.body.error_message).toMatch(
+      /^An unexpected error occurred \(error id [0-9a-f-]{36}\)$/,
+    );
     expect(JSON.stringify(error.body)).not.toMatch(/relation|SELECT/);
     expect(Logger.prototype.error).toHaveBeenCalledWith(
       expect.stringContaining(error.body.error_message.slice(-37, -1)),

@@ -1,6 +1,13 @@
-import { formatMinorUnits, lineTotal, toMinorUnits } from './money';
+import { formatMinorUnits, lineTotal, MONEY_PATTERN, toMinorUnits } from './money';
 
 describe('money', () => {
+  it('accepts as a price only plain decimals below 10^12 with at most two decimals', () => {
+    for (const good of ['0', '0.5', '12.50', '999999999999.99'])
+      expect(MONEY_PATTERN.test(good)).toBe(true);
+    for (const bad of ['01.00', '1.234', '-1', '1e3', '1000000000000', ' 1'])
+      expect(MONEY_PATTERN.test(bad)).toBe(false);
+  });
+
   it('adds decimals exactly where floating point would not', () => {
     expect(formatMinorUnits(toMinorUnits('0.10') + toMinorUnits('0.20'))).toBe('0.30');
   });
@@ -17,7 +24,7 @@ describe('money', () => {
   });
 
   it('refuses amounts with more than two decimals, signs or exponents', () => {
-    for (const bad of ['1.234', '-1.00', '1e3', '01.00', '', '.5']) {
+    for (const bad of ['1.234', '-1.00', '1e3', '', '.5', '1.']) {
       expect(() => toMinorUnits(bad)).toThrow(RangeError);
     }
   });

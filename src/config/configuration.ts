@@ -34,8 +34,8 @@ export const renderConfig = registerAs('render', () => {
     concurrency: env.RENDER_CONCURRENCY,
     timeoutMs: env.RENDER_TIMEOUT_MS,
     attempts: env.RENDER_ATTEMPTS,
-    taggedPdf: env.RENDER_TAGGED_PDF === 'true',
     rowsPerTable: env.RENDER_ROWS_PER_TABLE,
+    rowsPerPart: env.RENDER_ROWS_PER_PART,
   };
 });
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ApiError } from '../common/api-error';
-import { formatMinorUnits, lineTotal } from '../common/money';
+import { formatMinorUnits, lineTotal, MAX_STORED_MINOR_UNITS } from '../common/money';
 import { decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
@@ -49,6 +49,12 @@ export function newOrderRow(clientId: string, dto: CreateOrderDto): Partial<Orde
     quantity,
     unit_price,
   }));
+  const total = items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n);
+  if (total > MAX_STORED_MINOR_UNITS) {
+    throw ApiError.validation([
+      { field: 'items', message: 'make a total larger than 9999999999999999.99' },
+    ]);
+  }
   return {
     clientId,
     number: dto.number,
@@ -59,9 +65,7 @@ export function newOrderRow(clientId: string, dto: CreateOrderDto): Partial<Orde
     customerEmail: dto.customer.email,
     items,
     itemCount: items.reduce((sum, item) => sum + item.quantity, 0),
-    total: formatMinorUnits(
-      items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n),
-    ),
+    total: formatMinorUnits(total),
   };
 }
 

@@ -142,7 +142,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     }
     await this.setProgress(report.id, 70);
 
-    const pdf = await this.renderer.render(builder.toHtml());
+    const pdf = await this.renderer.render(builder.toHtmlParts(this.render.rowsPerPart));
     const renderMs = Date.now() - started;
     const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
     await this.finish(report, { status: 'COMPLETED' }, async (manager) => {

@@ -61,7 +61,8 @@ export class OrderItemDto {
   @ApiProperty({ example: '12.50', description: 'Exact decimal string, at most two decimals' })
   @IsString()
   @Matches(MONEY_PATTERN, {
-    message: 'unit_price must be a decimal string with at most two decimals, like "12.50"',
+    message:
+      'unit_price must be a decimal string below 1000000000000 with at most two decimals, like "12.50"',
   })
   unit_price: string;
 }

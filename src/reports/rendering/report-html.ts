@@ -1,4 +1,5 @@
 /** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
+import { formatMinorUnits, toMinorUnits } from '../../common/money';
 
 export interface ReportHeader {
   clientName: string;
@@ -74,45 +75,19 @@ export function formatPeriod(startDate: string, endDate: string): string {
   return `${humanDay(start)} – ${humanDay(lastDay)} (UTC)`;
 }
 
-/** An exact decimal: `units / 10^scale`. */
-interface Decimal {
-  units: bigint;
-  scale: number;
-}
-
-function parseDecimal(value: string): Decimal {
-  const match = /^([+-]?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
-  if (!match) throw new Error(`Invalid decimal amount "${value}"`);
-  const fraction = match[3] ?? '';
-  const units = BigInt(match[2] + fraction);
-  return { units: match[1] === '-' ? -units : units, scale: fraction.length };
-}
-
-function rescale(value: Decimal, scale: number): bigint {
-  return value.units * 10n ** BigInt(scale - value.scale);
-}
-
-function addDecimal(a: Decimal, b: Decimal): Decimal {
-  const scale = Math.max(a.scale, b.scale);
-  return { units: rescale(a, scale) + rescale(b, scale), scale };
-}
-
 function groupThousands(digits: string): string {
   return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-/** "1234567.5" style decimal → "1,234,567.50" (at least two decimals), without ever going through a float. */
-function formatDecimal(value: Decimal): string {
-  const scale = Math.max(value.scale, 2);
-  const units = rescale(value, scale);
-  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
-  const whole = groupThousands(digits.slice(0, digits.length - scale));
-  return `${units < 0n ? '-' : ''}${whole}.${digits.slice(digits.length - scale)}`;
+/** Minor units for display: 123456750n → "1,234,567.50", exact (never through a float). */
+function displayAmount(minor: bigint): string {
+  const [whole, fraction] = formatMinorUnits(minor).split('.');
+  return `${groupThousands(whole)}.${fraction}`;
 }
 
 /** Exact decimal string formatted for display, e.g. "1234.5" → "1,234.50". */
 export function formatAmount(value: string): string {
-  return formatDecimal(parseDecimal(value));
+  return displayAmount(toMinorUnits(value));
 }
 
 const STYLE = `
@@ -132,8 +107,7 @@ h1 { font-size: 17pt; margin: 0 0 2mm; font-weight: bold; }
 .summary table { border-collapse: collapse; font-size: 9.5pt; }
 .summary th { text-align: left; font-weight: normal; color: #555; padding: 0.5mm 8mm 0.5mm 0; }
 .summary td { text-align: right; font-variant-numeric: tabular-nums; padding: 0.5mm 0; white-space: nowrap; }
-.orders { width: 100%; border-collapse: collapse; table-layout: fixed; break-inside: avoid;
-  margin: 0 0 4mm; }
+.orders { width: 100%; border-collapse: collapse; table-layout: fixed; margin: 0 0 4mm; }
 .orders thead { display: table-header-group; }
 .orders tr { break-inside: avoid; }
 .orders th { background: #e8ebef; text-align: left; font-weight: bold; padding: 1.2mm 1.5mm;
@@ -163,13 +137,12 @@ const TABLE_TAIL = '</tbody></table>';
 /**
  * Builds the report document incrementally. Rows are grouped into tables of `rowsPerTable` rows
  * (about a page each; the first one shorter): Chromium prints many page-sized tables much faster
- * than one huge table, and `break-inside: avoid` starts each on a fresh page when needed.
- * Each finished table is kept as one string and everything is joined once in toHtml().
+ * than one huge table. Each finished table is kept as one string and joined once per document.
  */
 export class ReportHtmlBuilder {
   private readonly tables: string[] = [];
   private pendingRows: string[] = [];
-  private readonly totals = new Map<string, Decimal>();
+  private readonly totals = new Map<string, bigint>();
   private count = 0;
 
   constructor(
@@ -194,10 +167,9 @@ export class ReportHtmlBuilder {
 
   addRows(rows: ReportRow[]): void {
     for (const row of rows) {
-      const amount = parseDecimal(row.total);
+      const amount = toMinorUnits(row.total);
       const currency = row.currency.trim().toUpperCase();
-      const previous = this.totals.get(currency);
-      this.totals.set(currency, previous ? addDecimal(previous, amount) : amount);
+      this.totals.set(currency, (this.totals.get(currency) ?? 0n) + amount);
       this.count += 1;
       this.pendingRows.push(
         `<tr><td>${escapeHtml(row.number)}</td>` +
@@ -205,32 +177,57 @@ export class ReportHtmlBuilder {
           `<td dir="auto">${escapeHtml(row.customerName)}</td>` +
           `<td>${escapeHtml(row.status)}</td>` +
           `<td class="num">${row.itemCount}</td>` +
-          `<td class="num total">${formatDecimal(amount)} ${escapeHtml(currency)}</td></tr>`,
+          `<td class="num total">${displayAmount(amount)} ${escapeHtml(currency)}</td></tr>`,
       );
       const limit = this.tables.length ? this.rowsPerTable : this.firstTableRows;
       if (this.pendingRows.length >= limit) this.flushTable();
     }
   }
 
+  /** The whole report as one document. */
   toHtml(): string {
-    const { clientName, startDate, endDate, generatedAt } = this.header;
-    const client = escapeHtml(clientName);
-    const tables = this.pendingRows.length
+    return this.document(this.allTables(), true);
+  }
+
+  /**
+   * The report as documents of about `rowsPerPart` rows each, to print one by one: Chromium's print
+   * time grows faster than linearly with a document's length, so ten 1,000-row documents print
+   * several times faster than one of 10,000 rows. The first part carries the title and summary.
+   */
+  toHtmlParts(rowsPerPart: number): string[] {
+    const tables = this.allTables();
+    const tablesPerPart = Math.max(1, Math.floor(rowsPerPart / this.rowsPerTable));
+    const parts: string[] = [];
+    for (let start = 0; start < tables.length || start === 0; start += tablesPerPart) {
+      parts.push(this.document(tables.slice(start, start + tablesPerPart), start === 0));
+    }
+    return parts;
+  }
+
+  private allTables(): string[] {
+    return this.pendingRows.length
       ? [...this.tables, TABLE_HEAD + this.pendingRows.join('') + TABLE_TAIL]
       : this.tables;
-    const body =
-      this.count === 0 ? '<p class="empty">No orders in this period</p>' : tables.join('\n');
+  }
+
+  private document(tables: string[], first: boolean): string {
+    const { clientName, startDate, endDate, generatedAt } = this.header;
+    const client = escapeHtml(clientName);
+    const heading = first
+      ? '<h1>Orders report</h1><dl class="meta">' +
+        `<dt>Client</dt><dd><bdi>${client}</bdi></dd>` +
+        `<dt>Period</dt><dd>${escapeHtml(formatPeriod(startDate, endDate))}</dd>` +
+        `<dt>Generated</dt><dd>${formatUtcMinute(generatedAt)} UTC</dd></dl>` +
+        this.summaryHtml() +
+        (this.count === 0 ? '<p class="empty">No orders in this period</p>' : '')
+      : '';
     return (
       '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
       // Defence in depth: the renderer also disables JavaScript and blocks every request.
       `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
       `<title>Orders report – ${client}</title><style>${STYLE}</style></head><body>` +
-      '<h1>Orders report</h1><dl class="meta">' +
-      `<dt>Client</dt><dd><bdi>${client}</bdi></dd>` +
-      `<dt>Period</dt><dd>${escapeHtml(formatPeriod(startDate, endDate))}</dd>` +
-      `<dt>Generated</dt><dd>${formatUtcMinute(generatedAt)} UTC</dd></dl>` +
-      this.summaryHtml() +
-      body +
+      heading +
+      tables.join('\n') +
       '</body></html>'
     );
   }
@@ -240,7 +237,7 @@ export class ReportHtmlBuilder {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(
         ([currency, sum]) =>
-          `<tr><th>Total ${escapeHtml(currency)}</th><td>${formatDecimal(sum)} ${escapeHtml(currency)}</td></tr>`,
+          `<tr><th>Total ${escapeHtml(currency)}</th><td>${displayAmount(sum)} ${escapeHtml(currency)}</td></tr>`,
       )
       .join('');
     return (

@@ -1,0 +1,173 @@
+/**
+ * `npm run bench`: measures, prints a table, writes bench/results/<date>.json. Never passes or fails.
+ * It uses its own Postgres database (`<name>_bench`) and Redis database (14).
+ */
+import 'reflect-metadata';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { createClient } from '../src/clients/clients.service';
+import { callbacksConfig } from '../src/config/configuration';
+import { dataSourceOptions } from '../src/database/database-options';
+import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
+import { generateOrders, insertOrders } from '../src/orders/order-seed';
+import { benchRender, treeRssMb } from './render';
+
+const ROOT = join(__dirname, '..');
+
+function benchEnvironment(): Record<string, string> {
+  const database = new URL(
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports',
+  );
+  database.pathname = `${database.pathname.replace(/_bench$/, '')}_bench`;
+  const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0');
+  redis.pathname = '/14';
+  return {
+    DATABASE_URL: database.toString(),
+    REDIS_URL: redis.toString(),
+    WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 2).toString('base64'),
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
+  };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+const round = (n: number) => Math.round(n * 10) / 10;
+
+async function freshDatabase(url: string): Promise<DataSource> {
+  await createDatabaseIfMissing(url);
+  const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
+  await dataSource.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  await runMigrations(dataSource);
+  return dataSource;
+}
+
+function startProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).status < 600) return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${url} did not start`);
+}
+
+async function main(): Promise<void> {
+  const env = benchEnvironment();
+  Object.assign(process.env, env);
+  const dataSource = await freshDatabase(env.DATABASE_URL);
+  const redis = new Redis(env.REDIS_URL);
+  await redis.flushdb();
+  const client = await createClient(dataSource, 'Bench Shop', callbacksConfig().secretsKey);
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+  };
+
+  // 1. Render: our worker's renderer against bare Puppeteer on the same HTML, same run.
+  console.log('Render: ours against bare Puppeteer on the same HTML (a few minutes)…');
+  results.render = await benchRender([50, 1000, 10000]);
+  console.table(results.render);
+
+  // 2. POST-to-202 latency, on an API-only process (no render competing for the CPU).
+  const port = 3900;
+  const api = startProcess({ ...env, APP_ROLE: 'api', PORT: String(port) });
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { authorization: `Bearer ${client.api_key}`, 'content-type': 'application/json' };
+  try {
+    await waitForHttp(base);
+    const latencies: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const started = performance.now();
+      const response = await fetch(`${base}/v1/orders/reports`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ start_date: '2030-01-01', end_date: '2030-01-02' }),
+      });
+      await response.arrayBuffer();
+      if (i >= 20) latencies.push(performance.now() - started); // after a warm-up
+    }
+    results.post = {
+      requests: latencies.length,
+      p50Ms: round(percentile(latencies, 50)),
+      p95Ms: round(percentile(latencies, 95)),
+      p99Ms: round(percentile(latencies, 99)),
+    };
+    console.log('POST /v1/orders/reports → 202, sequential:', results.post);
+    await redis.flushdb(); // drop those renders: the next step measures one report alone
+
+    // 3. A 10,000-order report end to end, with a separate worker process: time and worker memory.
+    await insertOrders(dataSource, client.id, generateOrders(10000, '2021-10-01', '2021-11-01'));
+    const worker = startProcess({ ...env, APP_ROLE: 'worker' });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    let workerRssMb = 0;
+    let chromiumRssMb = 0;
+    const sampler = setInterval(() => {
+      workerRssMb = Math.max(workerRssMb, treeRssMb(worker.pid, false));
+      chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(worker.pid) - treeRssMb(worker.pid, false));
+    }, 100);
+    try {
+      const started = performance.now();
+      const accepted = await fetch(`${base}/v1/orders/reports`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ start_date: '2021-10-01', end_date: '2021-11-01' }),
+      });
+      const location = accepted.headers.get('location')!;
+      let status = 200;
+      while (status === 200) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await fetch(base + location, { headers, redirect: 'manual' })).status;
+      }
+      const [report] = await dataSource.query(
+        `SELECT render_ms, pdf_size FROM reports WHERE id = $1`,
+        [location.split('/').pop()],
+      );
+      results.report10k = {
+        finalStatus: status,
+        postTo303Ms: Math.round(performance.now() - started),
+        workerRenderMs: report.render_ms,
+        pdfBytes: report.pdf_size,
+        workerRssPeakMb: workerRssMb,
+        chromiumRssPeakMb: chromiumRssMb,
+      };
+      console.log('10,000-order report, POST to 303, separate worker:', results.report10k);
+    } finally {
+      clearInterval(sampler);
+      worker.kill('SIGTERM');
+    }
+  } finally {
+    api.kill('SIGTERM');
+    redis.disconnect();
+    await dataSource.destroy();
+  }
+
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`Written to ${file}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
