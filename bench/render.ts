@@ -209,7 +209,7 @@ export async function benchRender(
       results.push(row);
     }
   } finally {
-    await ours.onModuleDestroy();
+    await ours.onApplicationShutdown();
     await bare?.close();
   }
   return results;

@@ -10,20 +10,31 @@ import { Client } from './clients/client.entity';
 import { ApiKeyGuard } from './common/auth.guard';
 import { ErrorFilter } from './common/error.filter';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
-import { allConfig, databaseConfig, rateLimitConfig, redisConfig } from './config/configuration';
+import {
+  allConfig,
+  databaseConfig,
+  rateLimitConfig,
+  redisConfig,
+  reportsConfig,
+} from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { HealthModule } from './health/health.module';
 import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
 
-/** Long renders on a busy 2-core machine must not be mistaken for dead workers. */
-const BULL_SETTINGS = {
-  lockDuration: 60_000,
-  lockRenewTime: 15_000,
-  stalledInterval: 30_000,
-  maxStalledCount: 2,
-};
+/**
+ * A job whose worker died is taken again once its lock expires (RENDER_STALL_TIMEOUT_MS). The lock
+ * is renewed every third of that, so a long render on a busy 2-core machine keeps it.
+ */
+function bullSettings(stallTimeoutMs: number) {
+  return {
+    lockDuration: stallTimeoutMs,
+    lockRenewTime: Math.floor(stallTimeoutMs / 3),
+    stalledInterval: Math.floor(stallTimeoutMs / 2),
+    maxStalledCount: 2,
+  };
+}
 
 @Module({
   imports: [
@@ -39,10 +50,13 @@ const BULL_SETTINGS = {
     }),
     TypeOrmModule.forFeature([Client]),
     BullModule.forRootAsync({
-      inject: [redisConfig.KEY],
-      useFactory: (redis: ConfigType<typeof redisConfig>) => ({
+      inject: [redisConfig.KEY, reportsConfig.KEY],
+      useFactory: (
+        redis: ConfigType<typeof redisConfig>,
+        reports: ConfigType<typeof reportsConfig>,
+      ) => ({
         url: redis.url,
-        settings: BULL_SETTINGS,
+        settings: bullSettings(reports.stallTimeoutMs),
       }),
     }),
     ThrottlerModule.forRootAsync({

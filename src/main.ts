@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -13,11 +14,12 @@ import { environment } from './config/configuration';
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The HTTP application exactly as served: Fastify (for status-route throughput), pipes, errors, docs. */
-export async function createApp(): Promise<NestFastifyApplication> {
+export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
   acceptJsonOnly(adapter);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     bodyParser: false,
+    ...(logger ? { logger } : {}),
   });
   app.useGlobalPipes(validationPipe);
   app.enableShutdownHooks();

@@ -1,4 +1,7 @@
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
 import { Webhook } from 'standardwebhooks';
+import { renderJobOptions } from '../src/reports/reports.service';
 import { call, newClient, order, pollUntilDone, startApp, TestApp } from './harness';
 import { eventually, Receiver } from './receiver';
 
@@ -99,12 +102,17 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
     ]) {
       await call(test, 'POST', '/v1/orders', { key: shop.api_key, json: order(number, at) });
     }
+    // Accepted before the orders above arrived (at request time the period was small enough).
     const url = receiver.script('/failed', { status: 200 });
-    const accepted = await call(test, 'POST', '/v1/orders/reports', {
-      key: shop.api_key,
-      json: { start_date: '2041-05-01', end_date: '2041-05-02', callback_url: url },
-    });
-    const id = accepted.body.id;
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, callback_url)
+       VALUES ($1, '2041-05-01', '2041-05-02', $2) RETURNING id`,
+      [shop.id, url],
+    );
+    await test.app
+      .get<Queue>(getQueueToken('report-render'))
+      .add({ reportId: id }, renderJobOptions(id, 3));
+
     const [delivery] = await eventually(
       async () => receiver.at('/failed').length > 0 && receiver.at('/failed'),
     );

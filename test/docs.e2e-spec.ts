@@ -19,15 +19,22 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.ErrorBodyDto.required).toEqual(['error_code', 'error_message']);
+    const common = ['401', '429', '500'];
     const expected: Record<string, Record<string, string[]>> = {
-      '/v1/orders/reports': { post: ['202', '400', '401', '429', '500'] },
-      '/v1/orders/reports/status/{id}': { get: ['200', '303', '401', '404', '429', '500'] },
-      '/v1/orders/reports/{id}': { get: ['200', '304', '401', '404', '410', '429', '500'] },
-      '/v1/orders': {
-        post: ['201', '400', '401', '409', '429', '500'],
-        get: ['200', '400', '401', '429', '500'],
+      '/v1/orders/reports': {
+        post: ['202', '400', '422', ...common],
+        get: ['200', '400', ...common],
       },
-      '/v1/orders/{id}': { get: ['200', '401', '404', '429', '500'] },
+      '/v1/orders/reports/status/{id}': { get: ['200', '303', '404', ...common] },
+      '/v1/orders/reports/{id}': {
+        get: ['200', '304', '404', '410', ...common],
+        delete: ['204', '404', ...common],
+      },
+      '/v1/orders/reports/{id}/callbacks': { get: ['200', '404', ...common] },
+      '/v1/orders/reports/{id}/callbacks/redeliver': { post: ['202', '404', ...common] },
+      '/v1/orders': { post: ['201', '400', '409', ...common], get: ['200', '400', ...common] },
+      '/v1/orders/{id}': { get: ['200', '404', ...common] },
+      '/v1/webhook-secret/rotate': { post: ['200', ...common] },
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const [method, codes] of Object.entries(methods)) {

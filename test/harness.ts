@@ -24,8 +24,7 @@ export async function startApp(overrides: Record<string, string> = {}): Promise<
     overrides,
   );
   const { createApp } = await import('../src/main');
-  const app = await createApp();
-  app.useLogger(['error', 'warn']);
+  const app = await createApp(['error', 'warn']);
   await app.listen(0, '127.0.0.1');
   return {
     app,

@@ -1,42 +1,67 @@
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import { renderJobOptions } from '../src/reports/reports.service';
 import { call, newClient, order, pollUntilDone, startApp, TestApp } from './harness';
 
-describe('A report that cannot be made', () => {
+describe('A report with more orders than REPORT_MAX_ORDERS', () => {
   let test: TestApp;
+  let shop: { id: string; api_key: string };
 
   beforeAll(async () => {
     test = await startApp({ REPORT_MAX_ORDERS: '2' });
-  });
-  afterAll(() => test.close());
-
-  it('ends as FAILED with REPORT_TOO_LARGE when the period holds more orders than a report may', async () => {
-    const shop = await newClient(test);
+    shop = await newClient(test);
     for (const [number, at] of [
       ['A-1', '2021-10-02T10:00:00Z'],
       ['A-2', '2021-10-03T10:00:00Z'],
       ['A-3', '2021-10-04T10:00:00Z'],
     ]) {
-      expect(
-        (await call(test, 'POST', '/v1/orders', { key: shop.api_key, json: order(number, at) }))
-          .status,
-      ).toBe(201);
+      const created = await call(test, 'POST', '/v1/orders', {
+        key: shop.api_key,
+        json: order(number, at),
+      });
+      expect(created.status).toBe(201);
     }
-    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+  });
+  afterAll(() => test.close());
+
+  it('is refused at request time with 422 REPORT_TOO_LARGE, and nothing is created', async () => {
+    const answer = await call(test, 'POST', '/v1/orders/reports', {
       key: shop.api_key,
       json: { start_date: '2021-10-01', end_date: '2021-11-01' },
     });
-    const done = await pollUntilDone(test, shop.api_key, accepted.headers.get('location')!);
+    expect(answer.status).toBe(422);
+    expect(answer.body).toEqual({
+      error_code: 'REPORT_TOO_LARGE',
+      error_message: 'The period holds more than 2 orders; ask for a shorter period',
+    });
+    const [{ count }] = await test.dataSource.query(
+      `SELECT count(*)::int AS count FROM reports WHERE client_id = $1`,
+      [shop.id],
+    );
+    expect(count).toBe(0);
+  });
+
+  it('ends FAILED with REPORT_TOO_LARGE when orders arrived between the request and the render', async () => {
+    // Accepted while the period held fewer orders: the row as the POST wrote it, then the render.
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date) VALUES ($1, '2021-10-01', '2021-11-01') RETURNING id`,
+      [shop.id],
+    );
+    await test.app
+      .get<Queue>(getQueueToken('report-render'))
+      .add({ reportId: id }, renderJobOptions(id, 3));
+
+    const done = await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
     expect(done.status).toBe(200);
     expect(done.body).toEqual({
-      id: accepted.body.id,
+      id,
       status: 'FAILED',
       error: {
         error_code: 'REPORT_TOO_LARGE',
         error_message: 'The period holds 3 orders, more than the 2 a report may hold',
       },
     });
-    const pdf = await call(test, 'GET', `/v1/orders/reports/${accepted.body.id}`, {
-      key: shop.api_key,
-    });
+    const pdf = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
     expect(pdf.status).toBe(404);
     expect(pdf.body.error_code).toBe('REPORT_NOT_READY');
   });

@@ -1,12 +1,19 @@
 import { HttpService } from '@nestjs/axios';
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import { JobData, QueueName } from '../common/queues';
+import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
+import { withTimeout } from '../common/with-timeout';
 import { appConfig, callbacksConfig } from '../config/configuration';
 import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
 import { CallbacksService } from './callbacks.service';
@@ -80,7 +87,7 @@ async function readExcerpt(stream: Readable): Promise<string> {
 }
 
 @Injectable()
-export class CallbackDeliveryProcessor implements OnApplicationBootstrap {
+export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(CallbackDeliveryProcessor.name);
   private readonly agents: ReturnType<typeof callbackAgents>;
 
@@ -99,6 +106,14 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
     void this.queue.process(DELIVERY_CONCURRENCY, (job: DeliveryJob) => this.deliver(job.data));
+  }
+
+  /** Stops taking deliveries and lets the ones in flight end. */
+  async onModuleDestroy(): Promise<void> {
+    if (this.app.role === 'api') return;
+    await withTimeout(this.queue.pause(true), SHUTDOWN_GRACE_MS, 'finishing deliveries').catch(
+      (error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`),
+    );
   }
 
   async deliver({ eventId, attempt }: JobData[QueueName.CallbackDelivery]): Promise<void> {

@@ -3,7 +3,10 @@ import { ApiError } from './api-error';
 import { toApiError } from './error.filter';
 
 describe('toApiError', () => {
-  beforeAll(() => jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined));
+  beforeAll(() => {
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
 
   it('keeps an ApiError as it is, with its details and headers', () => {
     const error = new ApiError(429, 'RATE_LIMITED', 'slow down', undefined, { 'Retry-After': '7' });
@@ -41,6 +44,24 @@ describe('toApiError', () => {
       expect.stringContaining(error.body.error_message.slice(-37, -1)),
       expect.stringContaining('relation "orders"'),
     );
+  });
+
+  it('answers 503 SERVICE_UNAVAILABLE with Retry-After when the database is away', () => {
+    for (const error of [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('terminating connection due to administrator command'), {
+        code: '57P01',
+      }),
+    ]) {
+      const answer = toApiError(error);
+      expect(answer.status).toBe(503);
+      expect(answer.body).toEqual({
+        error_code: 'SERVICE_UNAVAILABLE',
+        error_message: 'The service is temporarily unavailable',
+      });
+      expect(answer.headers).toEqual({ 'Retry-After': '5' });
+    }
   });
 
   it('treats anything thrown that is not an Error as unexpected', () => {

@@ -20,12 +20,47 @@ const BY_STATUS: Record<number, [string, string]> = {
 
 const logger = new Logger('ErrorFilter');
 
+/** Connection-level failures: the database (or another dependency) is away, not the request wrong. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connection error|Connection is not established/i;
+
+export function isUnavailable(error: unknown): boolean {
+  const { code, message, driverError } = (error ?? {}) as {
+    code?: string;
+    message?: string;
+    driverError?: { code?: string };
+  };
+  const anyCode = code ?? driverError?.code ?? '';
+  return (
+    UNAVAILABLE_CODES.has(anyCode) ||
+    anyCode.startsWith('08') ||
+    UNAVAILABLE_MESSAGES.test(message ?? '')
+  );
+}
+
 /**
  * Turns anything thrown into the contract's error format. Messages the client sees come only from
  * ApiError or from the table above; anything unexpected is logged with an id and answered as 500.
  */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (!(error instanceof HttpException) && isUnavailable(error)) {
+    logger.warn(
+      `Dependency unavailable: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
+  }
   const status =
     error instanceof HttpException
       ? error.getStatus()

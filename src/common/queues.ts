@@ -9,3 +9,9 @@ export interface JobData {
   /** One job per attempt: `attempt` is 1-based and the job id is `${eventId}:${attempt}`. */
   [QueueName.CallbackDelivery]: { eventId: string; attempt: number };
 }
+
+/**
+ * On SIGTERM a worker stops taking jobs and lets the running ones finish for up to this long; a job
+ * still running then is handed back (its lock expires and another worker takes it).
+ */
+export const SHUTDOWN_GRACE_MS = 25_000;

@@ -32,6 +32,8 @@ export class Environment {
   @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
   @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;
   @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;
+  @IsInt() @Min(1000) @Max(3600000) SWEEP_INTERVAL_MS = 15000;
+  @IsInt() @Min(1000) @Max(3600000) RENDER_STALL_TIMEOUT_MS = 30000;
   @IsInt() @Min(1) RATE_LIMIT_PER_MINUTE = 600;
   @IsInt() @Min(1) RATE_LIMIT_STATUS_PER_MINUTE = 120;
   @IsString()

@@ -13,19 +13,11 @@ import type { Queue } from 'bull';
 import { ApiError, CommonErrorCode } from '../common/api-error';
 import { Public } from '../common/auth.guard';
 import { QueueName } from '../common/queues';
+import { withTimeout } from '../common/with-timeout';
 import { appConfig } from '../config/configuration';
 import { PdfRenderer } from '../reports/rendering/pdf-renderer.service';
 
 const TIMEOUT_MS = 3000;
-
-function withTimeout<T>(promise: Promise<T>): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS).unref(),
-    ),
-  ]);
-}
 
 @ApiTags('operations')
 @Public()
@@ -75,7 +67,7 @@ export class HealthController {
   private async probe(key: string, ping: () => Promise<unknown>) {
     const check = this.indicator.check(key);
     try {
-      await withTimeout(ping());
+      await withTimeout(ping(), TIMEOUT_MS, key);
       return check.up();
     } catch {
       return check.down({ message: `${key} does not answer` });

@@ -3,6 +3,7 @@ export enum ReportErrorCode {
   ReportNotReady = 'REPORT_NOT_READY',
   ReportExpired = 'REPORT_EXPIRED',
   ReportTooLarge = 'REPORT_TOO_LARGE',
+  IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
   RenderFailed = 'RENDER_FAILED',
   RenderTimeout = 'RENDER_TIMEOUT',
 }

@@ -1,12 +1,19 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
-import { JobData, QueueName } from '../common/queues';
+import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
+import { withTimeout } from '../common/with-timeout';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { periodBounds } from './period';
 import { Report, ReportFile } from './report.entity';
@@ -35,7 +42,7 @@ const FAILURE_MESSAGES: Record<string, string> = {
 };
 
 @Injectable()
-export class ReportRenderProcessor implements OnApplicationBootstrap {
+export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReportRenderProcessor.name);
 
   constructor(
@@ -54,6 +61,14 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     if (this.app.role === 'api') return;
     void this.queue.process(this.render.concurrency, (job: RenderJob) => this.handle(job));
     this.logger.log(`Rendering reports, ${this.render.concurrency} at a time`);
+  }
+
+  /** Stops taking jobs and waits for the running renders (Chromium closes after, on shutdown). */
+  async onModuleDestroy(): Promise<void> {
+    if (this.app.role === 'api') return;
+    await withTimeout(this.queue.pause(true), SHUTDOWN_GRACE_MS, 'finishing renders').catch(
+      (error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`),
+    );
   }
 
   async handle(job: RenderJob): Promise<void> {
@@ -146,14 +161,16 @@ export class ReportRenderProcessor implements OnApplicationBootstrap {
     const renderMs = Date.now() - started;
     const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
     await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
-      await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
       const [, updated] = await manager.query<[unknown, number]>(
         `UPDATE reports SET status = 'COMPLETED', progress = 100, order_count = $2, pdf_size = $3,
                 pdf_etag = $4, render_ms = $5, completed_at = now(), updated_at = now()
           WHERE id = $1 AND status = 'IN_PROGRESS'`,
         [report.id, builder.orderCount, pdf.length, etag, renderMs],
       );
-      return updated === 1;
+      // Zero rows: the report was deleted, or another delivery of the job finished it first.
+      if (updated !== 1) return false;
+      await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
+      return true;
     });
     this.logger.log(
       `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,

@@ -28,6 +28,10 @@ export class Report {
   @Column({ name: 'error_code', type: 'text', nullable: true }) errorCode: string | null;
   @Column({ name: 'error_message', type: 'text', nullable: true }) errorMessage: string | null;
   @Column({ name: 'callback_url', type: 'text', nullable: true }) callbackUrl: string | null;
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true }) idempotencyKey: string | null;
+  /** SHA-256 of the request body that created the report, to tell a replay from a key reused. */
+  @Column({ name: 'request_hash', type: 'char', length: 64, nullable: true })
+  requestHash: string | null;
   @Column({ name: 'order_count', type: 'integer', nullable: true }) orderCount: number | null;
   @Column({ name: 'pdf_size', type: 'integer', nullable: true }) pdfSize: number | null;
   @Column({ name: 'pdf_etag', type: 'text', nullable: true }) pdfEtag: string | null;

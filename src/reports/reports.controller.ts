@@ -1,7 +1,19 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -17,6 +29,7 @@ import { CurrentClient } from '../common/auth.guard';
 import { ApiCommonErrors, ApiErrorResponse, RETRY_AFTER } from '../common/openapi';
 import { StatusPollingLimit } from '../common/rate-limit';
 import { CreateReportDto } from './dto/create-report.dto';
+import { ListReportsQuery } from './dto/list-reports.query';
 import { Report, ReportStatus } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { pdfFilename, reportPath, statusPath } from './report-links';
@@ -24,6 +37,8 @@ import { ReportsService } from './reports.service';
 
 const ID = '3f2b9c3e-5d7a-4b8e-9f1a-0c6d2e4b8a71';
 const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
+/** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
 @ApiTags('reports')
 @ApiBearerAuth()
@@ -61,12 +76,32 @@ export class ReportsController {
     CALLBACK_URL_NOT_ALLOWED:
       'callback_url must not point at a private, loopback, link-local or reserved address',
   })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Makes the request safe to retry: the same key with the same body within 24 hours answers ' +
+      'the same report (with Idempotent-Replayed: true); with another body, 422.',
+    schema: { type: 'string', maxLength: 255, example: 'b6f2c1d0-export-october' },
+  })
+  @ApiErrorResponse(422, {
+    IDEMPOTENCY_KEY_REUSED:
+      'This Idempotency-Key was used with a different body in the last 24 hours',
+    REPORT_TOO_LARGE: 'The period holds more than 100000 orders; ask for a shorter period',
+  })
   async create(
     @CurrentClient() client: Client,
     @Body() dto: CreateReportDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const report = await this.reports.create(client.id, dto);
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw ApiError.validation([
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    }
+    const { report, replayed } = await this.reports.create(client.id, dto, idempotencyKey);
+    if (replayed) void reply.header('Idempotent-Replayed', 'true');
     void reply
       .header('Location', statusPath(report.id))
       .header('Retry-After', String(await this.reports.retryAfter(report)));
@@ -75,6 +110,57 @@ export class ReportsController {
       status: report.status,
       links: [{ rel: 'status', href: statusPath(report.id) }],
     };
+  }
+
+  @Get()
+  @ApiOperation({ summary: "List the client's reports, newest first" })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        data: [
+          {
+            id: ID,
+            status: 'COMPLETED',
+            start_date: '2021-10-01',
+            end_date: '2021-11-01',
+            created_at: '2021-11-02T09:00:00.000Z',
+            completed_at: '2021-11-02T09:00:03.000Z',
+            links: [{ rel: 'status', href: statusPath(ID) }],
+          },
+        ],
+        next_cursor: null,
+      },
+    },
+  })
+  @ApiErrorResponse(400, { VALIDATION_FAILED: 'status must be one of the following values: …' })
+  async list(@CurrentClient() client: Client, @Query() query: ListReportsQuery) {
+    const page = await this.reports.list(client.id, query);
+    return {
+      data: page.data.map((report) => ({
+        id: report.id,
+        status: report.status,
+        start_date: report.startDate,
+        end_date: report.endDate,
+        ...(report.callbackUrl ? { callback_url: report.callbackUrl } : {}),
+        created_at: report.createdAt.toISOString(),
+        completed_at: report.completedAt?.toISOString() ?? null,
+        links: [{ rel: 'status', href: statusPath(report.id) }],
+      })),
+      next_cursor: page.next_cursor,
+    };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ID_PARAM
+  @ApiOperation({
+    summary: 'Cancel an unfinished report, or delete a finished one and its PDF',
+    description: 'Afterwards the report answers 404 REPORT_NOT_FOUND everywhere.',
+  })
+  @ApiResponse({ status: 204, description: 'Cancelled or deleted' })
+  @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
+  async remove(@CurrentClient() client: Client, @Param('id') id: string): Promise<void> {
+    await this.reports.remove(await this.reports.findForClient(client.id, id));
   }
 
   @Get('status/:id')

@@ -8,13 +8,14 @@ import { Report, ReportFile } from './report.entity';
 import { ReportRenderProcessor } from './report-render.processor';
 import { ReportsController } from './reports.controller';
 import { ReportsService } from './reports.service';
+import { ReportSweeper } from './report-sweeper';
 
 const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
 
 @Module({
   imports: [TypeOrmModule.forFeature([Report, ReportFile]), RENDER_QUEUE, CallbacksModule],
   controllers: [ReportsController],
-  providers: [ReportsService, ReportRenderProcessor, PdfRenderer],
+  providers: [ReportsService, ReportRenderProcessor, ReportSweeper, PdfRenderer],
   exports: [RENDER_QUEUE, PdfRenderer],
 })
 export class ReportsModule {}

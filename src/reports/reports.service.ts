@@ -1,17 +1,20 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
+import { createHash } from 'node:crypto';
 import { DataSource, Repository } from 'typeorm';
-import { ApiError } from '../common/api-error';
-import { isUuid } from '../common/pagination';
-import { JobData, QueueName } from '../common/queues';
-import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { CallbackErrorCode } from '../callbacks/callbacks.service';
 import { callbackUrlProblem } from '../callbacks/ssrf';
+import { ApiError } from '../common/api-error';
+import { decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
+import { JobData, QueueName } from '../common/queues';
+import { withTimeout } from '../common/with-timeout';
+import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { CreateReportDto } from './dto/create-report.dto';
-import { periodErrors } from './period';
+import { ListReportsQuery } from './dto/list-reports.query';
+import { periodBounds, periodErrors } from './period';
 import { Report, ReportFile, ReportStatus } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { estimateRetryAfter } from './retry-after';
@@ -20,6 +23,10 @@ import { estimateRetryAfter } from './retry-after';
 const DEFAULT_RENDER_MS = 2000;
 /** How long the queue depth and mean render time are reused before being read again. */
 const ESTIMATE_TTL_MS = 1000;
+/** Redis is a queue that may be away: a request never waits on it longer than this. */
+const REDIS_WAIT_MS = 1000;
+/** How long an Idempotency-Key answers with the same report. */
+const IDEMPOTENCY_WINDOW = '24 hours';
 
 export function renderJobOptions(reportId: string, attempts: number) {
   return {
@@ -31,8 +38,21 @@ export function renderJobOptions(reportId: string, attempts: number) {
   };
 }
 
+/** The same body hashes the same whatever the order of its keys. */
+function requestHash(dto: CreateReportDto): string {
+  const canonical = JSON.stringify([dto.start_date, dto.end_date, dto.callback_url ?? null]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export interface CreatedReport {
+  report: Report;
+  /** True when an Idempotency-Key replay answered an existing report. */
+  replayed: boolean;
+}
+
 @Injectable()
 export class ReportsService {
+  private readonly logger = new Logger(ReportsService.name);
   private estimate?: { at: number; jobsAhead: number; meanRenderMs: number };
 
   constructor(
@@ -45,33 +65,61 @@ export class ReportsService {
     @Inject(callbacksConfig.KEY) private readonly callbacks: ConfigType<typeof callbacksConfig>,
   ) {}
 
-  async create(clientId: string, dto: CreateReportDto): Promise<Report> {
+  async create(
+    clientId: string,
+    dto: CreateReportDto,
+    idempotencyKey?: string,
+  ): Promise<CreatedReport> {
     const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
     if (problems.length > 0) throw ApiError.validation(problems);
+    const hash = requestHash(dto);
+    if (idempotencyKey) {
+      const existing = await this.findByIdempotencyKey(clientId, idempotencyKey);
+      if (existing) return { report: this.replay(existing, hash), replayed: true };
+    }
     if (dto.callback_url !== undefined) await this.checkCallbackUrl(dto.callback_url);
-    const report = await this.reports.save(
-      this.reports.create({
+    await this.checkSize(clientId, dto);
+
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id`,
+      [
         clientId,
-        startDate: dto.start_date,
-        endDate: dto.end_date,
-        callbackUrl: dto.callback_url ?? null,
-      }),
+        dto.start_date,
+        dto.end_date,
+        dto.callback_url ?? null,
+        idempotencyKey ?? null,
+        hash,
+      ],
     );
-    await this.renderQueue.add(
-      { reportId: report.id },
-      renderJobOptions(report.id, this.render.attempts),
-    );
-    return report;
+    if (!rows[0]) {
+      // A concurrent request with the same key won the insert: answer its report.
+      const winner = await this.findByIdempotencyKey(clientId, idempotencyKey!);
+      if (!winner) throw new Error('Idempotency-Key conflict without a report');
+      return { report: this.replay(winner, hash), replayed: true };
+    }
+    const report = await this.reports.findOneByOrFail({ id: rows[0].id });
+    await this.enqueue(report.id);
+    return { report, replayed: false };
   }
 
-  /** Refused at request time; the delivery checks the address again at connection time. */
-  private async checkCallbackUrl(url: string): Promise<void> {
-    const problem = await callbackUrlProblem(url, this.callbacks.allowPrivateNetworks);
-    if (problem?.code === 'VALIDATION_FAILED') {
-      throw ApiError.validation([{ field: 'callback_url', message: problem.message }]);
-    }
-    if (problem) {
-      throw new ApiError(400, CallbackErrorCode.CallbackUrlNotAllowed, problem.message);
+  /**
+   * Queues the render. When Redis does not answer the report is still accepted: it is in Postgres,
+   * and the sweep (ReportSweeper) queues it once Redis is back.
+   */
+  async enqueue(reportId: string): Promise<void> {
+    try {
+      await withTimeout(
+        this.renderQueue.add({ reportId }, renderJobOptions(reportId, this.render.attempts)),
+        REDIS_WAIT_MS,
+        'enqueue',
+      );
+    } catch (error) {
+      this.logger.warn(
+        `Report ${reportId}: not queued now (${String(error)}); the sweep will queue it`,
+      );
     }
   }
 
@@ -80,6 +128,42 @@ export class ReportsService {
     const report = isUuid(id) ? await this.reports.findOneBy({ id, clientId }) : null;
     if (!report) throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
     return report;
+  }
+
+  async list(clientId: string, query: ListReportsQuery): Promise<Page<Report>> {
+    const builder = this.reports
+      .createQueryBuilder('r')
+      .where('r.client_id = :clientId', { clientId })
+      .orderBy('r.created_at', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .limit(query.limit + 1);
+    if (query.status) builder.andWhere('r.status = :status', { status: query.status });
+    if (query.cursor) {
+      const { at, id } = decodeCursor(query.cursor);
+      builder.andWhere('(r.created_at, r.id) < (:at, :id)', { at, id });
+    }
+    const rows = await builder.getMany();
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page,
+      next_cursor:
+        rows.length > query.limit && last
+          ? encodeCursor({ at: last.createdAt.toISOString(), id: last.id })
+          : null,
+    };
+  }
+
+  /** Cancels an unfinished report, or deletes a finished one and its PDF: either way it is gone. */
+  async remove(report: Report): Promise<void> {
+    await this.reports.delete({ id: report.id });
+    try {
+      const job = await withTimeout(this.renderQueue.getJob(report.id), REDIS_WAIT_MS, 'getJob');
+      // A waiting job is dropped; a running one finds its report gone and writes nothing.
+      if (job && !(await job.isActive())) await job.remove();
+    } catch (error) {
+      this.logger.warn(`Report ${report.id}: its job was not removed (${String(error)})`);
+    }
   }
 
   async pdf(report: Report): Promise<Buffer> {
@@ -100,10 +184,67 @@ export class ReportsService {
     });
   }
 
+  private async findByIdempotencyKey(clientId: string, key: string): Promise<Report | null> {
+    return this.reports
+      .createQueryBuilder('r')
+      .where('r.client_id = :clientId AND r.idempotency_key = :key', { clientId, key })
+      .andWhere(`r.created_at > now() - interval '${IDEMPOTENCY_WINDOW}'`)
+      .getOne()
+      .then(async (report) => {
+        if (report) return report;
+        // An older report keeps its key no longer: free it for the new request.
+        await this.dataSource.query(
+          `UPDATE reports SET idempotency_key = NULL
+            WHERE client_id = $1 AND idempotency_key = $2
+              AND created_at <= now() - interval '${IDEMPOTENCY_WINDOW}'`,
+          [clientId, key],
+        );
+        return null;
+      });
+  }
+
+  private replay(report: Report, hash: string): Report {
+    if (report.requestHash !== hash) {
+      throw new ApiError(
+        422,
+        ReportErrorCode.IdempotencyKeyReused,
+        'This Idempotency-Key was used with a different body in the last 24 hours',
+      );
+    }
+    return report;
+  }
+
+  /** Refused at request time; the delivery checks the address again at connection time. */
+  private async checkCallbackUrl(url: string): Promise<void> {
+    const problem = await callbackUrlProblem(url, this.callbacks.allowPrivateNetworks);
+    if (problem?.code === 'VALIDATION_FAILED') {
+      throw ApiError.validation([{ field: 'callback_url', message: problem.message }]);
+    }
+    if (problem) throw new ApiError(400, CallbackErrorCode.CallbackUrlNotAllowed, problem.message);
+  }
+
+  /** Counts at most REPORT_MAX_ORDERS + 1 rows on the (client_id, placed_at) index: bounded work. */
+  private async checkSize(clientId: string, dto: CreateReportDto): Promise<void> {
+    const { from, to } = periodBounds(dto.start_date, dto.end_date);
+    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
+      `SELECT count(*)::int AS count FROM (
+         SELECT 1 FROM orders WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3 LIMIT $4
+       ) capped`,
+      [clientId, from, to, this.config.maxOrders + 1],
+    );
+    if (count > this.config.maxOrders) {
+      throw new ApiError(
+        422,
+        ReportErrorCode.ReportTooLarge,
+        `The period holds more than ${this.config.maxOrders} orders; ask for a shorter period`,
+      );
+    }
+  }
+
   private async queueEstimate() {
     if (this.estimate && Date.now() - this.estimate.at < ESTIMATE_TTL_MS) return this.estimate;
     const [counts, [recent]] = await Promise.all([
-      this.renderQueue.getJobCounts(),
+      withTimeout(this.renderQueue.getJobCounts(), REDIS_WAIT_MS, 'job counts').catch(() => null),
       this.dataSource.query<{ mean: string | null }[]>(
         `SELECT avg(render_ms) AS mean FROM (
            SELECT render_ms FROM reports WHERE status = 'COMPLETED'
@@ -112,7 +253,7 @@ export class ReportsService {
     ]);
     this.estimate = {
       at: Date.now(),
-      jobsAhead: Math.max(0, counts.waiting + counts.active + counts.delayed - 1),
+      jobsAhead: counts ? Math.max(0, counts.waiting + counts.active + counts.delayed - 1) : 0,
       meanRenderMs: recent?.mean ? Number(recent.mean) : DEFAULT_RENDER_MS,
     };
     return this.estimate;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { renderConfig } from '../../config/configuration';
@@ -75,7 +75,7 @@ class Slots {
  * Pages run without JavaScript and with every request except data: URLs aborted.
  */
 @Injectable()
-export class PdfRenderer implements OnModuleDestroy {
+export class PdfRenderer implements OnApplicationShutdown {
   private readonly logger = new Logger(PdfRenderer.name);
   private readonly slots: Slots;
   private browserPromise: Promise<Browser> | null = null;
@@ -144,7 +144,8 @@ export class PdfRenderer implements OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Last, after the render processor has stopped taking jobs and let the running ones finish. */
+  async onApplicationShutdown(): Promise<void> {
     this.destroyed = true;
     const browser = this.browser ?? (await this.browserPromise?.catch(() => null));
     this.browserPromise = null;

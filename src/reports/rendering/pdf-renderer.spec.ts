@@ -73,7 +73,7 @@ describe('PdfRenderer (real Chromium)', () => {
   });
 
   afterAll(async () => {
-    await pdfRenderer.onModuleDestroy();
+    await pdfRenderer.onApplicationShutdown();
     await new Promise((resolve) => server.close(resolve));
   });
 
@@ -195,7 +195,7 @@ describe('PdfRenderer (real Chromium)', () => {
 describe('PdfRenderer timeout (real Chromium)', () => {
   const pdfRenderer = renderer({ timeoutMs: 1000, concurrency: 1 });
 
-  afterAll(() => pdfRenderer.onModuleDestroy());
+  afterAll(() => pdfRenderer.onApplicationShutdown());
 
   it('stops a render that exceeds timeoutMs with RENDER_TIMEOUT and keeps the pool usable', async () => {
     await pdfRenderer.ping();
