@@ -4,12 +4,12 @@ import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { DataSource } from 'typeorm';
 import { Client } from './clients/client.entity';
 import { ApiKeyGuard } from './common/auth.guard';
 import { ErrorFilter } from './common/error.filter';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
+import { RateLimitStorage } from './common/rate-limit-storage';
 import {
   allConfig,
   databaseConfig,
@@ -20,6 +20,7 @@ import {
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
 
@@ -66,11 +67,12 @@ function bullSettings(stallTimeoutMs: number) {
         redis: ConfigType<typeof redisConfig>,
       ) => ({
         throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
-        storage: new ThrottlerStorageRedisService(redis.url),
+        storage: new RateLimitStorage(redis.url),
         setHeaders: false,
       }),
     }),
     HealthModule,
+    MetricsModule,
     OrdersModule,
     ReportsModule,
   ],

@@ -1,28 +1,49 @@
 import 'reflect-metadata';
-import { LogLevel } from '@nestjs/common';
+import { DynamicModule, LogLevel } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { mountQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
 import { documentCallbacks } from './callbacks/callbacks.openapi';
 import { ApiError } from './common/api-error';
 import { ErrorBodyDto } from './common/openapi';
 import { validationPipe } from './common/validation';
-import { environment } from './config/configuration';
+import { environment, observabilityConfig } from './config/configuration';
+import { LoggingModule, pinoLevel } from './logging/logging.module';
+import { echoRequestId, requestId } from './logging/request-id';
+import { recordHttpMetrics } from './metrics/http-metrics';
+import { MetricsService } from './metrics/metrics.service';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** The HTTP application exactly as served: Fastify (for status-route throughput), pipes, errors, docs. */
+/** The application with its JSON logs; `logLevel` overrides LOG_LEVEL. */
+function rootModule(logLevel?: string): DynamicModule {
+  return { module: AppModule, imports: [LoggingModule.forRoot(logLevel)] };
+}
+
+/**
+ * The HTTP application exactly as served: Fastify (for status-route throughput), pipes, errors,
+ * docs, metrics and the queue dashboard. `logger` limits the log levels (the e2e suite's quiet).
+ */
 export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId });
   acceptJsonOnly(adapter);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
-    bodyParser: false,
-    ...(logger ? { logger } : {}),
-  });
+  echoRequestId(adapter.getInstance());
+  const app = await NestFactory.create<NestFastifyApplication>(
+    rootModule(logger && pinoLevel(logger)),
+    adapter,
+    { bodyParser: false, bufferLogs: true },
+  );
+  app.useLogger(app.get(Logger));
   app.useGlobalPipes(validationPipe);
   app.enableShutdownHooks();
+  recordHttpMetrics(adapter.getInstance(), app.get(MetricsService));
+  const { adminToken } = app.get<ConfigType<typeof observabilityConfig>>(observabilityConfig.KEY);
+  if (adminToken) await mountQueueDashboard(app, adminToken);
 
   const document = SwaggerModule.createDocument(
     app,
@@ -66,7 +87,8 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
 async function bootstrap(): Promise<void> {
   const env = environment();
   if (env.APP_ROLE === 'worker') {
-    const context = await NestFactory.createApplicationContext(AppModule);
+    const context = await NestFactory.createApplicationContext(rootModule(), { bufferLogs: true });
+    context.useLogger(context.get(Logger));
     context.enableShutdownHooks();
     return;
   }

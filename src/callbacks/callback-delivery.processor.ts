@@ -15,6 +15,7 @@ import { DataSource } from 'typeorm';
 import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { appConfig, callbacksConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
 import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
 import { CallbacksService } from './callbacks.service';
 import { parseRetryAfter, retryDelayMs } from './retry-schedule';
@@ -99,6 +100,7 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
     private readonly callbacks: CallbacksService,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
+    private readonly metrics: MetricsService,
   ) {
     this.agents = callbackAgents(config.allowPrivateNetworks);
   }
@@ -148,9 +150,14 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
         [eventId, attempt, finalStatus, delay === undefined ? null : new Date(Date.now() + delay)],
       );
     });
-    this.logger.log(
-      `Report ${event.reportId}: callback ${eventId} attempt ${attempt} → ${result.statusCode ?? result.error} (${finalStatus})`,
-    );
+    this.metrics.callbackAttempts.inc({
+      outcome: finalStatus === CallbackStatus.Pending ? 'retry' : finalStatus.toLowerCase(),
+    });
+    this.logger.log({
+      reportId: event.reportId,
+      callbackEventId: eventId,
+      msg: `Report ${event.reportId}: callback ${eventId} attempt ${attempt} → ${result.statusCode ?? result.error} (${finalStatus})`,
+    });
     if (delay !== undefined) await this.callbacks.enqueue(eventId, attempt + 1, delay);
   }
 

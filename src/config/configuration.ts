@@ -70,6 +70,15 @@ export const callbacksConfig = registerAs('callbacks', () => {
   };
 });
 
+export const observabilityConfig = registerAs('observability', () => {
+  const env = environment();
+  return {
+    logLevel: env.LOG_LEVEL,
+    /** Bearer token (or Basic password) of the queue dashboard; undefined: no dashboard. */
+    adminToken: env.ADMIN_TOKEN,
+  };
+});
+
 export const allConfig = [
   appConfig,
   databaseConfig,
@@ -78,6 +87,7 @@ export const allConfig = [
   reportsConfig,
   rateLimitConfig,
   callbacksConfig,
+  observabilityConfig,
 ];
 
 export type RenderConfig = ReturnType<typeof renderConfig>;

@@ -5,6 +5,7 @@ import {
   IsIn,
   IsInt,
   IsOptional,
+  MinLength,
   IsString,
   IsUrl,
   Matches,
@@ -44,6 +45,12 @@ export class Environment {
     '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
+  /** Opens the queue dashboard at /admin/queues; without it the dashboard is not served at all. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters' })
+  ADMIN_TOKEN?: string;
   @IsString()
   @Matches(/^([A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$/, {
     message: 'WEBHOOK_SECRETS_KEY must be 32 random bytes, base64 or hex (openssl rand -base64 32)',
@@ -61,7 +68,12 @@ const INTEGER_KEYS = new Set(
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const given = Object.fromEntries(
     Object.keys(new Environment())
-      .concat(['PUPPETEER_EXECUTABLE_PATH', 'PUBLIC_BASE_URL', 'WEBHOOK_SECRETS_KEY'])
+      .concat([
+        'PUPPETEER_EXECUTABLE_PATH',
+        'PUBLIC_BASE_URL',
+        'WEBHOOK_SECRETS_KEY',
+        'ADMIN_TOKEN',
+      ])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')
       .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),
   );

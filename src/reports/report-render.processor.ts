@@ -15,6 +15,7 @@ import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service'
 import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
 import { Report, ReportFile } from './report.entity';
 import { ReportErrorCode } from './report-errors';
@@ -54,6 +55,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
     @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Only processes with the worker role take render jobs. */
@@ -75,7 +77,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     const { reportId } = job.data;
     const report = await this.start(reportId);
     if (!report) {
-      this.logger.log(`Report ${reportId}: already finished or gone, skipped`);
+      this.logger.log({ reportId, msg: `Report ${reportId}: already finished or gone, skipped` });
       return;
     }
     try {
@@ -87,13 +89,17 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         error instanceof PermanentFailure || error instanceof RenderError
           ? error.code
           : ReportErrorCode.RenderFailed;
-      this.logger.warn(
-        `Report ${reportId}: attempt ${job.attemptsMade + 1} failed with ${code}` +
+      this.logger.warn({
+        reportId,
+        errorCode: code,
+        msg:
+          `Report ${reportId}: attempt ${job.attemptsMade + 1} failed with ${code}` +
           (permanent || lastAttempt ? ', giving up' : ', will retry'),
-      );
+      });
       if (!permanent && !lastAttempt) throw error;
       const message = error instanceof PermanentFailure ? error.message : FAILURE_MESSAGES[code];
       await this.fail(report, code, message ?? FAILURE_MESSAGES[ReportErrorCode.RenderFailed]);
+      this.metrics.renders.inc({ outcome: 'failed' });
     }
   }
 
@@ -172,9 +178,13 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
       return true;
     });
-    this.logger.log(
-      `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
-    );
+    this.metrics.renders.inc({ outcome: 'completed' });
+    this.metrics.renderDuration.observe(renderMs / 1000);
+    this.metrics.renderPdfBytes.observe(pdf.length);
+    this.logger.log({
+      reportId: report.id,
+      msg: `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
+    });
   }
 
   private async setProgress(reportId: string, progress: number): Promise<void> {

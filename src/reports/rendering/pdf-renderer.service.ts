@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { renderConfig } from '../../config/configuration';
+import { MetricsService } from '../../metrics/metrics.service';
 import { joinWithPageNumbers } from './page-numbers';
 
 export type RenderErrorCode = 'RENDER_TIMEOUT' | 'RENDER_FAILED';
@@ -84,7 +85,11 @@ export class PdfRenderer implements OnApplicationShutdown {
   private launches = 0;
   private destroyed = false;
 
-  constructor(@Inject(renderConfig.KEY) private readonly config: ConfigType<typeof renderConfig>) {
+  constructor(
+    @Inject(renderConfig.KEY) private readonly config: ConfigType<typeof renderConfig>,
+    // Optional: the renderer also runs alone, in its spec and in the benchmarks.
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
     this.slots = new Slots(Math.max(1, config.concurrency));
   }
 
@@ -266,6 +271,7 @@ export class PdfRenderer implements OnApplicationShutdown {
       throw new RenderError('RENDER_FAILED', 'The PDF renderer is shut down');
     }
     this.launches += 1;
+    if (this.launches > 1) this.metrics?.chromiumRestarts.inc();
     this.browser = browser;
     browser.once('disconnected', () => this.onDisconnected(browser));
     this.logger.log(

@@ -1,0 +1,68 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullAdapter } from '@bull-board/api/bullAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { getQueueToken } from '@nestjs/bull';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Queue } from 'bull';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { ApiError, CommonErrorCode } from '../common/api-error';
+import { QueueName } from '../common/queues';
+
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+
+/**
+ * Whether an Authorization header carries the admin token: as a bearer token, or as the password
+ * of HTTP Basic (any user name) so that a person can open the dashboard in a browser.
+ */
+export function carriesToken(authorization: string | undefined, token: string): boolean {
+  const [scheme, value] = (authorization ?? '').trim().split(/\s+/, 2);
+  let given: string | undefined;
+  if (/^bearer$/i.test(scheme ?? '')) given = value;
+  else if (/^basic$/i.test(scheme ?? '') && value) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    given = colon >= 0 ? decoded.slice(colon + 1) : undefined;
+  }
+  if (!given) return false;
+  const expected = Buffer.from(token, 'utf8');
+  const actual = Buffer.from(given, 'utf8');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * Serves the Bull dashboard of both queues at /admin/queues, behind the admin token. Registered
+ * straight on Fastify, inside its own scope, so the token check covers every dashboard route and
+ * nothing else.
+ */
+export async function mountQueueDashboard(
+  app: NestFastifyApplication,
+  token: string,
+): Promise<void> {
+  const board = new FastifyAdapter();
+  board.setBasePath(QUEUE_DASHBOARD_PATH);
+  createBullBoard({
+    queues: Object.values(QueueName).map(
+      (name) => new BullAdapter(app.get<Queue>(getQueueToken(name), { strict: false })),
+    ),
+    serverAdapter: board,
+  });
+  const unauthorized = new ApiError(
+    401,
+    CommonErrorCode.Unauthorized,
+    'The admin token is required (Authorization: Bearer <ADMIN_TOKEN>, or Basic with it as password)',
+    undefined,
+    { 'WWW-Authenticate': 'Basic realm="queues"' },
+  );
+  await app.register(async (scope: FastifyInstance) => {
+    scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (carriesToken(request.headers.authorization, token)) return;
+      await reply
+        .status(unauthorized.status)
+        .headers(unauthorized.headers)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(unauthorized.body);
+    });
+    await scope.register(board.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
+  });
+}

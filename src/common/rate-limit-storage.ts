@@ -1,0 +1,27 @@
+import { Logger } from '@nestjs/common';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import Redis from 'ioredis';
+
+/**
+ * Rate-limit counters in Redis, shared by every API process. When Redis is away the limit is not
+ * enforced rather than the API stopping: commands fail at once (no offline queue) and the request
+ * goes through, because Postgres, not Redis, is what a request needs.
+ */
+export class RateLimitStorage extends ThrottlerStorageRedisService {
+  private readonly logger = new Logger(RateLimitStorage.name);
+
+  constructor(url: string) {
+    super(new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }));
+    this.disconnectRequired = true;
+    this.redis.on('error', () => undefined); // reported once per failing request below
+  }
+
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
+    try {
+      return await super.increment(key, ttl, limit, blockDuration, name);
+    } catch (error) {
+      this.logger.warn(`Rate limit not enforced, Redis unavailable: ${String(error)}`);
+      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import { ChildProcess } from 'node:child_process';
+import Redis from 'ioredis';
+import { generateOrders, insertOrders } from '../src/orders/order-seed';
+import { PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
+import { testEnvironment } from './env';
+import { call, newClient, pollUntilDone, startApp, TestApp } from './harness';
+import { exited, killGroup, spawnWorker } from './processes';
+import { eventually, Receiver } from './receiver';
+import { TcpProxy } from './tcp-proxy';
+
+/** Short enough for a test, long enough for a render on a busy 2-core machine. */
+const FAST_RECOVERY = { RENDER_STALL_TIMEOUT_MS: '4000', SWEEP_INTERVAL_MS: '1000' };
+const CALLBACKS = {
+  CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
+  CALLBACK_RETRY_DELAYS_MS: '300,300,300',
+};
+
+describe('Nothing lost when a process, Chromium, Redis or Postgres fails', () => {
+  let receiver: Receiver;
+  let periods = 0;
+
+  beforeAll(async () => {
+    receiver = await new Receiver().start();
+  });
+  afterAll(() => receiver.stop());
+
+  /** A month of its own with `orders` orders, so that each test's report is its own. */
+  async function seededPeriod(test: TestApp, clientId: string, orders: number) {
+    periods += 1;
+    const start = `${2050 + periods}-03-01`;
+    const end = `${2050 + periods}-04-01`;
+    if (orders > 0)
+      await insertOrders(test.dataSource, clientId, generateOrders(orders, start, end));
+    return { start_date: start, end_date: end };
+  }
+
+  const reportRow = async (test: TestApp, id: string) =>
+    (await test.dataSource.query(`SELECT status, progress FROM reports WHERE id = $1`, [id]))[0];
+
+  /** Deliveries the receiver answered with 2xx for one path, and their webhook-ids. */
+  const deliveries = (path: string) => receiver.at(path).map((d) => d.headers['webhook-id']);
+
+  describe('a worker process', () => {
+    let api: TestApp;
+    const workers: ChildProcess[] = [];
+
+    beforeAll(async () => {
+      api = await startApp({ APP_ROLE: 'api', ...CALLBACKS });
+    });
+    afterAll(async () => {
+      for (const worker of workers) if (worker.exitCode === null) killGroup(worker, 'SIGKILL');
+      await api.close();
+    });
+
+    it('killed with SIGKILL mid-render: the report is taken again, completes once, its callback is sent once', async () => {
+      const shop = await newClient(api);
+      const period = await seededPeriod(api, shop.id, 3000);
+      const first = spawnWorker({ ...FAST_RECOVERY, ...CALLBACKS });
+      workers.push(first);
+      const accepted = await call(api, 'POST', '/v1/orders/reports', {
+        key: shop.api_key,
+        json: { ...period, callback_url: receiver.script('/sigkill', { status: 200 }) },
+      });
+      const id = accepted.body.id as string;
+      await eventually(async () => (await reportRow(api, id))?.status === 'IN_PROGRESS', 60);
+      killGroup(first, 'SIGKILL');
+      await exited(first);
+      expect((await reportRow(api, id)).status).toBe('IN_PROGRESS');
+
+      const killedAt = Date.now();
+      workers.push(spawnWorker({ ...FAST_RECOVERY, ...CALLBACKS }));
+      const done = await pollUntilDone(api, shop.api_key, accepted.headers.get('location')!, 120);
+      expect(done.status).toBe(303);
+      console.log(
+        `Recovery after a worker SIGKILL: completed ${Date.now() - killedAt} ms after the kill`,
+      );
+
+      await eventually(async () => deliveries('/sigkill').length > 0, 30);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // time for a duplicate to show up
+      expect(deliveries('/sigkill')).toHaveLength(1);
+      const pdf = await call(api, 'GET', done.headers.get('location')!, { key: shop.api_key });
+      expect(pdf.status).toBe(200);
+    });
+
+    it('told SIGTERM mid-render: finishes the render in flight, then exits 0', async () => {
+      const shop = await newClient(api);
+      const period = await seededPeriod(api, shop.id, 2000);
+      const worker = spawnWorker({ ...CALLBACKS });
+      workers.push(worker);
+      const accepted = await call(api, 'POST', '/v1/orders/reports', {
+        key: shop.api_key,
+        json: period,
+      });
+      const id = accepted.body.id as string;
+      await eventually(async () => (await reportRow(api, id))?.status === 'IN_PROGRESS', 60);
+      killGroup(worker, 'SIGTERM');
+      expect(await exited(worker)).toBe(0);
+      expect((await reportRow(api, id)).status).toBe('COMPLETED');
+    });
+  });
+
+  describe('Chromium', () => {
+    let test: TestApp;
+    beforeAll(async () => {
+      test = await startApp({ ...CALLBACKS });
+    });
+    afterAll(() => test.close());
+
+    it('killed mid-render: the pool relaunches it, the job retries and completes, one callback', async () => {
+      const shop = await newClient(test);
+      const period = await seededPeriod(test, shop.id, 3000);
+      const renderer = test.app.get(PdfRenderer);
+      await renderer.ping();
+      const restarts = renderer.restarts;
+      const accepted = await call(test, 'POST', '/v1/orders/reports', {
+        key: shop.api_key,
+        json: { ...period, callback_url: receiver.script('/chromium', { status: 200 }) },
+      });
+      const id = accepted.body.id as string;
+      await eventually(async () => (await reportRow(test, id))?.progress >= 70, 60);
+      process.kill(renderer.browserPid!, 'SIGKILL');
+
+      const done = await pollUntilDone(test, shop.api_key, accepted.headers.get('location')!, 120);
+      expect(done.status).toBe(303);
+      expect(renderer.restarts).toBe(restarts + 1);
+      await eventually(async () => deliveries('/chromium').length > 0, 30);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(deliveries('/chromium')).toHaveLength(1);
+    });
+  });
+
+  describe('Redis', () => {
+    it('flushed while reports wait and while a callback waits for its retry: all complete, each callback once', async () => {
+      const env = testEnvironment();
+      const redis = new Redis(env.REDIS_URL);
+      const api = await startApp({ APP_ROLE: 'api', ...CALLBACKS });
+      let worker: TestApp | undefined;
+      try {
+        const shop = await newClient(api);
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i += 1) {
+          const period = await seededPeriod(api, shop.id, 5);
+          const accepted = await call(api, 'POST', '/v1/orders/reports', {
+            key: shop.api_key,
+            json: { ...period, callback_url: receiver.script(`/flush-${i}`, { status: 200 }) },
+          });
+          ids.push(accepted.body.id);
+        }
+        await redis.flushdb(); // the queue forgets all three
+        const flushedAt = Date.now();
+        worker = await startApp({ APP_ROLE: 'worker', ...CALLBACKS, ...FAST_RECOVERY });
+        for (const id of ids) {
+          const done = await pollUntilDone(
+            api,
+            shop.api_key,
+            `/v1/orders/reports/status/${id}`,
+            90,
+          );
+          expect(done.status).toBe(303);
+        }
+        console.log(
+          `Recovery after a Redis flush: all reports completed ${Date.now() - flushedAt} ms after it`,
+        );
+        for (let i = 0; i < 3; i += 1)
+          await eventually(async () => deliveries(`/flush-${i}`).length === 1, 30);
+
+        // A callback waiting for its retry when Redis forgets it.
+        await worker.close();
+        worker = await startApp({
+          APP_ROLE: 'worker',
+          ...FAST_RECOVERY,
+          CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
+          CALLBACK_RETRY_DELAYS_MS: '4000',
+        });
+        const period = await seededPeriod(api, shop.id, 1);
+        const accepted = await call(api, 'POST', '/v1/orders/reports', {
+          key: shop.api_key,
+          json: {
+            ...period,
+            callback_url: receiver.script('/flush-retry', { status: 503 }, { status: 200 }),
+          },
+        });
+        await eventually(async () => deliveries('/flush-retry').length === 1, 60);
+        await redis.flushdb(); // the delayed retry is gone with it
+        await eventually(async () => deliveries('/flush-retry').length === 2, 60);
+        const attempts = (
+          await call(api, 'GET', `/v1/orders/reports/${accepted.body.id}/callbacks`, {
+            key: shop.api_key,
+          })
+        ).body.data;
+        expect(attempts.map((a: { status_code: number }) => a.status_code)).toEqual([503, 200]);
+        expect(new Set(deliveries('/flush-retry')).size).toBe(1);
+      } finally {
+        await worker?.close();
+        await api.close();
+        redis.disconnect();
+      }
+    });
+
+    it('down when a report is asked for: still 202, and the report completes once Redis is back', async () => {
+      const env = testEnvironment();
+      const proxy = await TcpProxy.for(env.REDIS_URL).start();
+      const test = await startApp({ REDIS_URL: proxy.url(env.REDIS_URL), ...FAST_RECOVERY });
+      try {
+        const shop = await newClient(test);
+        const period = await seededPeriod(test, shop.id, 3);
+        await proxy.cut();
+        const accepted = await call(test, 'POST', '/v1/orders/reports', {
+          key: shop.api_key,
+          json: period,
+        });
+        expect(accepted.status).toBe(202);
+        const status = await call(test, 'GET', accepted.headers.get('location')!, {
+          key: shop.api_key,
+        });
+        expect(status.status).toBe(200);
+        expect(status.body.status).toBe('PENDING');
+        const health = await call(test, 'GET', '/health');
+        expect(health.status).toBe(503);
+        expect(health.body.error_message).toContain('redis');
+
+        await proxy.restore();
+        const done = await pollUntilDone(test, shop.api_key, accepted.headers.get('location')!, 90);
+        expect(done.status).toBe(303);
+        expect((await call(test, 'GET', '/health')).status).toBe(200);
+      } finally {
+        await test.close();
+        await proxy.stop();
+      }
+    });
+  });
+
+  describe('Postgres', () => {
+    it('down: 503 SERVICE_UNAVAILABLE with Retry-After, /health names it, and the API recovers by itself', async () => {
+      const env = testEnvironment();
+      const proxy = await TcpProxy.for(env.DATABASE_URL).start();
+      const test = await startApp({ APP_ROLE: 'api', DATABASE_URL: proxy.url(env.DATABASE_URL) });
+      try {
+        const shop = await newClient(test);
+        await proxy.cut();
+        for (const [method, path] of [
+          ['GET', '/v1/orders'],
+          ['POST', '/v1/orders/reports'],
+        ]) {
+          const answer = await call(test, method, path, {
+            key: shop.api_key,
+            json:
+              method === 'POST' ? { start_date: '2021-10-01', end_date: '2021-11-01' } : undefined,
+          });
+          expect(answer.status).toBe(503);
+          expect(answer.body).toEqual({
+            error_code: 'SERVICE_UNAVAILABLE',
+            error_message: 'The service is temporarily unavailable',
+          });
+          expect(answer.headers.get('retry-after')).toBe('5');
+        }
+        const health = await call(test, 'GET', '/health');
+        expect(health.status).toBe(503);
+        expect(health.body.error_message).toContain('postgres');
+
+        await proxy.restore();
+        await eventually(
+          async () => (await call(test, 'GET', '/v1/orders', { key: shop.api_key })).status === 200,
+          30,
+        );
+      } finally {
+        await test.close();
+        await proxy.stop();
+      }
+    });
+  });
+});
