@@ -57,6 +57,7 @@ function bullSettings(stallTimeoutMs: number) {
         reports: ConfigType<typeof reportsConfig>,
       ) => ({
         url: redis.url,
+        prefix: redis.queuePrefix,
         settings: bullSettings(reports.stallTimeoutMs),
       }),
     }),

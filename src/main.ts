@@ -10,7 +10,8 @@ import { AppModule } from './app.module';
 import { documentCallbacks } from './callbacks/callbacks.openapi';
 import { ApiError } from './common/api-error';
 import { ErrorBodyDto } from './common/openapi';
-import { validationPipe } from './common/validation';
+import { illFormedString, validationPipe } from './common/validation';
+import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
 import { LoggingModule, pinoLevel } from './logging/logging.module';
 import { echoRequestId, requestId } from './logging/request-id';
@@ -30,7 +31,12 @@ function rootModule(logLevel?: string): DynamicModule {
  * docs, metrics and the queue dashboard. `logger` limits the log levels (the e2e suite's quiet).
  */
 export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestId,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  });
   acceptJsonOnly(adapter);
   echoRequestId(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -79,7 +85,13 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
     parse(request, body as string, (error, value) =>
       error
         ? done(ApiError.validation([{ field: 'body', message: 'is not valid JSON' }]), undefined)
-        : done(null, value),
+        : // Lone surrogates cannot be stored (Postgres text and jsonb are UTF-8): refuse them whole.
+          illFormedString(value)
+          ? done(
+              ApiError.validation([{ field: 'body', message: 'must be valid Unicode' }]),
+              undefined,
+            )
+          : done(null, value),
     ),
   );
 }

@@ -1,18 +1,33 @@
 /**
- * The e2e suite's own database (`<name>_test`) and Redis database (index 15), on the servers that
- * scripts/setup.sh resolved, so that running the tests never touches the data of `npm run local`.
+ * The e2e suite's own Postgres database and Redis key prefix, on the servers that scripts/setup.sh
+ * resolved: `<name>_test_<run>` and `test-<run>:`, so that a test run never touches the data of
+ * `npm run local`, nor another test run going on at the same time.
  */
 export function testEnvironment(): Record<string, string> {
+  process.env.TEST_RUN_ID ??= String(process.pid);
+  const run = process.env.TEST_RUN_ID;
   const database = new URL(
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports',
   );
-  database.pathname = `${database.pathname.replace(/_test$/, '')}_test`;
+  database.pathname = `${database.pathname.replace(/_test_\d+$/, '')}_test_${run}`;
   const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0');
   redis.pathname = '/15';
   return {
     DATABASE_URL: database.toString(),
     REDIS_URL: redis.toString(),
+    QUEUE_PREFIX: `test-${run}`,
     // A fixed key: the suite's secrets are throwaway.
     WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
   };
+}
+
+/** Deletes this run's keys from Redis: what a Redis restart does to the service's queues. */
+export async function forgetQueues(redis: import('ioredis').Redis): Promise<void> {
+  const prefix = testEnvironment().QUEUE_PREFIX;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }

@@ -11,6 +11,8 @@ describe('Load: 200 reports asked at once by 5 clients, with callbacks', () => {
     test = await startApp({
       CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
       CALLBACK_RETRY_DELAYS_MS: '500,1000',
+      RATE_LIMIT_PER_MINUTE: '100000',
+      RATE_LIMIT_STATUS_PER_MINUTE: '100000',
     });
   });
   afterAll(async () => {

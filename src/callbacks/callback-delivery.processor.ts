@@ -91,6 +91,8 @@ async function readExcerpt(stream: Readable): Promise<string> {
 export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(CallbackDeliveryProcessor.name);
   private readonly agents: ReturnType<typeof callbackAgents>;
+  /** Deliveries running now, awaited on shutdown. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     @InjectQueue(QueueName.CallbackDelivery)
@@ -107,15 +109,22 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
 
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
-    void this.queue.process(DELIVERY_CONCURRENCY, (job: DeliveryJob) => this.deliver(job.data));
+    void this.queue.process(DELIVERY_CONCURRENCY, (job: DeliveryJob) => {
+      const delivery = this.deliver(job.data);
+      this.inFlight.add(delivery);
+      return delivery.finally(() => this.inFlight.delete(delivery));
+    });
   }
 
   /** Stops taking deliveries and lets the ones in flight end. */
   async onModuleDestroy(): Promise<void> {
     if (this.app.role === 'api') return;
-    await withTimeout(this.queue.pause(true), SHUTDOWN_GRACE_MS, 'finishing deliveries').catch(
-      (error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`),
-    );
+    await this.queue.pause(true, true);
+    await withTimeout(
+      Promise.allSettled(this.inFlight),
+      SHUTDOWN_GRACE_MS,
+      'finishing deliveries',
+    ).catch((error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`));
   }
 
   async deliver({ eventId, attempt }: JobData[QueueName.CallbackDelivery]): Promise<void> {

@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
 
@@ -13,6 +15,7 @@ const BY_STATUS: Record<number, [string, string]> = {
   404: [CommonErrorCode.NotFound, 'No such route'],
   405: [CommonErrorCode.MethodNotAllowed, 'This method is not allowed on this route'],
   413: [CommonErrorCode.PayloadTooLarge, 'The request body is too large'],
+  414: ['URI_TOO_LONG', 'The request URL or one of its path segments is too long'],
   415: [CommonErrorCode.UnsupportedMediaType, 'The body must be application/json'],
   429: [CommonErrorCode.RateLimited, 'Too many requests'],
   503: [CommonErrorCode.ServiceUnavailable, 'The service is temporarily unavailable'],
@@ -83,16 +86,49 @@ export function toApiError(error: unknown): ApiError {
   );
 }
 
+function send(reply: FastifyReply, apiError: ApiError): void {
+  void reply
+    .status(apiError.status)
+    .headers(apiError.headers)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(apiError.body);
+}
+
+/** Fastify's own routing errors (a malformed URL, a path segment too long), before Nest. */
+export function frameworkErrorHandler(
+  error: { code?: string },
+  _request: unknown,
+  reply: FastifyReply,
+) {
+  send(
+    reply,
+    error.code === 'FST_ERR_BAD_URL'
+      ? ApiError.validation([{ field: 'path', message: 'is not a valid URL' }])
+      : toApiError(error),
+  );
+}
+
+/** Requests Node's HTTP parser refuses (headers too large, not HTTP): a raw answer, same format. */
+export function clientErrorHandler(error: { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify(
+    status === 431
+      ? { error_code: 'HEADERS_TOO_LARGE', error_message: 'The request headers are too large' }
+      : { error_code: 'BAD_REQUEST', error_message: 'The request is not valid HTTP' },
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
-    const apiError = toApiError(error);
-    void host
-      .switchToHttp()
-      .getResponse<FastifyReply>()
-      .status(apiError.status)
-      .headers(apiError.headers)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(apiError.body);
+    send(host.switchToHttp().getResponse<FastifyReply>(), toApiError(error));
   }
 }

@@ -11,7 +11,9 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
   private readonly logger = new Logger(RateLimitStorage.name);
 
   constructor(url: string) {
-    super(new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }));
+    super(
+      new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }),
+    );
     this.disconnectRequired = true;
     this.redis.on('error', () => undefined); // reported once per failing request below
   }

@@ -42,9 +42,10 @@ export function NoControlCharacters(options?: ValidationOptions): PropertyDecora
     });
 }
 
-/** A calendar day `YYYY-MM-DD` that exists (`2021-02-30` does not). */
+/** A calendar day `YYYY-MM-DD` that exists (`2021-02-30` does not; Postgres has no year 0). */
 export function isCalendarDay(value: unknown): value is string {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || value < '0001')
+    return false;
   const date = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
 }
@@ -82,4 +83,16 @@ export function IsInstant(options?: ValidationOptions): PropertyDecorator {
       },
       validator: { validate: (value: unknown) => isInstant(value) },
     });
+}
+
+/** The first string in a parsed JSON document that is not well-formed UTF-16 (a lone surrogate). */
+export function illFormedString(value: unknown): boolean {
+  if (typeof value === 'string') return !value.isWellFormed();
+  if (Array.isArray(value)) return value.some(illFormedString);
+  if (value && typeof value === 'object') {
+    return Object.entries(value).some(
+      ([key, item]) => !key.isWellFormed() || illFormedString(item),
+    );
+  }
+  return false;
 }

@@ -18,7 +18,11 @@ export const appConfig = registerAs('app', () => {
 
 export const databaseConfig = registerAs('database', () => ({ url: environment().DATABASE_URL }));
 
-export const redisConfig = registerAs('redis', () => ({ url: environment().REDIS_URL }));
+export const redisConfig = registerAs('redis', () => {
+  const env = environment();
+  /** Bull's key prefix: several deployments (or test runs) can share one Redis. */
+  return { url: env.REDIS_URL, queuePrefix: env.QUEUE_PREFIX };
+});
 
 export const renderConfig = registerAs('render', () => {
   const env = environment();

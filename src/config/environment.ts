@@ -20,6 +20,7 @@ export class Environment {
   @IsString() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL =
     'postgres://postgres@127.0.0.1:5432/reports';
   @IsString() @Matches(/^rediss?:\/\//) REDIS_URL = 'redis://127.0.0.1:6379/0';
+  @IsString() @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'bull';
   @IsOptional() @IsString() PUPPETEER_EXECUTABLE_PATH?: string;
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })

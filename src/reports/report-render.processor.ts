@@ -45,6 +45,8 @@ const FAILURE_MESSAGES: Record<string, string> = {
 @Injectable()
 export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReportRenderProcessor.name);
+  /** Renders running now, awaited on shutdown. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     @InjectQueue(QueueName.ReportRender)
@@ -61,16 +63,24 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   /** Only processes with the worker role take render jobs. */
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
-    void this.queue.process(this.render.concurrency, (job: RenderJob) => this.handle(job));
+    void this.queue.process(this.render.concurrency, (job: RenderJob) => {
+      const render = this.handle(job);
+      this.inFlight.add(render);
+      return render.finally(() => this.inFlight.delete(render));
+    });
     this.logger.log(`Rendering reports, ${this.render.concurrency} at a time`);
   }
 
   /** Stops taking jobs and waits for the running renders (Chromium closes after, on shutdown). */
   async onModuleDestroy(): Promise<void> {
     if (this.app.role === 'api') return;
-    await withTimeout(this.queue.pause(true), SHUTDOWN_GRACE_MS, 'finishing renders').catch(
-      (error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`),
-    );
+    await this.queue.pause(true, true);
+    this.logger.log(`Shutting down: waiting for ${this.inFlight.size} render(s) in flight`);
+    await withTimeout(
+      Promise.allSettled(this.inFlight),
+      SHUTDOWN_GRACE_MS,
+      'finishing renders',
+    ).catch((error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`));
   }
 
   async handle(job: RenderJob): Promise<void> {

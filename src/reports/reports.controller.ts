@@ -82,7 +82,7 @@ export class ReportsController {
     description:
       'Makes the request safe to retry: the same key with the same body within 24 hours answers ' +
       'the same report (with Idempotent-Replayed: true); with another body, 422.',
-    schema: { type: 'string', maxLength: 255, example: 'b6f2c1d0-export-october' },
+    schema: { type: 'string', maxLength: 255 },
   })
   @ApiErrorResponse(422, {
     IDEMPOTENCY_KEY_REUSED:

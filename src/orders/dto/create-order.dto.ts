@@ -95,6 +95,7 @@ export class CreateOrderDto {
 
   @ApiProperty({ type: [OrderItemDto], minItems: 1, maxItems: 1000 })
   @IsArray()
+  @IsObject({ each: true })
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @ValidateNested({ each: true })
