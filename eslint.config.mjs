@@ -24,7 +24,10 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
-  { files: ['scripts/**/*.js', 'bench/**/*.ts', 'src/cli.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['scripts/**/*.js', 'bench/**/*.ts', 'test/**/*.ts', 'src/cli.ts'],
+    rules: { 'no-console': 'off' },
+  },
   {
     files: ['scripts/**/*.js', 'jest.config.js'],
     languageOptions: {

@@ -5,6 +5,9 @@ import { createClient } from '../src/clients/clients.service';
 import { callbacksConfig } from '../src/config/configuration';
 import { testEnvironment } from './env';
 
+/** The environment the suite started with. */
+const BASE_ENV = { ...process.env };
+
 export interface TestApp {
   app: NestFastifyApplication;
   url: string;
@@ -17,8 +20,11 @@ export interface TestApp {
  * configuration on top of the test environment.
  */
 export async function startApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  // Each app gets exactly the test environment and its own overrides, never a previous app's.
+  for (const key of Object.keys(process.env)) if (!(key in BASE_ENV)) delete process.env[key];
   Object.assign(
     process.env,
+    BASE_ENV,
     testEnvironment(),
     { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'false' },
     overrides,

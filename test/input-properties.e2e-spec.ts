@@ -443,11 +443,11 @@ function formatMinor(minor: bigint): string {
   return `${minor / 100n}.${(minor % 100n).toString().padStart(2, '0')}`;
 }
 
-/** An instant with an explicit offset, anywhere from year 0 to 9999. */
+/** An instant with an explicit offset, anywhere from year 1 to 9999 (Postgres has no year 0). */
 const instant = fc
   .tuple(
     fc.date({
-      min: new Date('0000-01-02T00:00:00Z'),
+      min: new Date('0001-01-02T00:00:00Z'),
       max: new Date('9999-12-30T00:00:00Z'),
       noInvalidDate: true,
     }),

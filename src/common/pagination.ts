@@ -44,7 +44,10 @@ export function decodeCursor(cursor: string): Position {
       typeof at === 'string' &&
       typeof id === 'string' &&
       UUID.test(id) &&
-      !Number.isNaN(Date.parse(at))
+      // Exactly what encodeCursor writes (toISOString of a real instant): nothing Postgres refuses.
+      ISO_INSTANT.test(at) &&
+      at >= '0001' &&
+      new Date(at).toISOString() === at
     ) {
       return { at, id };
     }
