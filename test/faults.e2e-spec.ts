@@ -13,6 +13,8 @@ const FAST_RECOVERY = { RENDER_STALL_TIMEOUT_MS: '4000', SWEEP_INTERVAL_MS: '100
 const CALLBACKS = {
   CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
   CALLBACK_RETRY_DELAYS_MS: '300,300,300',
+  // The tests poll as fast as Retry-After allows, for minutes.
+  RATE_LIMIT_STATUS_PER_MINUTE: '100000',
 };
 
 describe('Nothing lost when a process, Chromium, Redis or Postgres fails', () => {

@@ -672,8 +672,8 @@ describe('Whatever a client sends, the answer keeps the contract', () => {
           if (id.expect === 'own') expect([200, 303]).toContain(answer.status);
           else if (id.expect === 'maybe-own' && answer.status < 400)
             expect([200, 303]).toContain(answer.status);
-          // A URL that is not well-formed (400) or too long (414) may be refused before routing.
-          else if (![400, 414].includes(answer.status)) {
+          // A URL that is not well-formed (400) or too long (414, 431) may be refused before routing.
+          else if (![400, 414, 431].includes(answer.status)) {
             expect(answer.status).toBe(404);
             expect(answer.body.error_code).toBe('REPORT_NOT_FOUND');
           }
