@@ -188,13 +188,21 @@ describe('ReportHtmlBuilder', () => {
     expect(() => builder.addRows([row({ total: '25,00' })])).toThrow('Not a money amount');
   });
 
-  it('splits a long report into parts of about rowsPerPart rows, the title and summary in the first', () => {
+  it('keeps 1,000 rows in one part when a part holds about 1,000', () => {
+    const builder = new ReportHtmlBuilder(header, 40);
+    builder.addRows(rows(1000));
+    expect(builder.toHtmlParts(1000)).toHaveLength(1);
+  });
+
+  it('splits a long report into even parts of about rowsPerPart rows, the title and summary in the first', () => {
     const builder = new ReportHtmlBuilder(header, 40);
     builder.addRows(rows(2500));
     const parts = builder.toHtmlParts(1000);
 
     expect(parts).toHaveLength(3);
-    expect(parts.map(countTables)).toEqual([25, 25, countTables(builder.toHtml()) - 50]);
+    const tables = parts.map(countTables);
+    expect(tables.reduce((a, b) => a + b, 0)).toBe(countTables(builder.toHtml()));
+    expect(Math.max(...tables) - Math.min(...tables)).toBeLessThanOrEqual(1);
     expect(parts[0]).toContain('<h1>Orders report</h1>');
     expect(parts[0]).toContain('<h2>Summary</h2>');
     for (const part of parts.slice(1)) {

@@ -196,7 +196,10 @@ export class ReportHtmlBuilder {
    */
   toHtmlParts(rowsPerPart: number): string[] {
     const tables = this.allTables();
-    const tablesPerPart = Math.max(1, Math.floor(rowsPerPart / this.rowsPerTable));
+    // As many parts as whole `rowsPerPart` fit, tables spread evenly: 1,000 rows is one part, not
+    // 975 + 25, since every part costs a page load and a print.
+    const partCount = Math.max(1, Math.round(this.count / rowsPerPart));
+    const tablesPerPart = Math.max(1, Math.ceil(tables.length / partCount));
     const parts: string[] = [];
     for (let start = 0; start < tables.length || start === 0; start += tablesPerPart) {
       parts.push(this.document(tables.slice(start, start + tablesPerPart), start === 0));
