@@ -155,6 +155,31 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(text).not.toContain('IN-FIRST');
   });
 
+  it('prints right-to-left text, emoji and a 10,000-character name without failing the report', async () => {
+    const long = `${'X'.repeat(9990)}LONG-END`;
+    await createOrders(shop.api_key, [
+      order('WIDE-1', '2023-06-10T10:00:00Z', {
+        customer: { name: long, email: 'long@example.com' },
+      }),
+      order('WIDE-2', '2023-06-11T10:00:00Z', {
+        customer: { name: 'שלום עולם 🎉 مرحبا', email: 'rtl@example.com' },
+        items: [{ sku: 'E-1', name: '🎁 gift <b>box</b>', quantity: 1, unit_price: '9.99' }],
+      }),
+    ]);
+    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+      key: shop.api_key,
+      json: { start_date: '2023-06-01', end_date: '2023-07-01' },
+    });
+    const done = await pollUntilDone(test, shop.api_key, accepted.headers.get('location')!);
+    expect(done.status).toBe(303);
+    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: shop.api_key });
+    const text = (await pdfText(pdf.bytes)).replace(/\s+/g, '');
+    expect(text).toContain('WIDE-1');
+    expect(text).toContain('WIDE-2');
+    expect(text).toContain('LONG-END');
+    expect(text).toContain('X'.repeat(200));
+  });
+
   it('prints markup in order fields as text and lets the page make no request', async () => {
     let hits = 0;
     const listener: Server = createServer((_request, response) => {
