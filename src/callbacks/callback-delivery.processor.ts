@@ -12,8 +12,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
-import { withTimeout } from '../common/with-timeout';
+import { QueueWorker } from '../common/queue-worker';
+import { JobData, QueueName } from '../common/queues';
 import { appConfig, callbacksConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
@@ -91,12 +91,11 @@ async function readExcerpt(stream: Readable): Promise<string> {
 export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(CallbackDeliveryProcessor.name);
   private readonly agents: ReturnType<typeof callbackAgents>;
-  /** Deliveries running now, awaited on shutdown. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly worker: QueueWorker<JobData[QueueName.CallbackDelivery]>;
 
   constructor(
     @InjectQueue(QueueName.CallbackDelivery)
-    private readonly queue: Queue<JobData[QueueName.CallbackDelivery]>,
+    queue: Queue<JobData[QueueName.CallbackDelivery]>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly http: HttpService,
     private readonly callbacks: CallbacksService,
@@ -105,26 +104,17 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
     private readonly metrics: MetricsService,
   ) {
     this.agents = callbackAgents(config.allowPrivateNetworks);
+    this.worker = new QueueWorker(queue, this.logger);
   }
 
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
-    void this.queue.process(DELIVERY_CONCURRENCY, (job: DeliveryJob) => {
-      const delivery = this.deliver(job.data);
-      this.inFlight.add(delivery);
-      return delivery.finally(() => this.inFlight.delete(delivery));
-    });
+    this.worker.start(DELIVERY_CONCURRENCY, (job: DeliveryJob) => this.deliver(job.data));
   }
 
   /** Stops taking deliveries and lets the ones in flight end. */
   async onModuleDestroy(): Promise<void> {
-    if (this.app.role === 'api') return;
-    await this.queue.pause(true, true);
-    await withTimeout(
-      Promise.allSettled(this.inFlight),
-      SHUTDOWN_GRACE_MS,
-      'finishing deliveries',
-    ).catch((error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`));
+    if (this.app.role !== 'api') await this.worker.stop();
   }
 
   async deliver({ eventId, attempt }: JobData[QueueName.CallbackDelivery]): Promise<void> {

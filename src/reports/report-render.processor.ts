@@ -12,8 +12,8 @@ import type { Job, Queue } from 'bull';
 import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
-import { JobData, QueueName, SHUTDOWN_GRACE_MS } from '../common/queues';
-import { withTimeout } from '../common/with-timeout';
+import { QueueWorker } from '../common/queue-worker';
+import { JobData, QueueName } from '../common/queues';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
@@ -45,12 +45,11 @@ const FAILURE_MESSAGES: Record<string, string> = {
 @Injectable()
 export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReportRenderProcessor.name);
-  /** Renders running now, awaited on shutdown. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly worker: QueueWorker<JobData[QueueName.ReportRender]>;
 
   constructor(
     @InjectQueue(QueueName.ReportRender)
-    private readonly queue: Queue<JobData[QueueName.ReportRender]>,
+    queue: Queue<JobData[QueueName.ReportRender]>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly renderer: PdfRenderer,
     private readonly callbacks: CallbacksService,
@@ -58,29 +57,20 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
     @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.worker = new QueueWorker(queue, this.logger);
+  }
 
   /** Only processes with the worker role take render jobs. */
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
-    void this.queue.process(this.render.concurrency, (job: RenderJob) => {
-      const render = this.handle(job);
-      this.inFlight.add(render);
-      return render.finally(() => this.inFlight.delete(render));
-    });
+    this.worker.start(this.render.concurrency, (job: RenderJob) => this.handle(job));
     this.logger.log(`Rendering reports, ${this.render.concurrency} at a time`);
   }
 
   /** Stops taking jobs and waits for the running renders (Chromium closes after, on shutdown). */
   async onModuleDestroy(): Promise<void> {
-    if (this.app.role === 'api') return;
-    await this.queue.pause(true, true);
-    this.logger.log(`Shutting down: waiting for ${this.inFlight.size} render(s) in flight`);
-    await withTimeout(
-      Promise.allSettled(this.inFlight),
-      SHUTDOWN_GRACE_MS,
-      'finishing renders',
-    ).catch((error: unknown) => this.logger.warn(`${String(error)}: handing the rest back`));
+    if (this.app.role !== 'api') await this.worker.stop();
   }
 
   async handle(job: RenderJob): Promise<void> {
