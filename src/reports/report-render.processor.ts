@@ -19,6 +19,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
 import { Report, ReportFile } from './report.entity';
 import { ReportErrorCode } from './report-errors';
+import { ReportEvents } from './report-events';
 import { ReportHtmlBuilder, ReportRow } from './rendering/report-html';
 import { PdfRenderer, RenderError } from './rendering/pdf-renderer.service';
 
@@ -53,6 +54,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly renderer: PdfRenderer,
     private readonly callbacks: CallbacksService,
+    private readonly events: ReportEvents,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
     @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
@@ -80,6 +82,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       this.logger.log({ reportId, msg: `Report ${reportId}: already finished or gone, skipped` });
       return;
     }
+    await this.events.changed(reportId);
     try {
       await this.renderReport(report);
     } catch (error) {
@@ -220,6 +223,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     const eventId = await this.dataSource.transaction(async (manager) =>
       (await settle(manager)) ? this.callbacks.recordEvent(manager, report, outcome) : undefined,
     );
+    await this.events.changed(report.id);
     if (eventId) await this.callbacks.enqueue(eventId, 1);
   }
 }

@@ -8,6 +8,7 @@ import {
   Param,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import {
@@ -20,7 +21,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CallbackStatus } from '../callbacks/callback-event.entity';
 import { CallbacksService } from '../callbacks/callbacks.service';
 import { Client } from '../clients/client.entity';
@@ -30,12 +31,20 @@ import { ApiCommonErrors, ApiErrorResponse, RETRY_AFTER } from '../common/openap
 import { StatusPollingLimit } from '../common/rate-limit';
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { Report, ReportStatus } from './report.entity';
+import { FINISHED_STATUSES, Report, ReportStatus } from './report.entity';
+import { ReportEvents } from './report-events';
+import { preferredWait } from './prefer-wait';
 import { ReportErrorCode } from './report-errors';
 import { pdfFilename, reportPath, statusPath } from './report-links';
 import { ReportsService } from './reports.service';
 
 const ID = '3f2b9c3e-5d7a-4b8e-9f1a-0c6d2e4b8a71';
+const PREFERENCE_APPLIED = {
+  'Preference-Applied': {
+    description: 'wait=N when the request carried Prefer: wait=N',
+    schema: { type: 'string', example: 'wait=10' },
+  },
+};
 const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
 /** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
@@ -48,6 +57,7 @@ export class ReportsController {
   constructor(
     private readonly reports: ReportsService,
     private readonly callbacks: CallbacksService,
+    private readonly events: ReportEvents,
   ) {}
 
   @Post()
@@ -160,12 +170,22 @@ export class ReportsController {
   @ApiResponse({ status: 204, description: 'Cancelled or deleted' })
   @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
   async remove(@CurrentClient() client: Client, @Param('id') id: string): Promise<void> {
-    await this.reports.remove(await this.reports.findForClient(client.id, id));
+    const report = await this.reports.findForClient(client.id, id);
+    await this.reports.remove(report);
+    await this.events.changed(report.id); // a status request held on it now answers 404
   }
 
   @Get('status/:id')
   @StatusPollingLimit()
   @ID_PARAM
+  @ApiHeader({
+    name: 'Prefer',
+    required: false,
+    description:
+      'RFC 7240 `wait=N` (N ≤ 30): the answer is held until the status changes or N seconds pass, ' +
+      'and carries `Preference-Applied: wait=N`.',
+    schema: { type: 'string', example: 'wait=10' },
+  })
   @ApiOperation({
     summary: 'Poll a report (recipe 1)',
     description:
@@ -175,7 +195,7 @@ export class ReportsController {
   @ApiResponse({
     status: 200,
     description: 'Not finished (with Retry-After), failed (with the error) or expired',
-    headers: RETRY_AFTER,
+    headers: { ...RETRY_AFTER, ...PREFERENCE_APPLIED },
     content: {
       'application/json': {
         examples: {
@@ -216,9 +236,27 @@ export class ReportsController {
   async status(
     @CurrentClient() client: Client,
     @Param('id') id: string,
+    @Headers('prefer') prefer: string | undefined,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const report = await this.reports.findForClient(client.id, id);
+    let report = await this.reports.findForClient(client.id, id);
+    const wait = preferredWait(prefer);
+    if (wait !== undefined) {
+      if (!FINISHED_STATUSES.includes(report.status)) {
+        // Held until the status changes or `wait` seconds pass; a client that leaves ends the wait.
+        const left = new AbortController();
+        const onClose = () => left.abort();
+        request.raw.once('close', onClose);
+        try {
+          await this.events.waitForChange(report.id, wait * 1000, left.signal);
+        } finally {
+          request.raw.off('close', onClose);
+        }
+        report = await this.reports.findForClient(client.id, id);
+      }
+      void reply.header('Preference-Applied', `wait=${wait}`);
+    }
     const body = await this.statusBody(report, reply);
     return report.callbackUrl
       ? { ...body, callback: await this.callbacks.summary(report.id) }

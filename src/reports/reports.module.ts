@@ -9,13 +9,14 @@ import { ReportRenderProcessor } from './report-render.processor';
 import { ReportsController } from './reports.controller';
 import { ReportsService } from './reports.service';
 import { ReportSweeper } from './report-sweeper';
+import { ReportEvents } from './report-events';
 
 const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
 
 @Module({
   imports: [TypeOrmModule.forFeature([Report, ReportFile]), RENDER_QUEUE, CallbacksModule],
   controllers: [ReportsController],
-  providers: [ReportsService, ReportRenderProcessor, ReportSweeper, PdfRenderer],
+  providers: [ReportsService, ReportEvents, ReportRenderProcessor, ReportSweeper, PdfRenderer],
   exports: [RENDER_QUEUE, PdfRenderer],
 })
 export class ReportsModule {}
