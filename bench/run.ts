@@ -3,7 +3,10 @@
  * It uses its own Postgres database (`<name>_bench`) and Redis database (14).
  */
 import 'reflect-metadata';
+import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +34,7 @@ function benchEnvironment(): Record<string, string> {
     WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 2).toString('base64'),
     RATE_LIMIT_PER_MINUTE: '100000000',
     RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
+    CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 }
 
@@ -65,6 +69,109 @@ async function waitForHttp(url: string): Promise<void> {
   }
   throw new Error(`${url} did not start`);
 }
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+/** autocannon for 8 s with 20 connections: requests per second and latency percentiles. */
+function load(
+  url: string,
+  options: { method?: 'POST' | 'GET'; headers?: Record<string, string>; body?: string },
+) {
+  return new Promise<LoadResult>((resolve, reject) => {
+    autocannon({ url, connections: 20, duration: 8, ...options }, (error, result) => {
+      if (error) return reject(error);
+      resolve({
+        requestsPerSecond: Math.round(result.requests.average),
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+      });
+    });
+  });
+}
+
+/**
+ * 100 reports of 50 orders with callbacks to a fast receiver on loopback: time from POST to the
+ * callback's arrival, from completion to arrival, reports per minute; then all 100 redelivered at once
+ * for deliveries per second.
+ */
+async function endToEnd(
+  base: string,
+  headers: Record<string, string>,
+  dataSource: DataSource,
+  clientId: string,
+) {
+  await insertOrders(dataSource, clientId, generateOrders(50, '2040-06-01', '2040-06-02'));
+  const arrived = new Map<string, number[]>();
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const { id } = JSON.parse(body) as { id: string };
+      arrived.set(id, [...(arrived.get(id) ?? []), Date.now()]);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
+  try {
+    const posted = new Map<string, number>();
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const at = Date.now();
+        const response = await fetch(`${base}/v1/orders/reports`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            start_date: '2040-06-01',
+            end_date: '2040-06-02',
+            callback_url: callbackUrl,
+          }),
+        });
+        posted.set(((await response.json()) as { id: string }).id, at);
+      }),
+    );
+    while (arrived.size < 100 && Date.now() - started < 600_000) await sleep(50);
+    const wallMs = Date.now() - started;
+    const rows = await dataSource.query<{ id: string; completed: Date }[]>(
+      `SELECT id, completed_at AS completed FROM reports WHERE id = ANY($1)`,
+      [[...posted.keys()]],
+    );
+    const postToCallback = [...posted].map(([id, at]) => (arrived.get(id)?.[0] ?? NaN) - at);
+    const completionToCallback = rows.map(
+      (row) => (arrived.get(row.id)?.[0] ?? NaN) - row.completed.getTime(),
+    );
+
+    const redelivered = Date.now();
+    await Promise.all(
+      [...posted.keys()].map((id) =>
+        fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
+      ),
+    );
+    const total = () => [...arrived.values()].reduce((sum, times) => sum + times.length, 0);
+    while (total() < 200 && Date.now() - redelivered < 120_000) await sleep(20);
+    return {
+      reports: 100,
+      callbacksReceived: arrived.size,
+      wallMs,
+      reportsPerMinute: round((100 * 60_000) / wallMs),
+      postToCallbackP50Ms: percentile(postToCallback, 50),
+      postToCallbackP95Ms: percentile(postToCallback, 95),
+      completionToCallbackP50Ms: percentile(completionToCallback, 50),
+      redeliveriesPerSecond: round((100 * 1000) / (Date.now() - redelivered)),
+    };
+  } finally {
+    receiver.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const env = benchEnvironment();
@@ -115,6 +222,22 @@ async function main(): Promise<void> {
       p99Ms: round(percentile(latencies, 99)),
     };
     console.log('POST /v1/orders/reports → 202, sequential:', results.post);
+
+    // Throughput under load (autocannon, 20 connections): POST and the status route answering 200.
+    const pending = await fetch(`${base}/v1/orders/reports`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ start_date: '2030-02-01', end_date: '2030-02-02' }),
+    });
+    const pendingStatus = base + pending.headers.get('location');
+    results.api = {
+      post: await load(`${base}/v1/orders/reports`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ start_date: '2030-01-01', end_date: '2030-01-02' }),
+      }),
+      status200: await load(pendingStatus, { headers }),
+    };
     await redis.flushdb(); // drop those renders: the next step measures one report alone
 
     // 3. A 10,000-order report end to end, with a separate worker process: time and worker memory.
@@ -153,6 +276,11 @@ async function main(): Promise<void> {
         chromiumRssPeakMb: chromiumRssMb,
       };
       console.log('10,000-order report, POST to 303, separate worker:', results.report10k);
+      (results.api as Record<string, unknown>).status303 = await load(base + location, { headers });
+      console.log('API under load (autocannon, 20 connections, 8 s):');
+      console.table(results.api);
+      results.callbacks = await endToEnd(base, headers, dataSource, client.id);
+      console.log('100 reports with callbacks, end to end:', results.callbacks);
     } finally {
       clearInterval(sampler);
       worker.kill('SIGTERM');
