@@ -238,7 +238,9 @@ async function main(): Promise<void> {
       }),
       status200: await load(pendingStatus, { headers }),
     };
-    await redis.flushdb(); // drop those renders: the next step measures one report alone
+    // Drop those reports (rows and jobs): the next steps measure their own reports alone.
+    await redis.flushdb();
+    await dataSource.query(`DELETE FROM reports WHERE client_id = $1`, [client.id]);
 
     // 3. A 10,000-order report end to end, with a separate worker process: time and worker memory.
     await insertOrders(dataSource, client.id, generateOrders(10000, '2021-10-01', '2021-11-01'));

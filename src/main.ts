@@ -82,17 +82,23 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
-    parse(request, body as string, (error, value) =>
-      error
-        ? done(ApiError.validation([{ field: 'body', message: 'is not valid JSON' }]), undefined)
-        : // Lone surrogates cannot be stored (Postgres text and jsonb are UTF-8): refuse them whole.
-          illFormedString(value)
-          ? done(
-              ApiError.validation([{ field: 'body', message: 'must be valid Unicode' }]),
-              undefined,
-            )
-          : done(null, value),
-    ),
+    // An empty body (a POST that carries none, such as redeliver) is no body, not malformed JSON.
+    body === ''
+      ? done(null, undefined)
+      : parse(request, body as string, (error, value) =>
+          error
+            ? done(
+                ApiError.validation([{ field: 'body', message: 'is not valid JSON' }]),
+                undefined,
+              )
+            : // Lone surrogates cannot be stored (Postgres text and jsonb are UTF-8): refuse them whole.
+              illFormedString(value)
+              ? done(
+                  ApiError.validation([{ field: 'body', message: 'must be valid Unicode' }]),
+                  undefined,
+                )
+              : done(null, value),
+        ),
   );
 }
 
