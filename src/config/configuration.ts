@@ -38,7 +38,7 @@ export const renderConfig = registerAs('render', () => {
     concurrency: env.RENDER_CONCURRENCY,
     timeoutMs: env.RENDER_TIMEOUT_MS,
     attempts: env.RENDER_ATTEMPTS,
-    rowsPerTable: env.RENDER_ROWS_PER_TABLE,
+    rowsPerPage: env.RENDER_ROWS_PER_PAGE,
     rowsPerPart: env.RENDER_ROWS_PER_PART,
   };
 });

@@ -139,7 +139,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
 
     const builder = new ReportHtmlBuilder(
       { clientName, startDate: report.startDate, endDate: report.endDate, generatedAt: new Date() },
-      this.render.rowsPerTable,
+      this.render.rowsPerPage,
     );
     let after: { placedAt: Date; id: string } | undefined;
     let progress = 1;

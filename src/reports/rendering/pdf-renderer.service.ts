@@ -63,6 +63,13 @@ class Slots {
     await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
+  /** Takes up to `count` free slots without waiting; answers how many it took. */
+  tryAcquire(count: number): number {
+    const taken = Math.max(0, Math.min(count, this.free));
+    this.free -= taken;
+    return taken;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next();
@@ -108,20 +115,27 @@ export class PdfRenderer implements OnApplicationShutdown {
     return browser.version();
   }
 
-  /** Prints a report's parts (ReportHtmlBuilder.toHtmlParts) on one warm page and joins them. */
+  /**
+   * Prints a report's parts (ReportHtmlBuilder.toHtmlParts) and joins them. A render holds one
+   * warm page, and borrows the pages no other render is using to print its parts in parallel.
+   */
   async render(parts: string[]): Promise<Buffer> {
     if (this.destroyed) throw new RenderError('RENDER_FAILED', 'The PDF renderer is shut down');
     await this.slots.acquire();
-    let page: Page | undefined;
+    const slotCount = 1 + this.slots.tryAcquire(parts.length - 1);
+    const pages: Page[] = [];
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const work = (async () => {
-      page = await this.takePage();
-      if (timedOut) {
-        await this.discard(page);
-        throw new RenderError('RENDER_TIMEOUT', 'Timed out before printing');
+      for (let i = 0; i < slotCount; i += 1) {
+        const page = await this.takePage();
+        if (timedOut) {
+          await this.discard(page);
+          throw new RenderError('RENDER_TIMEOUT', 'Timed out before printing');
+        }
+        pages.push(page);
       }
-      return this.print(page, parts);
+      return this.print(pages, parts);
     })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -131,18 +145,21 @@ export class PdfRenderer implements OnApplicationShutdown {
         );
       }, this.config.timeoutMs);
     });
+    const releaseSlots = (): void => {
+      for (let i = 0; i < slotCount; i += 1) this.slots.release();
+    };
     try {
       const pdf = await Promise.race([work, deadline]);
-      // The caller gets its PDF now; the page is emptied and pooled before the slot is freed.
-      void this.recycle(page!).finally(() => this.slots.release());
+      // The caller gets its PDF now; the pages are emptied and pooled before the slots are freed.
+      void Promise.all(pages.map((page) => this.recycle(page))).finally(releaseSlots);
       return pdf;
     } catch (error) {
+      // Closing the pages is what really stops a print in progress. The slots stay taken until
+      // the pages are closed and warm replacements are ready, so the next render starts cleanly.
       work.catch(() => undefined);
       const renderError = this.toRenderError(error);
       this.logger.warn(`${renderError.code}: ${renderError.message}`);
-      // Closing the page is what really stops a print in progress. The slot stays taken until
-      // the page is closed and a warm replacement is ready, so the next render starts cleanly.
-      void this.replace(page).finally(() => this.slots.release());
+      void Promise.all(pages.map((page) => this.replace(page))).finally(releaseSlots);
       throw renderError;
     } finally {
       clearTimeout(timer);
@@ -164,14 +181,21 @@ export class PdfRenderer implements OnApplicationShutdown {
     }
   }
 
-  private async print(page: Page, parts: string[]): Promise<Buffer> {
-    // Puppeteer's own timeouts are a backstop; ours fires first and closes the page.
+  /** Each page prints the next part not yet taken; the PDFs are joined in the parts' order. */
+  private async print(pages: Page[], parts: string[]): Promise<Buffer> {
+    // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
     const backstop = this.config.timeoutMs + 5000;
-    const pdfs: Uint8Array[] = [];
-    for (const html of parts) {
-      await page.setContent(html, { waitUntil: 'load', timeout: backstop });
-      pdfs.push(await page.pdf({ ...PDF_OPTIONS, timeout: backstop }));
-    }
+    const pdfs: Uint8Array[] = new Array(parts.length);
+    let next = 0;
+    await Promise.all(
+      pages.map(async (page) => {
+        while (next < parts.length) {
+          const index = next++;
+          await page.setContent(parts[index], { waitUntil: 'load', timeout: backstop });
+          pdfs[index] = await page.pdf({ ...PDF_OPTIONS, timeout: backstop });
+        }
+      }),
+    );
     return joinWithPageNumbers(pdfs);
   }
 
@@ -185,7 +209,16 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   private async newPage(browser: Browser): Promise<Page> {
-    const page = await browser.newPage();
+    // Measured: newPage() on a browser killed meanwhile never settles. Stop waiting when it goes.
+    let onGone = (): void => undefined;
+    const gone = new Promise<never>((_, reject) => {
+      onGone = () => reject(new RenderError('RENDER_FAILED', 'Chromium disconnected'));
+      if (browser.connected) browser.once('disconnected', onGone);
+      else onGone();
+    });
+    const page = await Promise.race([browser.newPage(), gone]).finally(() =>
+      browser.off('disconnected', onGone),
+    );
     try {
       await page.setJavaScriptEnabled(false);
       await page.setRequestInterception(true);

@@ -21,7 +21,7 @@ function renderer(overrides: Partial<ConstructorParameters<typeof PdfRenderer>[0
     concurrency: 2,
     timeoutMs: 30000,
     attempts: 3,
-    rowsPerTable: 40,
+    rowsPerPage: 40,
     rowsPerPart: 1000,
     ...overrides,
   });
@@ -47,8 +47,8 @@ function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
   };
 }
 
-function report(rows: ReportRow[], rowsPerTable = 40): string[] {
-  const builder = new ReportHtmlBuilder(header, rowsPerTable);
+function report(rows: ReportRow[], rowsPerPage = 40): string[] {
+  const builder = new ReportHtmlBuilder(header, rowsPerPage);
   builder.addRows(rows);
   return builder.toHtmlParts(1000);
 }
@@ -104,6 +104,24 @@ describe('PdfRenderer (real Chromium)', () => {
 
     expect(numpages).toBeGreaterThan(1);
     expect(text).toContain(`Page 1 of ${numpages}`);
+    expect(text).toContain(`Page ${numpages} of ${numpages}`);
+  });
+
+  it('prints one block of orders per page, each page headed by the column headings', async () => {
+    // Every fifth name is long enough to wrap onto a second line: the block must still fit.
+    const rows = Array.from({ length: 2500 }, (_, i) =>
+      row(
+        i,
+        i % 5 ? {} : { customerName: `Wolfeschlegelsteinhausenbergerdorff ${'Q'.repeat(40)}` },
+      ),
+    );
+    const parts = report(rows);
+    const blocks = parts.join('').split('<section class="orders"').length - 1;
+    const { numpages, text } = await pdfParse(await pdfRenderer.render(parts));
+
+    expect(parts.length).toBeGreaterThan(1);
+    expect(numpages).toBe(blocks);
+    expect(text.match(/Order number/g)).toHaveLength(numpages);
     expect(text).toContain(`Page ${numpages} of ${numpages}`);
   });
 

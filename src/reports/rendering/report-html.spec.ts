@@ -1,5 +1,6 @@
 import {
   escapeHtml,
+  estimateLines,
   formatAmount,
   formatPeriod,
   ReportHeader,
@@ -31,7 +32,19 @@ function rows(count: number): ReportRow[] {
   return Array.from({ length: count }, (_, i) => row({ number: `ORD-${i}` }));
 }
 
-const countTables = (html: string): number => html.match(/<table class="orders">/g)?.length ?? 0;
+const countPages = (html: string): number =>
+  html.match(/<section class="orders" role="table">/g)?.length ?? 0;
+const ORDER_NUMBER = /<div class="row" role="row"><span role="cell">ORD-\d+<\/span>/g;
+
+describe('estimateLines', () => {
+  it('counts the lines a column wraps text onto, wide characters counting two', () => {
+    expect(estimateLines('', 26)).toBe(1);
+    expect(estimateLines('a'.repeat(26), 26)).toBe(1);
+    expect(estimateLines('a'.repeat(27), 26)).toBe(2);
+    expect(estimateLines('山'.repeat(13), 26)).toBe(1);
+    expect(estimateLines('山'.repeat(14), 26)).toBe(2);
+  });
+});
 
 describe('escapeHtml', () => {
   it('turns an img tag into inert text', () => {
@@ -121,13 +134,13 @@ describe('ReportHtmlBuilder', () => {
     expect(html.indexOf('Total GBP')).toBeLessThan(html.indexOf('Total USD'));
   });
 
-  it('says "No orders in this period" and prints no table when there are no orders', () => {
+  it('says "No orders in this period" and prints no order rows when there are no orders', () => {
     const builder = new ReportHtmlBuilder(header, 40);
     builder.addRows([]);
     const html = builder.toHtml();
 
     expect(html).toContain('No orders in this period');
-    expect(countTables(html)).toBe(0);
+    expect(countPages(html)).toBe(0);
     expect(html).toContain('<th>Orders</th><td>0</td>');
   });
 
@@ -145,26 +158,45 @@ describe('ReportHtmlBuilder', () => {
     builder.addRows([row({ number: 'ORD-42', total: '1234.5', itemCount: 3 })]);
     const html = builder.toHtml();
 
-    expect(html).toContain('<td>ORD-42</td><td class="placed">2021-10-05 13:07</td>');
-    expect(html).toContain('<td class="num">3</td><td class="num total">1,234.50 EUR</td>');
+    expect(html).toContain(
+      '<span role="cell">ORD-42</span><span class="placed" role="cell">2021-10-05 13:07</span>',
+    );
+    expect(html).toContain(
+      '<span class="num" role="cell">3</span><span class="num total" role="cell">1,234.50 EUR</span>',
+    );
   });
 
-  it('splits rows into tables of rowsPerTable, the first one shorter by the page header', () => {
+  it('splits rows into page blocks of rowsPerPage, the first one shorter by the page header', () => {
     const builder = new ReportHtmlBuilder(header, 40);
-    const first = builder.firstTableRows;
+    const first = builder.firstPageRows;
     builder.addRows(rows(700));
     builder.addRows(rows(300));
     const html = builder.toHtml();
 
     expect(first).toBeLessThan(40);
-    const tables = html.split('<table class="orders">').slice(1);
-    const rowCounts = tables.map((table) => (table.match(/<tr><td>/g) ?? []).length);
+    const blocks = html.split('<section class="orders" role="table">').slice(1);
+    const rowCounts = blocks.map((block) => (block.match(ORDER_NUMBER) ?? []).length);
     expect(rowCounts[0]).toBe(first);
     expect(rowCounts.slice(1, -1).every((count) => count === 40)).toBe(true);
     expect(rowCounts.reduce((a, b) => a + b, 0)).toBe(1000);
-    expect(tables.length).toBe(1 + Math.ceil((1000 - first) / 40));
-    // Every table repeats its own header row.
-    expect(tables.every((table) => table.includes('<thead><tr><th>Order number</th>'))).toBe(true);
+    expect(blocks.length).toBe(1 + Math.ceil((1000 - first) / 40));
+    // Every page's block starts with the column headings.
+    expect(
+      blocks.every((block) =>
+        block.startsWith('<div class="row head" role="row"><span role="columnheader">Order number'),
+      ),
+    ).toBe(true);
+  });
+
+  it('puts fewer rows in a block when long names wrap, so the block still fits its page', () => {
+    const builder = new ReportHtmlBuilder(header, 40);
+    // 60 characters: three lines in the customer column.
+    builder.addRows(Array.from({ length: 200 }, () => row({ customerName: 'N'.repeat(60) })));
+    const blocks = builder.toHtml().split('<section class="orders" role="table">').slice(1);
+
+    expect(
+      blocks.slice(1, -1).map((block) => (block.match(/role="row"/g) ?? []).length - 1),
+    ).toEqual(Array(blocks.length - 2).fill(13));
   });
 
   it('keeps the row order across batches', () => {
@@ -200,16 +232,16 @@ describe('ReportHtmlBuilder', () => {
     const parts = builder.toHtmlParts(1000);
 
     expect(parts).toHaveLength(3);
-    const tables = parts.map(countTables);
-    expect(tables.reduce((a, b) => a + b, 0)).toBe(countTables(builder.toHtml()));
-    expect(Math.max(...tables) - Math.min(...tables)).toBeLessThanOrEqual(1);
+    const blocks = parts.map(countPages);
+    expect(blocks.reduce((a, b) => a + b, 0)).toBe(countPages(builder.toHtml()));
+    expect(Math.max(...blocks) - Math.min(...blocks)).toBeLessThanOrEqual(1);
     expect(parts[0]).toContain('<h1>Orders report</h1>');
     expect(parts[0]).toContain('<h2>Summary</h2>');
     for (const part of parts.slice(1)) {
       expect(part).not.toContain('Orders report</h1>');
       expect(part).toMatch(/^<!DOCTYPE html>.*<\/html>$/s);
     }
-    const numbers = parts.join('').match(/<tr><td>ORD-\d+<\/td>/g) ?? [];
+    const numbers = parts.join('').match(ORDER_NUMBER) ?? [];
     expect(numbers).toHaveLength(2500);
     expect(new Set(numbers).size).toBe(2500);
   });
