@@ -5,7 +5,6 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Client } from './clients/client.entity';
 import { ApiKeyGuard } from './common/auth.guard';
 import { ErrorFilter } from './common/error.filter';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
@@ -49,7 +48,6 @@ function bullSettings(stallTimeoutMs: number) {
         return dataSource;
       },
     }),
-    TypeOrmModule.forFeature([Client]),
     BullModule.forRootAsync({
       inject: [redisConfig.KEY, reportsConfig.KEY],
       useFactory: (

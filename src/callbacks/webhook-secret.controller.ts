@@ -1,7 +1,6 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Client } from '../clients/client.entity';
-import { CurrentClient } from '../common/auth.guard';
+import { AuthenticatedClient, CurrentClient } from '../common/auth.guard';
 import { ApiCommonErrors } from '../common/openapi';
 import { CallbacksService } from './callbacks.service';
 
@@ -28,7 +27,7 @@ export class WebhookSecretController {
       },
     },
   })
-  rotate(@CurrentClient() client: Client) {
+  rotate(@CurrentClient() client: AuthenticatedClient) {
     return this.callbacks.rotateSecret(client.id);
   }
 }

@@ -6,29 +6,58 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { InjectRepository } from '@nestjs/typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
-import { Repository } from 'typeorm';
+import { LRUCache } from 'lru-cache';
+import { DataSource } from 'typeorm';
 import { hashApiKey } from '../clients/api-key';
-import { Client } from '../clients/client.entity';
 import { ApiError, CommonErrorCode } from './api-error';
 
 const PUBLIC = 'public-route';
 /** Marks a route that needs no API key (health, metrics). Every other route does. */
 export const Public = () => SetMetadata(PUBLIC, true);
 
-type AuthenticatedRequest = FastifyRequest & { client?: Client };
+/** Who is calling: all a route needs to know of the client behind the API key. */
+export interface AuthenticatedClient {
+  id: string;
+}
 
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
+type AuthenticatedRequest = FastifyRequest & { client?: AuthenticatedClient };
+
+/**
+ * How long a known key's client id is reused without asking Postgres. Keys are never reassigned
+ * and only ids are kept (no name, no secret), so the cache changes nothing but the cost of a
+ * request: a poll no longer pays a query to find its client. Unknown keys are always looked up.
+ */
+const KEY_CACHE_TTL_MS = 60_000;
+const KEY_CACHE_SIZE = 10_000;
+
+const keyHashes = new WeakMap<FastifyRequest, string | null>();
+
+/**
+ * The SHA-256 of the request's bearer API key, or undefined without one. Computed once per request:
+ * the rate limits and the auth guard all key on it.
+ */
+export function apiKeyHash(request: FastifyRequest): string | undefined {
+  let hash = keyHashes.get(request);
+  if (hash === undefined) {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+    hash = token ? hashApiKey(token) : null;
+    keyHashes.set(request, hash);
+  }
+  return hash ?? undefined;
 }
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  private readonly clientIds = new LRUCache<string, string>({
+    max: KEY_CACHE_SIZE,
+    ttl: KEY_CACHE_TTL_MS,
+  });
+
   constructor(
     private readonly reflector: Reflector,
-    @InjectRepository(Client) private readonly clients: Repository<Client>,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -38,9 +67,9 @@ export class ApiKeyGuard implements CanActivate {
     ]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const token = bearerToken(request);
-    const client = token ? await this.clients.findOneBy({ apiKeyHash: hashApiKey(token) }) : null;
-    if (!client) {
+    const keyHash = apiKeyHash(request);
+    const clientId = keyHash ? await this.clientId(keyHash) : undefined;
+    if (!clientId) {
       throw new ApiError(
         401,
         CommonErrorCode.Unauthorized,
@@ -49,13 +78,24 @@ export class ApiKeyGuard implements CanActivate {
         { 'WWW-Authenticate': 'Bearer' },
       );
     }
-    request.client = client;
+    request.client = { id: clientId };
     return true;
+  }
+
+  private async clientId(keyHash: string): Promise<string | undefined> {
+    const cached = this.clientIds.get(keyHash);
+    if (cached) return cached;
+    const [row] = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM clients WHERE api_key_hash = $1`,
+      [keyHash],
+    );
+    if (row) this.clientIds.set(keyHash, row.id);
+    return row?.id;
   }
 }
 
 /** The authenticated client of the request. */
 export const CurrentClient = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): Client =>
-    context.switchToHttp().getRequest<AuthenticatedRequest>().client as Client,
+  (_data: unknown, context: ExecutionContext): AuthenticatedClient =>
+    context.switchToHttp().getRequest<AuthenticatedRequest>().client as AuthenticatedClient,
 );

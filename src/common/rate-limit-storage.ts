@@ -12,7 +12,13 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
 
   constructor(url: string) {
     super(
-      new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }),
+      new Redis(url, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        // The limits of all the requests in flight go to Redis in one write.
+        enableAutoPipelining: true,
+      }),
     );
     this.disconnectRequired = true;
     this.redis.on('error', () => undefined); // reported once per failing request below

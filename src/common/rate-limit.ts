@@ -1,9 +1,8 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerOptions } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
-import { hashApiKey } from '../clients/api-key';
 import { ApiError, CommonErrorCode } from './api-error';
-import { bearerToken } from './auth.guard';
+import { apiKeyHash } from './auth.guard';
 
 const STATUS_POLLING = 'status-polling-limit';
 /** Puts a route under the status-polling limit (RATE_LIMIT_STATUS_PER_MINUTE) on top of the global one. */
@@ -27,8 +26,8 @@ export function rateLimits(perMinute: number, statusPerMinute: number): Throttle
 export class RateLimitGuard extends ThrottlerGuard {
   /** Per API key (its hash, never the key), else per address for requests without one. */
   protected async getTracker(request: Record<string, unknown>): Promise<string> {
-    const token = bearerToken(request as unknown as FastifyRequest);
-    return token ? `key:${hashApiKey(token)}` : `ip:${String(request.ip)}`;
+    const keyHash = apiKeyHash(request as unknown as FastifyRequest);
+    return keyHash ? `key:${keyHash}` : `ip:${String(request.ip)}`;
   }
 
   /** One bucket per limit and key, whatever the route: "600 per minute, all routes". */

@@ -6,9 +6,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentClient } from '../common/auth.guard';
+import { AuthenticatedClient, CurrentClient } from '../common/auth.guard';
 import { ApiCommonErrors, ApiErrorResponse } from '../common/openapi';
-import { Client } from '../clients/client.entity';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
 import { OrdersService } from './orders.service';
@@ -39,7 +38,7 @@ export class OrdersController {
   @ApiCreatedResponse({ description: 'The order', schema: { example: ORDER_EXAMPLE } })
   @ApiErrorResponse(400, { VALIDATION_FAILED: 'items.0.quantity must be an integer number' })
   @ApiErrorResponse(409, { ORDER_NUMBER_TAKEN: 'Order number ORD-1001 is already taken' })
-  create(@CurrentClient() client: Client, @Body() dto: CreateOrderDto) {
+  create(@CurrentClient() client: AuthenticatedClient, @Body() dto: CreateOrderDto) {
     return this.orders.create(client.id, dto);
   }
 
@@ -47,7 +46,7 @@ export class OrdersController {
   @ApiOperation({ summary: "List the client's orders in placed_at order" })
   @ApiOkResponse({ schema: { example: { data: [ORDER_EXAMPLE], next_cursor: 'WyIyMDIxLTEw…' } } })
   @ApiErrorResponse(400, { VALIDATION_FAILED: 'cursor is not a cursor returned by this API' })
-  list(@CurrentClient() client: Client, @Query() query: ListOrdersQuery) {
+  list(@CurrentClient() client: AuthenticatedClient, @Query() query: ListOrdersQuery) {
     return this.orders.list(client.id, query);
   }
 
@@ -55,7 +54,7 @@ export class OrdersController {
   @ApiOperation({ summary: 'One order' })
   @ApiOkResponse({ schema: { example: ORDER_EXAMPLE } })
   @ApiErrorResponse(404, { ORDER_NOT_FOUND: 'No such order' })
-  findOne(@CurrentClient() client: Client, @Param('id') id: string) {
+  findOne(@CurrentClient() client: AuthenticatedClient, @Param('id') id: string) {
     return this.orders.findOne(client.id, id);
   }
 }

@@ -24,9 +24,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CallbackStatus } from '../callbacks/callback-event.entity';
 import { CallbacksService } from '../callbacks/callbacks.service';
-import { Client } from '../clients/client.entity';
 import { ApiError } from '../common/api-error';
-import { CurrentClient } from '../common/auth.guard';
+import { AuthenticatedClient, CurrentClient } from '../common/auth.guard';
 import { ApiCommonErrors, ApiErrorResponse, RETRY_AFTER } from '../common/openapi';
 import { StatusPollingLimit } from '../common/rate-limit';
 import { CreateReportDto } from './dto/create-report.dto';
@@ -100,7 +99,7 @@ export class ReportsController {
     REPORT_TOO_LARGE: 'The period holds more than 100000 orders; ask for a shorter period',
   })
   async create(
-    @CurrentClient() client: Client,
+    @CurrentClient() client: AuthenticatedClient,
     @Body() dto: CreateReportDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -143,7 +142,7 @@ export class ReportsController {
     },
   })
   @ApiErrorResponse(400, { VALIDATION_FAILED: 'status must be one of the following values: …' })
-  async list(@CurrentClient() client: Client, @Query() query: ListReportsQuery) {
+  async list(@CurrentClient() client: AuthenticatedClient, @Query() query: ListReportsQuery) {
     const page = await this.reports.list(client.id, query);
     return {
       data: page.data.map((report) => ({
@@ -169,7 +168,10 @@ export class ReportsController {
   })
   @ApiResponse({ status: 204, description: 'Cancelled or deleted' })
   @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
-  async remove(@CurrentClient() client: Client, @Param('id') id: string): Promise<void> {
+  async remove(
+    @CurrentClient() client: AuthenticatedClient,
+    @Param('id') id: string,
+  ): Promise<void> {
     const report = await this.reports.findForClient(client.id, id);
     await this.reports.remove(report);
     await this.events.changed(report.id); // a status request held on it now answers 404
@@ -234,7 +236,7 @@ export class ReportsController {
   })
   @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
   async status(
-    @CurrentClient() client: Client,
+    @CurrentClient() client: AuthenticatedClient,
     @Param('id') id: string,
     @Headers('prefer') prefer: string | undefined,
     @Req() request: FastifyRequest,
@@ -289,7 +291,7 @@ export class ReportsController {
     },
   })
   @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
-  async callbackAttempts(@CurrentClient() client: Client, @Param('id') id: string) {
+  async callbackAttempts(@CurrentClient() client: AuthenticatedClient, @Param('id') id: string) {
     const report = await this.reports.findForClient(client.id, id);
     const attempts = await this.callbacks.attempts(report.id);
     return {
@@ -315,7 +317,7 @@ export class ReportsController {
     CALLBACK_NOT_FOUND:
       'This report has no callback to send: it has no callback_url, or it has not finished yet',
   })
-  async redeliver(@CurrentClient() client: Client, @Param('id') id: string) {
+  async redeliver(@CurrentClient() client: AuthenticatedClient, @Param('id') id: string) {
     const report = await this.reports.findForClient(client.id, id);
     const event = await this.callbacks.redeliver(report.id);
     return {
@@ -349,7 +351,7 @@ export class ReportsController {
   })
   @ApiErrorResponse(410, { REPORT_EXPIRED: 'The report has expired; ask for a new one' })
   async download(
-    @CurrentClient() client: Client,
+    @CurrentClient() client: AuthenticatedClient,
     @Param('id') id: string,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -15,7 +15,7 @@ import { callbacksConfig, renderConfig, reportsConfig } from '../config/configur
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
 import { periodBounds, periodErrors } from './period';
-import { Report, ReportFile, ReportStatus } from './report.entity';
+import { Report, REPORT_COLUMNS, ReportFile, ReportStatus } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { estimateRetryAfter } from './retry-after';
 
@@ -125,7 +125,12 @@ export class ReportsService {
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
   async findForClient(clientId: string, id: string): Promise<Report> {
-    const report = isUuid(id) ? await this.reports.findOneBy({ id, clientId }) : null;
+    const [report] = isUuid(id)
+      ? await this.dataSource.query<Report[]>(
+          `SELECT ${REPORT_COLUMNS} FROM reports WHERE id = $1 AND client_id = $2`,
+          [id, clientId],
+        )
+      : [];
     if (!report) throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
     return report;
   }
