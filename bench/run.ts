@@ -171,6 +171,52 @@ async function endToEnd(
   }
 }
 
+/** One report of a year's orders, POST to 303, sampling the worker's memory as it renders. */
+async function bigReport(
+  base: string,
+  headers: Record<string, string>,
+  dataSource: DataSource,
+  worker: ChildProcess,
+  year: number,
+) {
+  let workerRssMb = 0;
+  let chromiumRssMb = 0;
+  const sampler = setInterval(() => {
+    workerRssMb = Math.max(workerRssMb, treeRssMb(worker.pid, false));
+    chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(worker.pid) - treeRssMb(worker.pid, false));
+  }, 100);
+  try {
+    const started = performance.now();
+    const accepted = await fetch(`${base}/v1/orders/reports`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ start_date: `${year}-01-01`, end_date: `${year}-12-31` }),
+    });
+    const location = accepted.headers.get('location')!;
+    let status = 200;
+    while (status === 200) {
+      await sleep(100);
+      status = (await fetch(base + location, { headers, redirect: 'manual' })).status;
+    }
+    const [report] = await dataSource.query(
+      `SELECT order_count, render_ms, pdf_size FROM reports WHERE id = $1`,
+      [location.split('/').pop()],
+    );
+    const figures = {
+      finalStatus: status,
+      orders: report.order_count,
+      postTo303Ms: Math.round(performance.now() - started),
+      workerRenderMs: report.render_ms,
+      pdfBytes: report.pdf_size,
+      workerRssPeakMb: workerRssMb,
+      chromiumRssPeakMb: chromiumRssMb,
+    };
+    return { location, figures };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
@@ -242,49 +288,33 @@ async function main(): Promise<void> {
     await redis.flushdb();
     await dataSource.query(`DELETE FROM reports WHERE client_id = $1`, [client.id]);
 
-    // 3. A 10,000-order report end to end, with a separate worker process: time and worker memory.
-    await insertOrders(dataSource, client.id, generateOrders(10000, '2021-10-01', '2021-11-01'));
+    // 3. 10,000- and 100,000-order reports end to end, with a separate worker process: time and
+    // worker memory (the worker's Node process and its Chromium apart).
     const worker = startProcess({ ...env, APP_ROLE: 'worker' });
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    let workerRssMb = 0;
-    let chromiumRssMb = 0;
-    const sampler = setInterval(() => {
-      workerRssMb = Math.max(workerRssMb, treeRssMb(worker.pid, false));
-      chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(worker.pid) - treeRssMb(worker.pid, false));
-    }, 100);
     try {
-      const started = performance.now();
-      const accepted = await fetch(`${base}/v1/orders/reports`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ start_date: '2021-10-01', end_date: '2021-11-01' }),
-      });
-      const location = accepted.headers.get('location')!;
-      let status = 200;
-      while (status === 200) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        status = (await fetch(base + location, { headers, redirect: 'manual' })).status;
+      let lastLocation = '';
+      for (const [orders, year] of [
+        [10_000, 2021],
+        [100_000, 2022],
+      ] as const) {
+        await insertOrders(
+          dataSource,
+          client.id,
+          generateOrders(orders, `${year}-01-01`, `${year}-12-31`),
+        );
+        const result = await bigReport(base, headers, dataSource, worker, year);
+        results[`report${orders / 1000}k`] = result.figures;
+        lastLocation = result.location;
+        console.log(`${orders}-order report, POST to 303, separate worker:`, result.figures);
       }
-      const [report] = await dataSource.query(
-        `SELECT render_ms, pdf_size FROM reports WHERE id = $1`,
-        [location.split('/').pop()],
-      );
-      results.report10k = {
-        finalStatus: status,
-        postTo303Ms: Math.round(performance.now() - started),
-        workerRenderMs: report.render_ms,
-        pdfBytes: report.pdf_size,
-        workerRssPeakMb: workerRssMb,
-        chromiumRssPeakMb: chromiumRssMb,
-      };
-      console.log('10,000-order report, POST to 303, separate worker:', results.report10k);
+      const location = lastLocation;
       (results.api as Record<string, unknown>).status303 = await load(base + location, { headers });
       console.log('API under load (autocannon, 20 connections, 8 s):');
       console.table(results.api);
       results.callbacks = await endToEnd(base, headers, dataSource, client.id);
       console.log('100 reports with callbacks, end to end:', results.callbacks);
     } finally {
-      clearInterval(sampler);
       worker.kill('SIGTERM');
     }
   } finally {

@@ -20,7 +20,7 @@ import { periodBounds } from './period';
 import { Report, ReportFile } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { ReportEvents } from './report-events';
-import { ReportHtmlBuilder, ReportRow } from './rendering/report-html';
+import { ReportHtmlBuilder, ReportPart, ReportRow } from './rendering/report-html';
 import { PdfRenderer, RenderError } from './rendering/pdf-renderer.service';
 
 /** Orders read per query: keyset pages keep a large period out of memory as rows. */
@@ -140,33 +140,11 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     const builder = new ReportHtmlBuilder(
       { clientName, startDate: report.startDate, endDate: report.endDate, generatedAt: new Date() },
       this.render.rowsPerPage,
+      ReportHtmlBuilder.partRows(count, this.render.rowsPerPart),
     );
-    let after: { placedAt: Date; id: string } | undefined;
-    let progress = 1;
-    for (;;) {
-      const rows = await this.dataSource.query<(ReportRow & { id: string })[]>(
-        `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
-                item_count AS "itemCount", total, currency
-           FROM orders
-          WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
-            AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))
-          ORDER BY placed_at, id
-          LIMIT ${BATCH_SIZE}`,
-        [report.clientId, from, to, after?.placedAt ?? null, after?.id ?? null],
-      );
-      builder.addRows(rows);
-      if (rows.length < BATCH_SIZE) break;
-      const last = rows[rows.length - 1];
-      after = { placedAt: last.placedAt, id: last.id };
-      const next = Math.floor((60 * builder.orderCount) / Math.max(1, count));
-      if (next >= progress + 10) {
-        progress = next;
-        await this.setProgress(report.id, progress);
-      }
-    }
-    await this.setProgress(report.id, 70);
-
-    const pdf = await this.renderer.render(builder.toHtmlParts(this.render.rowsPerPart));
+    const partCount = Math.max(1, Math.round(count / this.render.rowsPerPart));
+    const parts = this.readParts(report, builder, count, { from, to });
+    const pdf = await this.renderer.render(parts, partCount);
     const renderMs = Date.now() - started;
     const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
     await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
@@ -188,6 +166,43 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       reportId: report.id,
       msg: `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
     });
+  }
+
+  /**
+   * Reads the period's orders in keyset batches and hands each part to the renderer as soon as it
+   * is full, so that reading and printing overlap and a long report is never held whole.
+   */
+  private async *readParts(
+    report: Report,
+    builder: ReportHtmlBuilder,
+    count: number,
+    period: { from: Date; to: Date },
+  ): AsyncGenerator<ReportPart> {
+    let after: { placedAt: Date; id: string } | undefined;
+    let progress = 1;
+    for (;;) {
+      const rows = await this.dataSource.query<(ReportRow & { id: string })[]>(
+        `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
+                item_count AS "itemCount", total, currency
+           FROM orders
+          WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
+            AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))
+          ORDER BY placed_at, id
+          LIMIT ${BATCH_SIZE}`,
+        [report.clientId, period.from, period.to, after?.placedAt ?? null, after?.id ?? null],
+      );
+      builder.addRows(rows);
+      yield* builder.takeReady();
+      if (rows.length < BATCH_SIZE) break;
+      const last = rows[rows.length - 1];
+      after = { placedAt: last.placedAt, id: last.id };
+      const next = Math.floor((90 * builder.orderCount) / Math.max(1, count));
+      if (next >= progress + 10) {
+        progress = next;
+        await this.setProgress(report.id, progress);
+      }
+    }
+    yield* builder.finish();
   }
 
   private async setProgress(reportId: string, progress: number): Promise<void> {

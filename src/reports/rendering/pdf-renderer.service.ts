@@ -4,6 +4,7 @@ import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { renderConfig } from '../../config/configuration';
 import { MetricsService } from '../../metrics/metrics.service';
 import { joinWithPageNumbers } from './page-numbers';
+import { ReportPart } from './report-html';
 
 export type RenderErrorCode = 'RENDER_TIMEOUT' | 'RENDER_FAILED';
 
@@ -116,13 +117,17 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   /**
-   * Prints a report's parts (ReportHtmlBuilder.toHtmlParts) and joins them. A render holds one
-   * warm page, and borrows the pages no other render is using to print its parts in parallel.
+   * Prints a report's parts (ReportHtmlBuilder) as they come and joins them by index. A render
+   * holds one warm page, and borrows the pages no other render is using to print its parts in
+   * parallel: at most `partCount - 1` of them.
    */
-  async render(parts: string[]): Promise<Buffer> {
+  async render(
+    parts: ReportPart[] | AsyncIterable<ReportPart>,
+    partCount = Array.isArray(parts) ? parts.length : 1,
+  ): Promise<Buffer> {
     if (this.destroyed) throw new RenderError('RENDER_FAILED', 'The PDF renderer is shut down');
     await this.slots.acquire();
-    const slotCount = 1 + this.slots.tryAcquire(parts.length - 1);
+    const slotCount = 1 + this.slots.tryAcquire(partCount - 1);
     const pages: Page[] = [];
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -181,18 +186,24 @@ export class PdfRenderer implements OnApplicationShutdown {
     }
   }
 
-  /** Each page prints the next part not yet taken; the PDFs are joined in the parts' order. */
-  private async print(pages: Page[], parts: string[]): Promise<Buffer> {
+  /** Each page prints the next part to come; the PDFs are joined in the parts' order. */
+  private async print(
+    pages: Page[],
+    parts: ReportPart[] | AsyncIterable<ReportPart>,
+  ): Promise<Buffer> {
     // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
     const backstop = this.config.timeoutMs + 5000;
-    const pdfs: Uint8Array[] = new Array(parts.length);
-    let next = 0;
+    const iterator = Array.isArray(parts)
+      ? parts[Symbol.iterator]()
+      : (parts as AsyncIterable<ReportPart>)[Symbol.asyncIterator]();
+    const pdfs: Uint8Array[] = [];
     await Promise.all(
       pages.map(async (page) => {
-        while (next < parts.length) {
-          const index = next++;
-          await page.setContent(parts[index], { waitUntil: 'load', timeout: backstop });
-          pdfs[index] = await page.pdf({ ...PDF_OPTIONS, timeout: backstop });
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          await page.setContent(next.value.html, { waitUntil: 'load', timeout: backstop });
+          pdfs[next.value.index] = await page.pdf({ ...PDF_OPTIONS, timeout: backstop });
         }
       }),
     );

@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { findChromium } from '../../config/environment';
 import { PdfRenderer, RenderError } from './pdf-renderer.service';
-import { ReportHeader, ReportHtmlBuilder, ReportRow } from './report-html';
+import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
 
 // Integration spec: drives the real system Chromium, nothing is mocked.
 jest.setTimeout(60000);
@@ -47,10 +47,14 @@ function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
   };
 }
 
-function report(rows: ReportRow[], rowsPerPage = 40): string[] {
-  const builder = new ReportHtmlBuilder(header, rowsPerPage);
+function report(rows: ReportRow[], rowsPerPage = 40): ReportPart[] {
+  const builder = new ReportHtmlBuilder(
+    header,
+    rowsPerPage,
+    ReportHtmlBuilder.partRows(rows.length, 1000),
+  );
   builder.addRows(rows);
-  return builder.toHtmlParts(1000);
+  return builder.finish();
 }
 
 async function pdfText(pdf: Buffer): Promise<string> {
@@ -116,7 +120,11 @@ describe('PdfRenderer (real Chromium)', () => {
       ),
     );
     const parts = report(rows);
-    const blocks = parts.join('').split('<section class="orders"').length - 1;
+    const blocks =
+      parts
+        .map((part) => part.html)
+        .join('')
+        .split('<section class="orders"').length - 1;
     const { numpages, text } = await pdfParse(await pdfRenderer.render(parts));
 
     expect(parts.length).toBeGreaterThan(1);
@@ -140,7 +148,7 @@ describe('PdfRenderer (real Chromium)', () => {
       `<p>RAW DOCUMENT</p><img src="${base}/img"><iframe src="${base}/frame"></iframe>` +
       `<iframe src="file:///etc/passwd"></iframe><div style="background:url(${base}/bg)">bg</div>` +
       `<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></body></html>`;
-    const text = await pdfText(await pdfRenderer.render([html]));
+    const text = await pdfText(await pdfRenderer.render([{ index: 0, html }]));
 
     expect(text).toContain('RAW DOCUMENT');
     expect(text).not.toContain('root:');
@@ -151,7 +159,7 @@ describe('PdfRenderer (real Chromium)', () => {
 
   it('blocks a navigation away from the document (meta refresh)', async () => {
     const html = `<meta http-equiv="refresh" content="0;url=http://127.0.0.1:${port}/refresh">`;
-    await pdfRenderer.render([html]);
+    await pdfRenderer.render([{ index: 0, html }]);
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     expect(requests).toEqual([]);
@@ -162,7 +170,7 @@ describe('PdfRenderer (real Chromium)', () => {
       '<html><body><p>STATIC TEXT</p>' +
       '<script>document.body.insertAdjacentText("beforeend", "SCRIPT" + "-RAN")</script>' +
       '<img src="data:," onerror="document.body.append(\'HANDLER\' + \'-RAN\')"></body></html>';
-    const text = await pdfText(await pdfRenderer.render([html]));
+    const text = await pdfText(await pdfRenderer.render([{ index: 0, html }]));
 
     expect(text).toContain('STATIC TEXT');
     expect(text).not.toContain('SCRIPT-RAN');

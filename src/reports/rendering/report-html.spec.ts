@@ -5,6 +5,7 @@ import {
   formatPeriod,
   ReportHeader,
   ReportHtmlBuilder,
+  ReportPart,
   ReportRow,
 } from './report-html';
 
@@ -221,35 +222,56 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('keeps 1,000 rows in one part when a part holds about 1,000', () => {
-    const builder = new ReportHtmlBuilder(header, 40);
+    const builder = new ReportHtmlBuilder(header, 40, ReportHtmlBuilder.partRows(1000, 1000));
     builder.addRows(rows(1000));
-    expect(builder.toHtmlParts(1000)).toHaveLength(1);
+    expect(builder.takeReady()).toEqual([]);
+    expect(builder.finish()).toHaveLength(1);
   });
 
-  it('splits a long report into even parts of about rowsPerPart rows, the title and summary in the first', () => {
-    const builder = new ReportHtmlBuilder(header, 40);
-    builder.addRows(rows(2500));
-    const parts = builder.toHtmlParts(1000);
+  it('hands out full parts as rows arrive, and part 0 with the title and summary last', () => {
+    const partRows = ReportHtmlBuilder.partRows(2500, 1000);
+    const builder = new ReportHtmlBuilder(header, 40, partRows);
+    const whole = new ReportHtmlBuilder(header, 40);
+    whole.addRows(rows(2500));
+    const handedOut: number[][] = [];
+    const parts: ReportPart[] = [];
+    for (let start = 0; start < 2500; start += 500) {
+      builder.addRows(rows(2500).slice(start, start + 500));
+      const ready = builder.takeReady();
+      handedOut.push(ready.map((part) => part.index));
+      parts.push(...ready);
+    }
+    parts.push(...builder.finish());
 
-    expect(parts).toHaveLength(3);
-    const blocks = parts.map(countPages);
-    expect(blocks.reduce((a, b) => a + b, 0)).toBe(countPages(builder.toHtml()));
-    expect(Math.max(...blocks) - Math.min(...blocks)).toBeLessThanOrEqual(1);
-    expect(parts[0]).toContain('<h1>Orders report</h1>');
-    expect(parts[0]).toContain('<h2>Summary</h2>');
-    for (const part of parts.slice(1)) {
+    expect(partRows).toBe(834);
+    // Part 1 is full once about 2 × 834 rows are in; part 0 waits for the summary.
+    expect(handedOut.flat()).toEqual([1]);
+    expect(parts.map((part) => part.index)).toEqual([1, 2, 0]);
+    const inOrder = [...parts].sort((a, b) => a.index - b.index).map((part) => part.html);
+    const blocks = inOrder.map(countPages);
+    expect(blocks.reduce((a, b) => a + b, 0)).toBe(countPages(whole.toHtml()));
+    expect(inOrder[0]).toContain('<h1>Orders report</h1>');
+    expect(inOrder[0]).toContain('<tr><th>Orders</th><td>2,500</td></tr>');
+    for (const part of inOrder.slice(1)) {
       expect(part).not.toContain('Orders report</h1>');
       expect(part).toMatch(/^<!DOCTYPE html>.*<\/html>$/s);
     }
-    const numbers = parts.join('').match(ORDER_NUMBER) ?? [];
-    expect(numbers).toHaveLength(2500);
+    const numbers = inOrder.join('').match(ORDER_NUMBER) ?? [];
+    expect(numbers).toEqual(whole.toHtml().match(ORDER_NUMBER));
     expect(new Set(numbers).size).toBe(2500);
   });
 
   it('gives an empty report one part that says so', () => {
-    const parts = new ReportHtmlBuilder(header, 40).toHtmlParts(1000);
-    expect(parts).toHaveLength(1);
-    expect(parts[0]).toContain('No orders in this period');
+    const parts = new ReportHtmlBuilder(header, 40, 1000).finish();
+    expect(parts).toEqual([
+      { index: 0, html: expect.stringContaining('No orders in this period') },
+    ]);
+  });
+
+  it('takes no rows once finished', () => {
+    const builder = new ReportHtmlBuilder(header, 40, 1000);
+    builder.finish();
+    expect(() => builder.addRows(rows(1))).toThrow('already finished');
   });
 
   it('loads nothing from outside: no script, no external URL', () => {

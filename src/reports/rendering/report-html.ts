@@ -152,13 +152,37 @@ const PAGE_HEAD =
   '<span class="num" role="columnheader">Items</span><span class="num" role="columnheader">Total</span></div>';
 const PAGE_TAIL = '</section>';
 
+/** One document to print, and where its pages go in the joined PDF. */
+export interface ReportPart {
+  index: number;
+  html: string;
+}
+
 /**
- * Builds the report document incrementally. Rows are grouped into blocks of `rowsPerPage` rows,
- * one A4 page each (the first one shorter). Each finished block is kept as one string and joined
- * once per document.
+ * Builds the report incrementally, as rows are read. Rows are grouped into blocks of `rowsPerPage`
+ * rows, one A4 page each (the first one shorter). Blocks are cut into parts of about `partRows`
+ * rows, documents printed one by one: Chromium's print time grows with a document's length, and
+ * a part can print while the next rows are read. Part 0 carries the title and the summary, so it
+ * is handed out last, once every row is in; the others as soon as they are full. Only part 0 and
+ * the part being filled are held, whatever the report's length.
  */
 export class ReportHtmlBuilder {
-  private readonly pages: string[] = [];
+  /** Sizes parts evenly: 1,000 orders make one part, not 975 + 25 (every part costs a print). */
+  static partRows(expectedOrders: number, rowsPerPart: number): number {
+    if (!Number.isFinite(rowsPerPart)) return Infinity;
+    const parts = Math.max(1, Math.round(expectedOrders / rowsPerPart));
+    return Math.max(1, Math.ceil(expectedOrders / parts));
+  }
+
+  /** Finished blocks of the part being filled, and the rows they hold. */
+  private pages: string[] = [];
+  private pagesRows = 0;
+  private pageCount = 0;
+  /** Part 0's blocks, kept until the summary is known. */
+  private firstPart?: string[];
+  private ready: ReportPart[] = [];
+  private nextIndex = 1;
+  private finished = false;
   private pendingRows: string[] = [];
   /** Lines the pending rows take: a block holds `rowsPerPage` one-line rows, fewer taller ones. */
   private pendingLines = 0;
@@ -168,6 +192,7 @@ export class ReportHtmlBuilder {
   constructor(
     private readonly header: ReportHeader,
     private readonly rowsPerPage: number,
+    private readonly partRows = Infinity,
   ) {
     if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1) {
       throw new Error(`rowsPerPage must be a positive integer, got ${rowsPerPage}`);
@@ -186,6 +211,7 @@ export class ReportHtmlBuilder {
   }
 
   addRows(rows: ReportRow[]): void {
+    if (this.finished) throw new Error('The report is already finished');
     for (const row of rows) {
       const amount = toMinorUnits(row.total);
       const currency = row.currency.trim().toUpperCase();
@@ -198,7 +224,7 @@ export class ReportHtmlBuilder {
         estimateLines(row.status, CHARS_PER_LINE.status),
         estimateLines(total, CHARS_PER_LINE.total),
       );
-      const limit = this.pages.length ? this.rowsPerPage : this.firstPageRows;
+      const limit = this.pageCount ? this.rowsPerPage : this.firstPageRows;
       if (this.pendingRows.length && this.pendingLines + lines > limit) this.flushPage();
       this.pendingRows.push(
         `<div class="row" role="row"><span role="cell">${escapeHtml(row.number)}</span>` +
@@ -212,33 +238,32 @@ export class ReportHtmlBuilder {
     }
   }
 
-  /** The whole report as one document. */
+  /** The parts filled since the last call, part 0 excepted. */
+  takeReady(): ReportPart[] {
+    const ready = this.ready;
+    this.ready = [];
+    return ready;
+  }
+
+  /** Every part not yet taken, part 0 last: the rows are all in, the summary is known. */
+  finish(): ReportPart[] {
+    if (this.finished) throw new Error('The report is already finished');
+    if (this.pendingRows.length) this.flushPage();
+    if (this.pages.length && this.firstPart) this.cutPart();
+    this.finished = true;
+    const first = { index: 0, html: this.document(this.firstPart ?? this.pages, true) };
+    this.firstPart = undefined;
+    this.pages = [];
+    return [...this.takeReady(), first];
+  }
+
+  /** The whole report as one document (a builder that cuts no parts: `partRows` Infinity). */
   toHtml(): string {
-    return this.document(this.allPages(), true);
-  }
-
-  /**
-   * The report as documents of about `rowsPerPart` rows each, to print one by one: Chromium's print
-   * time grows faster than linearly with a document's length, so ten 1,000-row documents print
-   * several times faster than one of 10,000 rows. The first part carries the title and summary.
-   */
-  toHtmlParts(rowsPerPart: number): string[] {
-    const pages = this.allPages();
-    // As many parts as whole `rowsPerPart` fit, pages spread evenly: 1,000 rows is one part, not
-    // 975 + 25, since every part costs a page load and a print.
-    const partCount = Math.max(1, Math.round(this.count / rowsPerPart));
-    const pagesPerPart = Math.max(1, Math.ceil(pages.length / partCount));
-    const parts: string[] = [];
-    for (let start = 0; start < pages.length || start === 0; start += pagesPerPart) {
-      parts.push(this.document(pages.slice(start, start + pagesPerPart), start === 0));
-    }
-    return parts;
-  }
-
-  private allPages(): string[] {
-    return this.pendingRows.length
-      ? [...this.pages, PAGE_HEAD + this.pendingRows.join('') + PAGE_TAIL]
-      : this.pages;
+    if (this.firstPart) throw new Error('toHtml() needs a builder that cuts no parts');
+    const pending = this.pendingRows.length
+      ? [PAGE_HEAD + this.pendingRows.join('') + PAGE_TAIL]
+      : [];
+    return this.document([...this.pages, ...pending], true);
   }
 
   private document(pages: string[], first: boolean): string {
@@ -279,7 +304,21 @@ export class ReportHtmlBuilder {
 
   private flushPage(): void {
     this.pages.push(PAGE_HEAD + this.pendingRows.join('') + PAGE_TAIL);
+    this.pagesRows += this.pendingRows.length;
+    this.pageCount += 1;
     this.pendingRows = [];
     this.pendingLines = 0;
+    if (this.pagesRows >= this.partRows) this.cutPart();
+  }
+
+  private cutPart(): void {
+    if (!this.firstPart) {
+      this.firstPart = this.pages;
+    } else {
+      this.ready.push({ index: this.nextIndex, html: this.document(this.pages, false) });
+      this.nextIndex += 1;
+    }
+    this.pages = [];
+    this.pagesRows = 0;
   }
 }
