@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
-import puppeteer, { Browser } from 'puppeteer';
+import puppeteer, { Browser, Page } from 'puppeteer';
 import {
   CHROMIUM_ARGS,
   PDF_OPTIONS,
@@ -219,6 +219,43 @@ export async function benchRender(
     await bare?.close();
   }
   return results;
+}
+
+/**
+ * Bare Puppeteer's report rate: `count` copies of an `orders`-order report printed on `pages` warm
+ * pages at once, as many as a worker has. What end-to-end throughput is compared with.
+ */
+export async function bareRenderRate(
+  orders = 50,
+  pages = Number(process.env.RENDER_CONCURRENCY ?? 2),
+  count = 100,
+): Promise<{ orders: number; pages: number; reportsPerMinute: number }> {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    pipe: true,
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const html = buildReport(orders, 40).toHtml();
+    const tabs = await Promise.all(Array.from({ length: pages }, () => browser.newPage()));
+    const print = async (page: Page) => {
+      await page.setContent(html, { waitUntil: 'load' });
+      await page.pdf(BARE_PDF_OPTIONS);
+    };
+    await Promise.all(tabs.map(print)); // warm-up
+    let left = count;
+    const [ms] = await timed(() =>
+      Promise.all(
+        tabs.map(async (page) => {
+          while (left-- > 0) await print(page);
+        }),
+      ),
+    );
+    return { orders, pages, reportsPerMinute: Math.round((count * 60_000) / ms) };
+  } finally {
+    await browser.close();
+  }
 }
 
 if (require.main === module) {

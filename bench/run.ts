@@ -17,7 +17,7 @@ import { callbacksConfig } from '../src/config/configuration';
 import { dataSourceOptions } from '../src/database/database-options';
 import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
 import { generateOrders, insertOrders } from '../src/orders/order-seed';
-import { benchRender, treeRssMb } from './render';
+import { bareRenderRate, benchRender, treeRssMb } from './render';
 
 const ROOT = join(__dirname, '..');
 
@@ -217,6 +217,41 @@ async function bigReport(
   }
 }
 
+/** The run as the Markdown table the README carries, with the machine it ran on. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object built above
+function summaryTable(results: Record<string, any>): string {
+  const { machine, render, api, post, callbacks } = results;
+  const lines = [
+    `Measured ${results.date.slice(0, 10)} on ${machine.cpus} × ${machine.cpuModel}, ` +
+      `${machine.memoryGb} GB, Node ${machine.node}; load generator on the same machine.`,
+    '',
+    '| measure | ours | bare tool, same run | ratio |',
+    '| --- | --- | --- | --- |',
+    ...render.map(
+      (r: { orders: number; oursMs: number; bareMs: number; ratio: number }) =>
+        `| render ${r.orders.toLocaleString('en')} orders (ms) | ${r.oursMs} | ` +
+        `${r.bareMs} (Puppeteer, one document, one page) | ${r.ratio} |`,
+    ),
+    `| POST /v1/orders/reports (req/s, p99 ms) | ${api.post.requestsPerSecond}, ${api.post.p99Ms} | | |`,
+    `| POST → 202 sequential (p50 / p99 ms) | ${post.p50Ms} / ${post.p99Ms} | | |`,
+    `| status route, 200 (req/s, p99 ms) | ${api.status200.requestsPerSecond}, ${api.status200.p99Ms} | | |`,
+    `| status route, 303 (req/s, p99 ms) | ${api.status303.requestsPerSecond}, ${api.status303.p99Ms} | | |`,
+    ...['report10k', 'report100k'].map((key) => {
+      const r = results[key];
+      return (
+        `| ${r.orders.toLocaleString('en')} orders, POST → 303 (s; worker / Chromium RSS MB) | ` +
+        `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
+      );
+    }),
+    `| 100 reports of 50 orders with callbacks (reports/min) | ${callbacks.reportsPerMinute} | ` +
+      `${callbacks.bareReportsPerMinute} (Puppeteer printing them on as many pages) | ${callbacks.ratioToBare} |`,
+    `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
+    `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
+    `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
@@ -312,7 +347,13 @@ async function main(): Promise<void> {
       (results.api as Record<string, unknown>).status303 = await load(base + location, { headers });
       console.log('API under load (autocannon, 20 connections, 8 s):');
       console.table(results.api);
-      results.callbacks = await endToEnd(base, headers, dataSource, client.id);
+      const bare = await bareRenderRate(50);
+      const callbacks = await endToEnd(base, headers, dataSource, client.id);
+      results.callbacks = {
+        ...callbacks,
+        bareReportsPerMinute: bare.reportsPerMinute,
+        ratioToBare: Math.round((callbacks.reportsPerMinute / bare.reportsPerMinute) * 100) / 100,
+      };
       console.log('100 reports with callbacks, end to end:', results.callbacks);
     } finally {
       worker.kill('SIGTERM');
@@ -324,9 +365,11 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`Written to ${file}`);
+  const stem = join(ROOT, 'bench', 'results', new Date().toISOString().slice(0, 10));
+  writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const table = summaryTable(results);
+  writeFileSync(`${stem}.md`, table);
+  console.log(`\n${table}\nWritten to ${stem}.json and ${stem}.md (the README carries the table)`);
 }
 
 main().catch((error: unknown) => {

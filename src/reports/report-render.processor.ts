@@ -202,6 +202,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         await this.setProgress(report.id, progress);
       }
     }
+    // Every row is read: what is left is printing the last parts and joining them.
+    await this.setProgress(report.id, 90);
     yield* builder.finish();
   }
 
