@@ -104,9 +104,12 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Resident memory of a process and, unless told not to, all its descendants (Chromium's helpers). */
-export function treeRssMb(rootPid: number | undefined, descendants = true): number {
-  if (!rootPid) return 0;
+/** Resident memory of a process, and of all its descendants apart (Chromium and its helpers). */
+export function treeRssMb(rootPid: number | undefined): {
+  processMb: number;
+  descendantsMb: number;
+} {
+  if (!rootPid) return { processMb: 0, descendantsMb: 0 };
   const children = new Map<number, number[]>();
   const rss = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
@@ -121,14 +124,15 @@ export function treeRssMb(rootPid: number | undefined, descendants = true): numb
       // The process ended while we looked.
     }
   }
-  let total = 0;
-  const stack = [rootPid];
+  let descendants = 0;
+  const stack = [...(children.get(rootPid) ?? [])];
   while (stack.length) {
     const pid = stack.pop()!;
-    total += rss.get(pid) ?? 0;
-    if (descendants) stack.push(...(children.get(pid) ?? []));
+    descendants += rss.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
   }
-  return Math.round(total / 1024);
+  const mb = (kb: number) => Math.round(kb / 1024);
+  return { processMb: mb(rss.get(rootPid) ?? 0), descendantsMb: mb(descendants) };
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
@@ -196,7 +200,8 @@ export async function benchRender(
         oursMs.push(ms);
         pdf = out;
         pdfBytes = out.length;
-        chromiumRssMb = Math.max(chromiumRssMb, treeRssMb(ours.browserPid));
+        const tree = treeRssMb(ours.browserPid);
+        chromiumRssMb = Math.max(chromiumRssMb, tree.processMb + tree.descendantsMb);
         bareMs.push((await timed(bareRender))[0]);
         barePartsMs.push((await timed(barePartsRender))[0]);
       }

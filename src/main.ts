@@ -8,10 +8,10 @@ import { Logger } from 'nestjs-pino';
 import { mountQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
 import { documentCallbacks } from './callbacks/callbacks.openapi';
-import { ApiError } from './common/api-error';
+import { ApiError, CommonErrorCode } from './common/api-error';
 import { ErrorBodyDto } from './common/openapi';
 import { illFormedString, validationPipe } from './common/validation';
-import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
+import { clientErrorHandler, frameworkErrorHandler, sendApiError } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
 import { LoggingModule, pinoLevel } from './logging/logging.module';
 import { echoRequestId, requestId } from './logging/request-id';
@@ -20,6 +20,9 @@ import { MetricsService } from './metrics/metrics.service';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** What a worker process answers over HTTP: its health and its metrics (renders, callbacks). */
+const OPERATIONS_PATHS = new Set(['/health', '/metrics']);
 
 /** The application with its JSON logs; `logLevel` overrides LOG_LEVEL. */
 function rootModule(logLevel?: string): DynamicModule {
@@ -39,6 +42,8 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   });
   acceptJsonOnly(adapter);
   echoRequestId(adapter.getInstance());
+  const worker = environment().APP_ROLE === 'worker';
+  if (worker) operationsOnly(adapter);
   const app = await NestFactory.create<NestFastifyApplication>(
     rootModule(logger && pinoLevel(logger)),
     adapter,
@@ -49,6 +54,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   app.enableShutdownHooks();
   recordHttpMetrics(adapter.getInstance(), app.get(MetricsService));
   const { adminToken } = app.get<ConfigType<typeof observabilityConfig>>(observabilityConfig.KEY);
+  if (worker) return app;
   if (adminToken) await mountQueueDashboard(app, adminToken);
 
   const document = SwaggerModule.createDocument(
@@ -71,6 +77,16 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
     swaggerOptions: { persistAuthorization: true },
   });
   return app;
+}
+
+/** A worker serves no API route: anything but the operations paths is 404 NOT_FOUND. */
+function operationsOnly(adapter: FastifyAdapter): void {
+  adapter.getInstance().addHook('onRequest', async (request, reply) => {
+    if (!OPERATIONS_PATHS.has(request.url.split('?')[0])) {
+      sendApiError(reply, new ApiError(404, CommonErrorCode.NotFound, 'No such route'));
+      return reply;
+    }
+  });
 }
 
 /**
@@ -104,12 +120,7 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
 
 async function bootstrap(): Promise<void> {
   const env = environment();
-  if (env.APP_ROLE === 'worker') {
-    const context = await NestFactory.createApplicationContext(rootModule(), { bufferLogs: true });
-    context.useLogger(context.get(Logger));
-    context.enableShutdownHooks();
-    return;
-  }
+  // A worker listens too, for /health and /metrics only: its renders and callbacks are counted there.
   const app = await createApp();
   await app.listen(env.PORT, '0.0.0.0');
 }

@@ -176,4 +176,23 @@ describe('Operations: metrics, queue dashboard and request ids', () => {
       await plain.close();
     }
   });
+
+  it('has a worker process serve /health and /metrics over HTTP, and no API route', async () => {
+    const worker = await startApp({ APP_ROLE: 'worker' });
+    try {
+      const metrics = await call(worker, 'GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.bytes.toString('utf8')).toContain('reports_renders_total');
+      expect((await call(worker, 'GET', '/health')).status).toBe(200);
+      for (const path of ['/v1/orders/reports', '/docs', '/admin/queues']) {
+        const answer = await call(worker, 'GET', path, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(answer.status).toBe(404);
+        expect(answer.body).toEqual({ error_code: 'NOT_FOUND', error_message: 'No such route' });
+      }
+    } finally {
+      await worker.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ export function spawnWorker(overrides: Record<string, string> = {}): ChildProces
       ...process.env,
       ...testEnvironment(),
       APP_ROLE: 'worker',
+      PORT: '0', // a worker listens for /health and /metrics: any free port
       LOG_LEVEL: 'warn',
       ...overrides,
     },

@@ -86,7 +86,8 @@ export function toApiError(error: unknown): ApiError {
   );
 }
 
-function send(reply: FastifyReply, apiError: ApiError): void {
+/** Writes an ApiError as the contract's error answer, outside Nest (Fastify hooks and handlers). */
+export function sendApiError(reply: FastifyReply, apiError: ApiError): void {
   void reply
     .status(apiError.status)
     .headers(apiError.headers)
@@ -100,7 +101,7 @@ export function frameworkErrorHandler(
   _request: unknown,
   reply: FastifyReply,
 ) {
-  send(
+  sendApiError(
     reply,
     error.code === 'FST_ERR_BAD_URL'
       ? ApiError.validation([{ field: 'path', message: 'is not a valid URL' }])
@@ -129,6 +130,6 @@ export function clientErrorHandler(error: { code?: string }, socket: Duplex): vo
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
-    send(host.switchToHttp().getResponse<FastifyReply>(), toApiError(error));
+    sendApiError(host.switchToHttp().getResponse<FastifyReply>(), toApiError(error));
   }
 }
