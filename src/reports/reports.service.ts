@@ -80,11 +80,11 @@ export class ReportsService {
     if (dto.callback_url !== undefined) await this.checkCallbackUrl(dto.callback_url);
     await this.checkSize(clientId, dto);
 
-    const rows = await this.dataSource.query<{ id: string }[]>(
+    const [report] = await this.dataSource.query<Report[]>(
       `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key, request_hash)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id`,
+       RETURNING ${REPORT_COLUMNS}`,
       [
         clientId,
         dto.start_date,
@@ -94,13 +94,12 @@ export class ReportsService {
         hash,
       ],
     );
-    if (!rows[0]) {
+    if (!report) {
       // A concurrent request with the same key won the insert: answer its report.
       const winner = await this.findByIdempotencyKey(clientId, idempotencyKey!);
       if (!winner) throw new Error('Idempotency-Key conflict without a report');
       return { report: this.replay(winner, hash), replayed: true };
     }
-    const report = await this.reports.findOneByOrFail({ id: rows[0].id });
     await this.enqueue(report.id);
     return { report, replayed: false };
   }
