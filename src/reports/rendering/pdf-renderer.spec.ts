@@ -159,7 +159,11 @@ describe('PdfRenderer (real Chromium)', () => {
 
   it('blocks a navigation away from the document (meta refresh)', async () => {
     const html = `<meta http-equiv="refresh" content="0;url=http://127.0.0.1:${port}/refresh">`;
-    await pdfRenderer.render([{ index: 0, html }]);
+    // What matters is that nothing leaves the page. The blocked navigation may race the print and
+    // fail it (seen once in about ten runs on a loaded machine): that outcome is fine too.
+    await pdfRenderer.render([{ index: 0, html }]).catch((error: unknown) => {
+      expect(error).toBeInstanceOf(RenderError);
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     expect(requests).toEqual([]);
