@@ -142,7 +142,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       this.render.rowsPerPage,
       ReportHtmlBuilder.partRows(count, this.render.rowsPerPart),
     );
-    const partCount = Math.max(1, Math.round(count / this.render.rowsPerPart));
+    const partCount = Math.max(1, Math.ceil(count / builder.partRows));
     const parts = this.readParts(report, builder, count, { from, to });
     const pdf = await this.renderer.render(parts, partCount);
     const renderMs = Date.now() - started;

@@ -116,9 +116,10 @@ export class ReportsService {
         'enqueue',
       );
     } catch (error) {
-      this.logger.warn(
-        `Report ${reportId}: not queued now (${String(error)}); the sweep will queue it`,
-      );
+      this.logger.warn({
+        reportId,
+        msg: `Report ${reportId}: not queued now (${String(error)}); the sweep will queue it`,
+      });
     }
   }
 
@@ -166,7 +167,10 @@ export class ReportsService {
       // A waiting job is dropped; a running one finds its report gone and writes nothing.
       if (job && !(await job.isActive())) await job.remove();
     } catch (error) {
-      this.logger.warn(`Report ${report.id}: its job was not removed (${String(error)})`);
+      this.logger.warn({
+        reportId: report.id,
+        msg: `Report ${report.id}: its job was not removed (${String(error)})`,
+      });
     }
   }
 

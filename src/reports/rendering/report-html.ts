@@ -192,7 +192,7 @@ export class ReportHtmlBuilder {
   constructor(
     private readonly header: ReportHeader,
     private readonly rowsPerPage: number,
-    private readonly partRows = Infinity,
+    readonly partRows = Infinity,
   ) {
     if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1) {
       throw new Error(`rowsPerPage must be a positive integer, got ${rowsPerPage}`);
