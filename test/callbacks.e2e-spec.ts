@@ -247,6 +247,25 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
     expect(await callbackStatus(id)).toEqual({ status: 'DELIVERED', attempts: 2 });
   });
 
+  it('redelivers at once an event whose next attempt waits for its retry', async () => {
+    // The partner asks for a minute; a redeliver must not wait for it.
+    const url = receiver.script(
+      '/waiting',
+      { status: 503, headers: { 'retry-after': '60' } },
+      { status: 200 },
+    );
+    const id = await requestReport(url);
+    await eventually(async () => (await callbackStatus(id))?.attempts === 1);
+    const redelivered = await call(test, 'POST', `/v1/orders/reports/${id}/callbacks/redeliver`, {
+      key: shop.api_key,
+    });
+    expect(redelivered.status).toBe(202);
+    await eventually(async () => (await callbackStatus(id))?.status === 'DELIVERED', 20);
+    expect(await callbackStatus(id)).toEqual({ status: 'DELIVERED', attempts: 2 });
+    const [first, second] = receiver.at('/waiting');
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+  });
+
   it("answers 404 CALLBACK_NOT_FOUND when there is nothing to redeliver, and hides other clients' attempts", async () => {
     const accepted = await call(test, 'POST', '/v1/orders/reports', {
       key: shop.api_key,

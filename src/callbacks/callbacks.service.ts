@@ -108,7 +108,7 @@ export class CallbacksService {
       .getMany();
   }
 
-  /** Sends the report's event again, with the same webhook-id, whatever became of it. */
+  /** Sends the report's event again now, with the same webhook-id, whatever became of it. */
   async redeliver(reportId: string): Promise<CallbackEvent> {
     const [rows] = await this.dataSource.query<[CallbackEvent[], number]>(
       `UPDATE callback_events SET status = 'PENDING', next_attempt_at = now(), updated_at = now()
@@ -124,7 +124,11 @@ export class CallbacksService {
         'This report has no callback to send: it has no callback_url, or it has not finished yet',
       );
     }
-    await this.enqueue(event.id, event.attempts + 1);
+    // The next attempt may already wait for its retry (a delayed job with the same id, which
+    // enqueueing again would leave as it is): then it is sent now.
+    const waiting = await this.queue.getJob(`${event.id}:${event.attempts + 1}`);
+    if (waiting && (await waiting.isDelayed())) await waiting.promote();
+    else await this.enqueue(event.id, event.attempts + 1);
     return event;
   }
 
