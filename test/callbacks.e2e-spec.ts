@@ -247,6 +247,33 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
     expect(await callbackStatus(id)).toEqual({ status: 'DELIVERED', attempts: 2 });
   });
 
+  it('records attempts and ends FAILED when the webhook secret does not decrypt, sending nothing', async () => {
+    const broken = await newClient(test, 'Broken Secret Shop');
+    // As if WEBHOOK_SECRETS_KEY had changed since the secret was stored.
+    await test.dataSource.query(`UPDATE clients SET webhook_secret = 'v1:AAAA' WHERE id = $1`, [
+      broken.id,
+    ]);
+    const url = receiver.script('/unsigned', { status: 200 });
+    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+      key: broken.api_key,
+      json: { start_date: '2041-01-01', end_date: '2041-01-02', callback_url: url },
+    });
+    expect(accepted.status).toBe(202);
+    const status = async () =>
+      (
+        await call(test, 'GET', `/v1/orders/reports/status/${accepted.body.id}`, {
+          key: broken.api_key,
+        })
+      ).body.callback;
+    await eventually(async () => (await status())?.status === 'FAILED');
+    expect(await status()).toEqual({ status: 'FAILED', attempts: 4 });
+    const attempts = await call(test, 'GET', `/v1/orders/reports/${accepted.body.id}/callbacks`, {
+      key: broken.api_key,
+    });
+    expect(attempts.body.data[0].error).toMatch(/^no usable webhook secret/);
+    expect(receiver.at('/unsigned')).toEqual([]);
+  });
+
   it('redelivers at once an event whose next attempt waits for its retry', async () => {
     // The partner asks for a minute; a redeliver must not wait for it.
     const url = receiver.script(

@@ -167,7 +167,9 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
     if (secrets.length === 0) {
       return {
         statusCode: null,
-        error: 'no webhook secret: rotate one with POST /v1/webhook-secret/rotate',
+        error:
+          'no usable webhook secret (none, or not readable with WEBHOOK_SECRETS_KEY): ' +
+          'rotate one with POST /v1/webhook-secret/rotate',
         excerpt: null,
       };
     }

@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
@@ -32,6 +32,8 @@ export interface CallbackSummary {
 
 @Injectable()
 export class CallbacksService {
+  private readonly logger = new Logger(CallbacksService.name);
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QueueName.CallbackDelivery)
@@ -157,8 +159,19 @@ export class CallbacksService {
     ) {
       encrypted.push(client.previousWebhookSecret);
     }
+    // A secret that does not decrypt (WEBHOOK_SECRETS_KEY changed) cannot sign: it is left out,
+    // and with none left the attempt is recorded as failed rather than the event stuck PENDING.
     return encrypted
       .filter((value): value is string => Boolean(value))
-      .map((value) => decryptSecret(value, this.config.secretsKey));
+      .flatMap((value) => {
+        try {
+          return [decryptSecret(value, this.config.secretsKey)];
+        } catch {
+          this.logger.warn(
+            `Client ${clientId}: a webhook secret does not decrypt with WEBHOOK_SECRETS_KEY`,
+          );
+          return [];
+        }
+      });
   }
 }
