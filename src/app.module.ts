@@ -6,6 +6,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ApiKeyGuard } from './common/auth.guard';
+import { MAX_STALLED_COUNT } from './common/queues';
 import { ErrorFilter } from './common/error.filter';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
 import { RateLimitStorage } from './common/rate-limit-storage';
@@ -32,7 +33,7 @@ function bullSettings(stallTimeoutMs: number) {
     lockDuration: stallTimeoutMs,
     lockRenewTime: Math.floor(stallTimeoutMs / 3),
     stalledInterval: Math.floor(stallTimeoutMs / 2),
-    maxStalledCount: 2,
+    maxStalledCount: MAX_STALLED_COUNT,
   };
 }
 

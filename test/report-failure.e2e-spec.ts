@@ -65,4 +65,28 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
     expect(pdf.status).toBe(404);
     expect(pdf.body.error_code).toBe('REPORT_NOT_READY');
   });
+
+  it('ends FAILED with RENDER_FAILED, unrendered, a report claimed more often than attempts and stalls allow', async () => {
+    // As after workers that kept dying on it, each job lost and queued again by the sweep.
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, render_attempts)
+       VALUES ($1, '2030-07-01', '2030-07-02', 5) RETURNING id`,
+      [shop.id],
+    );
+    await test.app
+      .get<Queue>(getQueueToken('report-render'))
+      .add({ reportId: id }, renderJobOptions(id, 3));
+
+    const done = await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
+    expect(done.body).toEqual({
+      id,
+      status: 'FAILED',
+      error: { error_code: 'RENDER_FAILED', error_message: 'The PDF could not be rendered' },
+    });
+    const [row] = await test.dataSource.query(
+      `SELECT render_attempts, pdf_size FROM reports WHERE id = $1`,
+      [id],
+    );
+    expect(row).toEqual({ render_attempts: 6, pdf_size: null });
+  });
 });

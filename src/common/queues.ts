@@ -15,3 +15,6 @@ export interface JobData {
  * still running then is handed back (its lock expires and another worker takes it).
  */
 export const SHUTDOWN_GRACE_MS = 25_000;
+
+/** How many times a job whose worker died is taken again before Bull gives up on it. */
+export const MAX_STALLED_COUNT = 2;

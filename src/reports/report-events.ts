@@ -35,9 +35,12 @@ export class ReportEvents implements OnModuleDestroy {
 
   /** Tells every process that the report's status changed. Never fails the caller. */
   async changed(reportId: string): Promise<void> {
-    await this.queue.client.publish(this.channel, reportId).catch((error: unknown) => {
-      this.logger.warn({ reportId, msg: `Status change not published: ${String(error)}` });
-    });
+    // Bounded like every Redis call on a request path: with Redis away, publish would wait ~10 s.
+    await withTimeout(this.queue.client.publish(this.channel, reportId), 1000, 'publish').catch(
+      (error: unknown) => {
+        this.logger.warn({ reportId, msg: `Status change not published: ${String(error)}` });
+      },
+    );
   }
 
   /**

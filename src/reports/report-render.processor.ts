@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
 import { QueueWorker } from '../common/queue-worker';
-import { JobData, QueueName } from '../common/queues';
+import { JobData, MAX_STALLED_COUNT, QueueName } from '../common/queues';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
@@ -83,6 +83,21 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       return;
     }
     await this.events.changed(reportId);
+    // Every attempt and every stalled retake of every job the sweep queued again: a report that
+    // keeps killing its worker (out of memory, a crash) ends FAILED instead of looping forever.
+    if (report.renderAttempts > this.render.attempts + MAX_STALLED_COUNT) {
+      this.logger.warn({
+        reportId,
+        msg: `Report ${reportId}: claimed ${report.renderAttempts} times without finishing, giving up`,
+      });
+      await this.fail(
+        report,
+        ReportErrorCode.RenderFailed,
+        FAILURE_MESSAGES[ReportErrorCode.RenderFailed],
+      );
+      this.metrics.renders.inc({ outcome: 'failed' });
+      return;
+    }
     try {
       await this.renderReport(report);
     } catch (error) {
@@ -109,11 +124,12 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   /** Claims the report; undefined when it is already finished (Bull delivers at least once). */
   private async start(reportId: string): Promise<Report | undefined> {
     const [rows] = await this.dataSource.query<[Report[], number]>(
-      `UPDATE reports SET status = 'IN_PROGRESS', progress = 1,
+      `UPDATE reports SET status = 'IN_PROGRESS', progress = 1, render_attempts = render_attempts + 1,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')
         RETURNING id, client_id AS "clientId", start_date::text AS "startDate",
-                  end_date::text AS "endDate", callback_url AS "callbackUrl"`,
+                  end_date::text AS "endDate", callback_url AS "callbackUrl",
+                  render_attempts AS "renderAttempts"`,
       [reportId],
     );
     return rows[0];

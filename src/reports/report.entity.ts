@@ -36,6 +36,8 @@ export class Report {
   @Column({ name: 'pdf_size', type: 'integer', nullable: true }) pdfSize: number | null;
   @Column({ name: 'pdf_etag', type: 'text', nullable: true }) pdfEtag: string | null;
   @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
+  /** Times a worker claimed it (report-render.processor.ts gives up past attempts + stalls). */
+  @Column({ name: 'render_attempts', type: 'integer', default: 0 }) renderAttempts: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt: Date | null;
@@ -50,7 +52,8 @@ export const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS 
   end_date::text AS "endDate", status, progress, error_code AS "errorCode",
   error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
   request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
-  pdf_etag AS "pdfEtag", render_ms AS "renderMs", created_at AS "createdAt",
+  pdf_etag AS "pdfEtag", render_ms AS "renderMs", render_attempts AS "renderAttempts",
+  created_at AS "createdAt",
   started_at AS "startedAt", completed_at AS "completedAt", updated_at AS "updatedAt"`;
 
 /** The PDF bytes, in Postgres so that any API process on any machine can serve any report. */

@@ -44,6 +44,11 @@ function requestHash(dto: CreateReportDto): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+interface QueueEstimate {
+  jobsAhead: number;
+  meanRenderMs: number;
+}
+
 export interface CreatedReport {
   report: Report;
   /** True when an Idempotency-Key replay answered an existing report. */
@@ -53,7 +58,7 @@ export interface CreatedReport {
 @Injectable()
 export class ReportsService {
   private readonly logger = new Logger(ReportsService.name);
-  private estimate?: { at: number; jobsAhead: number; meanRenderMs: number };
+  private estimate?: { at: number; value: Promise<QueueEstimate> };
 
   constructor(
     @InjectRepository(Report) private readonly reports: Repository<Report>,
@@ -249,21 +254,28 @@ export class ReportsService {
     }
   }
 
-  private async queueEstimate() {
-    if (this.estimate && Date.now() - this.estimate.at < ESTIMATE_TTL_MS) return this.estimate;
+  /** Read at most once per ESTIMATE_TTL_MS: polls arriving meanwhile share the read in flight. */
+  private queueEstimate(): Promise<QueueEstimate> {
+    if (!this.estimate || Date.now() - this.estimate.at >= ESTIMATE_TTL_MS) {
+      this.estimate = { at: Date.now(), value: this.readQueueEstimate() };
+    }
+    return this.estimate.value;
+  }
+
+  private async readQueueEstimate(): Promise<QueueEstimate> {
     const [counts, [recent]] = await Promise.all([
       withTimeout(this.renderQueue.getJobCounts(), REDIS_WAIT_MS, 'job counts').catch(() => null),
-      this.dataSource.query<{ mean: string | null }[]>(
-        `SELECT avg(render_ms) AS mean FROM (
-           SELECT render_ms FROM reports WHERE status = 'COMPLETED'
-           ORDER BY completed_at DESC LIMIT 20) recent`,
-      ),
+      this.dataSource
+        .query<{ mean: string | null }[]>(
+          `SELECT avg(render_ms) AS mean FROM (
+             SELECT render_ms FROM reports WHERE status = 'COMPLETED'
+             ORDER BY completed_at DESC LIMIT 20) recent`,
+        )
+        .catch(() => [{ mean: null }]),
     ]);
-    this.estimate = {
-      at: Date.now(),
+    return {
       jobsAhead: counts ? Math.max(0, counts.waiting + counts.active + counts.delayed - 1) : 0,
       meanRenderMs: recent?.mean ? Number(recent.mean) : DEFAULT_RENDER_MS,
     };
-    return this.estimate;
   }
 }
