@@ -19,7 +19,7 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.ErrorBodyDto.required).toEqual(['error_code', 'error_message']);
-    const common = ['401', '429', '500'];
+    const common = ['401', '429', '500', '503'];
     const expected: Record<string, Record<string, string[]>> = {
       '/v1/orders/reports': {
         post: ['202', '400', '422', ...common],
@@ -51,9 +51,15 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     expect(
       doc.paths['/v1/orders/reports/status/{id}'].get.responses['303'].headers.Location,
     ).toBeDefined();
-    expect(
-      doc.paths['/v1/orders/reports/status/{id}'].get.responses['429'].headers['Retry-After'],
-    ).toBeDefined();
+    const status = doc.paths['/v1/orders/reports/status/{id}'].get.responses;
+    expect(status['429'].headers['Retry-After']).toBeDefined();
+    expect(status['503'].headers['Retry-After']).toBeDefined();
+    expect(status['303'].headers['Preference-Applied']).toBeDefined();
+    expect(doc.paths['/v1/orders/reports/{id}'].get.responses['404'].headers.Link).toBeDefined();
+    const limit = doc.paths['/v1/orders/reports'].get.parameters.find(
+      (parameter: { name: string }) => parameter.name === 'limit',
+    );
+    expect(limit.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
   });
 
   it('reports Postgres, Redis and Chromium up on /health', async () => {

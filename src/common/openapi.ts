@@ -25,7 +25,7 @@ const RETRY_AFTER = {
 export function ApiErrorResponse(
   status: number,
   codes: Record<string, string>,
-  headers?: 'retry-after',
+  headers?: Record<string, { description: string; schema: object }>,
 ) {
   const examples = Object.fromEntries(
     Object.entries(codes).map(([code, message]) => [
@@ -45,7 +45,7 @@ export function ApiErrorResponse(
   return ApiResponse({
     status,
     description: Object.keys(codes).join(', '),
-    headers: headers === 'retry-after' ? RETRY_AFTER : undefined,
+    headers,
     content: {
       'application/json': { schema: { $ref: '#/components/schemas/ErrorBodyDto' }, examples },
     },
@@ -61,9 +61,14 @@ export function ApiCommonErrors() {
     ApiErrorResponse(
       429,
       { RATE_LIMITED: 'Rate limit of 600 requests per minute exceeded; retry after 12 s' },
-      'retry-after',
+      RETRY_AFTER,
     ),
     ApiErrorResponse(500, { UNEXPECTED_ERROR: 'An unexpected error occurred (error id 3f1c…)' }),
+    ApiErrorResponse(
+      503,
+      { SERVICE_UNAVAILABLE: 'The service is temporarily unavailable' },
+      RETRY_AFTER,
+    ),
   );
 }
 

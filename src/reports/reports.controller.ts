@@ -229,6 +229,7 @@ export class ReportsController {
     description: 'Completed: See Other, the PDF',
     headers: {
       Location: { description: 'The PDF', schema: { type: 'string', example: reportPath(ID) } },
+      ...PREFERENCE_APPLIED,
     },
     schema: {
       example: { id: ID, status: 'COMPLETED', links: [{ rel: 'reports', href: reportPath(ID) }] },
@@ -345,10 +346,19 @@ export class ReportsController {
     content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
   })
   @ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' })
-  @ApiErrorResponse(404, {
-    REPORT_NOT_FOUND: 'No such report',
-    REPORT_NOT_READY: 'The report is not ready yet; see the Link header for its status',
-  })
+  @ApiErrorResponse(
+    404,
+    {
+      REPORT_NOT_FOUND: 'No such report',
+      REPORT_NOT_READY: 'The report is not ready yet; see the Link header for its status',
+    },
+    {
+      Link: {
+        description: 'With REPORT_NOT_READY: the status route to poll',
+        schema: { type: 'string', example: `<${statusPath(ID)}>; rel="status"` },
+      },
+    },
+  )
   @ApiErrorResponse(410, { REPORT_EXPIRED: 'The report has expired; ask for a new one' })
   async download(
     @CurrentClient() client: AuthenticatedClient,
