@@ -135,6 +135,65 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     expect(bad.status).toBe(400);
   });
 
+  it('pages through reports created microseconds apart within one millisecond, each exactly once', async () => {
+    const client = await newClient(test);
+    // created_at is microsecond precision: six reports inside one millisecond, two of them tied
+    // (the id breaks the tie). EXPIRED, so that no worker or sweep touches them.
+    await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, status, created_at)
+       SELECT $1, '2036-01-01', '2036-02-01', 'EXPIRED',
+              date_trunc('milliseconds', now()) + offset_us * interval '1 microsecond'
+         FROM unnest(ARRAY[100, 250, 250, 400, 650, 999]) AS offset_us`,
+      [client.id],
+    );
+    const expected = (
+      await test.dataSource.query(
+        `SELECT id FROM reports WHERE client_id = $1 ORDER BY created_at DESC, id DESC`,
+        [client.id],
+      )
+    ).map((row: { id: string }) => row.id);
+    expect(expected).toHaveLength(6);
+
+    for (const limit of [1, 2, 4]) {
+      const seen: string[] = [];
+      let path = `/v1/orders/reports?limit=${limit}`;
+      for (let pages = 0; pages <= expected.length; pages += 1) {
+        const page = await call(test, 'GET', path, { key: client.api_key });
+        expect(page.status).toBe(200);
+        seen.push(...page.body.data.map((r: { id: string }) => r.id));
+        if (!page.body.next_cursor) break;
+        path = `/v1/orders/reports?limit=${limit}&cursor=${page.body.next_cursor}`;
+      }
+      expect({ limit, seen }).toEqual({ limit, seen: expected });
+    }
+  });
+
+  it('refuses a cursor that is garbled or forged with 400 VALIDATION_FAILED', async () => {
+    const forge = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const id = '00000000-0000-4000-8000-000000000000';
+    for (const cursor of [
+      'not-a-cursor',
+      forge(['2021-10-03T14:12:00.123456', id]),
+      forge(['2021-02-30T14:12:00.123456Z', id]),
+      forge(['2021-10-03T14:12:00.1234567Z', id]),
+      forge(['2021-10-03T14:12:00.123456Z', 'not-a-uuid']),
+      forge(['2021-10-03T14:12:00.123456Z']),
+    ]) {
+      const answer = await call(test, 'GET', `/v1/orders/reports?cursor=${cursor}`, {
+        key: shop.api_key,
+      });
+      expect({ cursor, status: answer.status, body: answer.body }).toEqual({
+        cursor,
+        status: 400,
+        body: {
+          error_code: 'VALIDATION_FAILED',
+          error_message: 'cursor is not a cursor returned by this API',
+          details: [{ field: 'cursor', message: 'is not a cursor returned by this API' }],
+        },
+      });
+    }
+  });
+
   it('cancels an unfinished report with DELETE (204): afterwards it is gone', async () => {
     const [{ id }] = await test.dataSource.query(
       `INSERT INTO reports (client_id, start_date, end_date) VALUES ($1, '2033-01-01', '2033-02-01') RETURNING id`,

@@ -8,7 +8,13 @@ import { DataSource, Repository } from 'typeorm';
 import { CallbackErrorCode } from '../callbacks/callbacks.service';
 import { callbackUrlProblem } from '../callbacks/ssrf';
 import { ApiError } from '../common/api-error';
-import { decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
+import {
+  cursorInstantSql,
+  decodeCursor,
+  encodeCursor,
+  isUuid,
+  Page,
+} from '../common/pagination';
 import { JobData, QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
@@ -140,27 +146,37 @@ export class ReportsService {
     return report;
   }
 
+  /**
+   * Newest first, on the (created_at, id) keyset. The cursor carries created_at as Postgres writes it,
+   * to the microsecond: a JS Date would round it to the millisecond, and reports created within one
+   * millisecond would then be skipped or repeated at a page boundary.
+   */
   async list(clientId: string, query: ListReportsQuery): Promise<Page<Report>> {
-    const builder = this.reports
-      .createQueryBuilder('r')
-      .where('r.client_id = :clientId', { clientId })
-      .orderBy('r.created_at', 'DESC')
-      .addOrderBy('r.id', 'DESC')
-      .limit(query.limit + 1);
-    if (query.status) builder.andWhere('r.status = :status', { status: query.status });
+    const params: unknown[] = [clientId, query.limit + 1];
+    const conditions = ['client_id = $1'];
+    if (query.status) {
+      params.push(query.status);
+      conditions.push(`status = $${params.length}`);
+    }
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
-      builder.andWhere('(r.created_at, r.id) < (:at, :id)', { at, id });
+      params.push(at, id);
+      conditions.push(
+        `(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
+      );
     }
-    const rows = await builder.getMany();
+    const rows = await this.dataSource.query<(Report & { cursorAt: string })[]>(
+      `SELECT ${REPORT_COLUMNS}, ${cursorInstantSql('created_at')} AS "cursorAt"
+         FROM reports WHERE ${conditions.join(' AND ')}
+        ORDER BY created_at DESC, id DESC LIMIT $2`,
+      params,
+    );
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
-      data: page,
+      data: page.map(({ cursorAt: _cursorAt, ...report }) => report),
       next_cursor:
-        rows.length > query.limit && last
-          ? encodeCursor({ at: last.createdAt.toISOString(), id: last.id })
-          : null,
+        rows.length > query.limit && last ? encodeCursor({ at: last.cursorAt, id: last.id }) : null,
     };
   }
 
