@@ -1,9 +1,10 @@
 import { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { generateOrders, insertOrders } from '../src/orders/order-seed';
 import { PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
 import { forgetQueues, testEnvironment } from './env';
-import { call, newClient, pollUntilDone, startApp, TestApp } from './harness';
+import { call, newClient, parsePdf, pollUntilDone, startApp, TestApp } from './harness';
 import { exited, killGroup, spawnWorker } from './processes';
 import { eventually, Receiver } from './receiver';
 import { TcpProxy } from './tcp-proxy';
@@ -83,6 +84,56 @@ describe('Nothing lost when a process, Chromium, Redis or Postgres fails', () =>
       expect(deliveries('/sigkill')).toHaveLength(1);
       const pdf = await call(api, 'GET', done.headers.get('location')!, { key: shop.api_key });
       expect(pdf.status).toBe(200);
+      killGroup(second, 'SIGKILL');
+      await exited(second);
+    });
+
+    it('killed after writing part of a long PDF: the next claim writes it whole, the dead one leaves nothing', async () => {
+      const shop = await newClient(api);
+      // About 4 MB of PDF: several chunks, the first written long before the last part prints.
+      const period = await seededPeriod(api, shop.id, 20000);
+      const first = spawnWorker({ ...FAST_RECOVERY, ...CALLBACKS });
+      workers.push(first);
+      const accepted = await call(api, 'POST', '/v1/orders/reports', {
+        key: shop.api_key,
+        json: period,
+      });
+      const id = accepted.body.id as string;
+      const chunks = async () =>
+        (await api.dataSource.query(
+          `SELECT attempt, count(*)::int AS count FROM report_file_chunks WHERE report_id = $1
+            GROUP BY attempt ORDER BY attempt`,
+          [id],
+        )) as { attempt: number; count: number }[];
+      await eventually(async () => (await chunks()).length > 0, 120);
+      killGroup(first, 'SIGKILL');
+      await exited(first);
+      expect((await reportRow(api, id)).status).toBe('IN_PROGRESS');
+      expect(await chunks()).toEqual([{ attempt: 1, count: expect.any(Number) }]);
+
+      const second = spawnWorker({ ...FAST_RECOVERY, ...CALLBACKS });
+      workers.push(second);
+      const done = await pollUntilDone(api, shop.api_key, accepted.headers.get('location')!, 180);
+      expect(done.status).toBe(303);
+      const [report] = await api.dataSource.query(
+        `SELECT pdf_attempt, pdf_size FROM reports WHERE id = $1`,
+        [id],
+      );
+      const stored = await chunks();
+      expect(stored).toEqual([{ attempt: report.pdf_attempt, count: expect.any(Number) }]);
+      expect(report.pdf_attempt).toBeGreaterThan(1);
+      expect(stored[0].count).toBeGreaterThan(2);
+
+      const pdf = await call(api, 'GET', done.headers.get('location')!, { key: shop.api_key });
+      expect(pdf.status).toBe(200);
+      expect(pdf.bytes.length).toBe(report.pdf_size);
+      expect(pdf.headers.get('content-length')).toBe(String(report.pdf_size));
+      expect(pdf.headers.get('etag')).toBe(
+        `"${createHash('sha256').update(pdf.bytes).digest('base64url')}"`,
+      );
+      const { numpages, text } = await parsePdf(pdf.bytes);
+      expect(text).toContain(`Page ${numpages} of ${numpages}`);
+      expect(text.match(/Order number/g)?.length).toBe(numpages);
       killGroup(second, 'SIGKILL');
       await exited(second);
     });

@@ -100,12 +100,17 @@ export async function pollUntilDone(
   }
 }
 
-export async function pdfText(pdf: Buffer): Promise<string> {
+/** The PDF's text and page count, as pdf.js (pdf-parse) reads them. */
+export async function parsePdf(pdf: Buffer): Promise<{ text: string; numpages: number }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const parse = require('pdf-parse/lib/pdf-parse.js') as (
     data: Buffer,
   ) => Promise<{ text: string; numpages: number }>;
-  return (await parse(pdf)).text;
+  return parse(pdf);
+}
+
+export async function pdfText(pdf: Buffer): Promise<string> {
+  return (await parsePdf(pdf)).text;
 }
 
 export function order(number: string, placedAt: string, overrides: Record<string, unknown> = {}) {

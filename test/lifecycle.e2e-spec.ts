@@ -228,7 +228,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       (await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
     ).toBe(404);
     const [{ count }] = await test.dataSource.query(
-      `SELECT count(*)::int AS count FROM report_files WHERE report_id = $1`,
+      `SELECT count(*)::int AS count FROM report_file_chunks WHERE report_id = $1`,
       [id],
     );
     expect(count).toBe(0);
@@ -260,7 +260,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       error_message: 'The report has expired; ask for a new one',
     });
     const [{ count }] = await test.dataSource.query(
-      `SELECT count(*)::int AS count FROM report_files WHERE report_id = $1`,
+      `SELECT count(*)::int AS count FROM report_file_chunks WHERE report_id = $1`,
       [id],
     );
     expect(count).toBe(0);

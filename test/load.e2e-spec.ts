@@ -65,7 +65,7 @@ describe('Load: 200 reports asked at once by 5 clients, with callbacks', () => {
 
     const rows = await test.dataSource.query(
       `SELECT r.status, count(DISTINCT f.report_id)::int AS files, count(DISTINCT e.id)::int AS events
-         FROM reports r LEFT JOIN report_files f ON f.report_id = r.id LEFT JOIN callback_events e ON e.report_id = r.id
+         FROM reports r LEFT JOIN report_file_chunks f ON f.report_id = r.id LEFT JOIN callback_events e ON e.report_id = r.id
         WHERE r.id = ANY($1) GROUP BY r.status`,
       [ids],
     );

@@ -3,7 +3,7 @@ import { DataSourceOptions } from 'typeorm';
 import { CallbackAttempt, CallbackEvent } from '../callbacks/callback-event.entity';
 import { Client } from '../clients/client.entity';
 import { Order } from '../orders/order.entity';
-import { Report, ReportFile } from '../reports/report.entity';
+import { Report, ReportFileChunk } from '../reports/report.entity';
 
 // Built: dist/migrations/*.js beside dist/database; from source (tests, ts-node): ./migrations/*.ts.
 const MIGRATIONS = __filename.endsWith('.ts')
@@ -15,7 +15,7 @@ export function dataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: [Client, Order, Report, ReportFile, CallbackEvent, CallbackAttempt],
+    entities: [Client, Order, Report, ReportFileChunk, CallbackEvent, CallbackAttempt],
     migrations: [MIGRATIONS],
     migrationsRun: false,
     synchronize: false,

@@ -9,7 +9,6 @@ import {
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
-import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
 import { QueueWorker } from '../common/queue-worker';
@@ -17,7 +16,7 @@ import { JobData, MAX_STALLED_COUNT, QueueName } from '../common/queues';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
-import { Report, ReportFile } from './report.entity';
+import { Report } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { ReportEvents } from './report-events';
 import { ReportHtmlBuilder, ReportPart, ReportRow } from './rendering/report-html';
@@ -160,27 +159,50 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     );
     const partCount = Math.max(1, Math.ceil(count / builder.partRows));
     const parts = this.readParts(report, builder, count, { from, to });
-    const pdf = await this.renderer.render(parts, partCount);
+    // This claim writes its own chunks: a stalled job taken again meanwhile writes others.
+    const attempt = report.renderAttempts;
+    let seq = 0;
+    const pdf = await this.renderer
+      .render(
+        parts,
+        (chunk) =>
+          this.dataSource.query(
+            `INSERT INTO report_file_chunks (report_id, attempt, seq, data) VALUES ($1, $2, $3, $4)`,
+            [report.id, attempt, seq++, chunk],
+          ),
+        partCount,
+      )
+      .catch(async (error: unknown) => {
+        await this.deleteChunks(report.id, attempt);
+        throw error;
+      });
     const renderMs = Date.now() - started;
-    const etag = `"${createHash('sha256').update(pdf).digest('base64url')}"`;
-    await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
+    const etag = `"${pdf.sha256}"`;
+    const completed = await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
       const [, updated] = await manager.query<[unknown, number]>(
         `UPDATE reports SET status = 'COMPLETED', progress = 100, order_count = $2, pdf_size = $3,
-                pdf_etag = $4, render_ms = $5, completed_at = now(), updated_at = now()
+                pdf_etag = $4, pdf_attempt = $5, render_ms = $6, completed_at = now(), updated_at = now()
           WHERE id = $1 AND status = 'IN_PROGRESS'`,
-        [report.id, builder.orderCount, pdf.length, etag, renderMs],
+        [report.id, builder.orderCount, pdf.bytes, etag, attempt, renderMs],
       );
       // Zero rows: the report was deleted, or another delivery of the job finished it first.
       if (updated !== 1) return false;
-      await manager.getRepository(ReportFile).upsert({ reportId: report.id, pdf }, ['reportId']);
+      // What earlier claims that died mid-render left behind.
+      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`, [
+        report.id,
+        attempt,
+      ]);
       return true;
     });
+    if (!completed) await this.deleteChunks(report.id, attempt);
     this.metrics.renders.inc({ outcome: 'completed' });
     this.metrics.renderDuration.observe(renderMs / 1000);
-    this.metrics.renderPdfBytes.observe(pdf.length);
+    this.metrics.renderPdfBytes.observe(pdf.bytes);
     this.logger.log({
       reportId: report.id,
-      msg: `Report ${report.id}: ${builder.orderCount} orders, ${pdf.length} bytes in ${renderMs} ms`,
+      msg:
+        `Report ${report.id}: ${builder.orderCount} orders, ${pdf.pages} pages, ` +
+        `${pdf.bytes} bytes in ${renderMs} ms`,
     });
   }
 
@@ -246,17 +268,32 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   /**
    * Gives the report its final state and writes its callback event in one transaction, then queues
    * the first delivery attempt. `settle` answers false when another delivery of the job got there
-   * first: then nothing is written twice.
+   * first: then nothing is written twice, and finish answers false.
    */
   private async finish(
     report: Report,
     outcome: ReportOutcome,
     settle: (manager: EntityManager) => Promise<boolean>,
-  ): Promise<void> {
-    const eventId = await this.dataSource.transaction(async (manager) =>
-      (await settle(manager)) ? this.callbacks.recordEvent(manager, report, outcome) : undefined,
-    );
+  ): Promise<boolean> {
+    let settled = false;
+    const eventId = await this.dataSource.transaction(async (manager) => {
+      settled = await settle(manager);
+      return settled ? this.callbacks.recordEvent(manager, report, outcome) : undefined;
+    });
     await this.events.changed(report.id);
     if (eventId) await this.callbacks.enqueue(eventId, 1);
+    return settled;
+  }
+
+  /** Drops the chunks one claim wrote, when they will not be the PDF. Never fails the caller. */
+  private async deleteChunks(reportId: string, attempt: number): Promise<void> {
+    await this.dataSource
+      .query(`DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt = $2`, [
+        reportId,
+        attempt,
+      ])
+      .catch((error: unknown) => {
+        this.logger.warn({ reportId, msg: `Report ${reportId}: chunks left: ${String(error)}` });
+      });
   }
 }

@@ -130,7 +130,7 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
           WHERE status = 'COMPLETED' AND completed_at < now() - make_interval(hours => $1)
           RETURNING id
        ), deleted AS (
-         DELETE FROM report_files WHERE report_id IN (SELECT id FROM expired) RETURNING 1
+         DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired) RETURNING 1
        )
        SELECT count(*)::int AS count FROM expired`,
       [this.config.ttlHours],

@@ -35,6 +35,8 @@ export class Report {
   @Column({ name: 'order_count', type: 'integer', nullable: true }) orderCount: number | null;
   @Column({ name: 'pdf_size', type: 'integer', nullable: true }) pdfSize: number | null;
   @Column({ name: 'pdf_etag', type: 'text', nullable: true }) pdfEtag: string | null;
+  /** The claim (render_attempts) whose chunks are the PDF. */
+  @Column({ name: 'pdf_attempt', type: 'integer', nullable: true }) pdfAttempt: number | null;
   @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
   /** Times a worker claimed it (report-render.processor.ts gives up past attempts + stalls). */
   @Column({ name: 'render_attempts', type: 'integer', default: 0 }) renderAttempts: number;
@@ -52,13 +54,19 @@ export const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS 
   end_date::text AS "endDate", status, progress, error_code AS "errorCode",
   error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
   request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
-  pdf_etag AS "pdfEtag", render_ms AS "renderMs", render_attempts AS "renderAttempts",
+  pdf_etag AS "pdfEtag", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs", render_attempts AS "renderAttempts",
   created_at AS "createdAt",
   started_at AS "startedAt", completed_at AS "completedAt", updated_at AS "updatedAt"`;
 
-/** The PDF bytes, in Postgres so that any API process on any machine can serve any report. */
-@Entity('report_files')
-export class ReportFile {
+/**
+ * The PDF, in Postgres so that any API process on any machine can serve any report, in chunks of
+ * about 1 MiB written as it is joined (PdfJoin): no process holds a long report's PDF whole.
+ */
+@Entity('report_file_chunks')
+export class ReportFileChunk {
   @PrimaryColumn({ name: 'report_id', type: 'uuid' }) reportId: string;
-  @Column({ type: 'bytea' }) pdf: Buffer;
+  /** The claim of the report that wrote it (render_attempts then). */
+  @PrimaryColumn({ type: 'integer' }) attempt: number;
+  @PrimaryColumn({ type: 'integer' }) seq: number;
+  @Column({ type: 'bytea' }) data: Buffer;
 }

@@ -10,6 +10,7 @@ import {
   Query,
   Req,
   Res,
+  StreamableFile,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -391,13 +392,13 @@ export class ReportsController {
     const pdf = await this.reports.pdf(report);
     void reply
       .header('Content-Type', 'application/pdf')
-      .header('Content-Length', String(pdf.length))
+      .header('Content-Length', String(report.pdfSize))
       .header(
         'Content-Disposition',
         `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
       )
       .header('Cache-Control', 'private, max-age=0, must-revalidate');
-    return pdf;
+    return new StreamableFile(pdf);
   }
 
   private async statusBody(report: Report, reply: FastifyReply) {

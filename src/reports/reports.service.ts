@@ -4,24 +4,19 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { DataSource, Repository } from 'typeorm';
 import { CallbackErrorCode } from '../callbacks/callbacks.service';
 import { callbackUrlProblem } from '../callbacks/ssrf';
 import { ApiError } from '../common/api-error';
-import {
-  cursorInstantSql,
-  decodeCursor,
-  encodeCursor,
-  isUuid,
-  Page,
-} from '../common/pagination';
+import { cursorInstantSql, decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
 import { JobData, QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
 import { periodBounds, periodErrors } from './period';
-import { Report, REPORT_COLUMNS, ReportFile, ReportStatus } from './report.entity';
+import { Report, REPORT_COLUMNS, ReportStatus } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { estimateRetryAfter } from './retry-after';
 
@@ -195,11 +190,31 @@ export class ReportsService {
     }
   }
 
-  async pdf(report: Report): Promise<Buffer> {
-    const file = await this.dataSource.getRepository(ReportFile).findOneBy({ reportId: report.id });
-    if (!file)
+  /**
+   * The PDF, read a chunk at a time as the client takes it: serving a long report holds one chunk.
+   * Fails with REPORT_NOT_READY before anything is sent when the PDF is not stored.
+   */
+  async pdf(report: Report): Promise<Readable> {
+    const chunk = async (seq: number): Promise<Buffer | undefined> => {
+      const [row] = await this.dataSource.query<{ data: Buffer }[]>(
+        `SELECT data FROM report_file_chunks WHERE report_id = $1 AND attempt = $2 AND seq = $3`,
+        [report.id, report.pdfAttempt, seq],
+      );
+      return row?.data;
+    };
+    const first = await chunk(0);
+    if (!first) {
       throw new ApiError(404, ReportErrorCode.ReportNotReady, 'The report is not ready yet');
-    return file.pdf;
+    }
+    async function* chunks() {
+      yield first;
+      for (let seq = 1; ; seq += 1) {
+        const next = await chunk(seq);
+        if (!next) return;
+        yield next;
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false });
   }
 
   /** Seconds until the report is likely done, from the work ahead and the recent render times. */

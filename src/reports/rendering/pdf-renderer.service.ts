@@ -3,7 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { renderConfig } from '../../config/configuration';
 import { MetricsService } from '../../metrics/metrics.service';
-import { joinWithPageNumbers } from './page-numbers';
+import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
 import { ReportPart } from './report-html';
 
 export type RenderErrorCode = 'RENDER_TIMEOUT' | 'RENDER_FAILED';
@@ -117,18 +117,20 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   /**
-   * Prints a report's parts (ReportHtmlBuilder) as they come and joins them by index. A render
-   * holds one warm page, and borrows the pages no other render is using to print its parts in
-   * parallel: at most `partCount - 1` of them.
+   * Prints a report's parts (ReportHtmlBuilder) as they come and joins them by index into `sink`,
+   * as they are printed (PdfJoin). A render holds one warm page, and borrows the pages no other
+   * render is using to print its parts in parallel: at most `partCount - 1` of them.
    */
   async render(
     parts: ReportPart[] | AsyncIterable<ReportPart>,
+    sink: PdfSink,
     partCount = Array.isArray(parts) ? parts.length : 1,
-  ): Promise<Buffer> {
+  ): Promise<JoinedPdf> {
     if (this.destroyed) throw new RenderError('RENDER_FAILED', 'The PDF renderer is shut down');
     await this.slots.acquire();
     const slotCount = 1 + this.slots.tryAcquire(partCount - 1);
     const pages: Page[] = [];
+    const join = new PdfJoin(sink);
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const work = (async () => {
@@ -140,7 +142,7 @@ export class PdfRenderer implements OnApplicationShutdown {
         }
         pages.push(page);
       }
-      return this.print(pages, parts);
+      return this.print(pages, parts, join);
     })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -162,6 +164,7 @@ export class PdfRenderer implements OnApplicationShutdown {
       // Closing the pages is what really stops a print in progress. The slots stay taken until
       // the pages are closed and warm replacements are ready, so the next render starts cleanly.
       work.catch(() => undefined);
+      join.stop();
       const renderError = this.toRenderError(error);
       this.logger.warn(`${renderError.code}: ${renderError.message}`);
       void Promise.all(pages.map((page) => this.replace(page))).finally(releaseSlots);
@@ -186,28 +189,28 @@ export class PdfRenderer implements OnApplicationShutdown {
     }
   }
 
-  /** Each page prints the next part to come; the PDFs are joined in the parts' order. */
+  /** Each page prints the next part to come and adds it to the join. */
   private async print(
     pages: Page[],
     parts: ReportPart[] | AsyncIterable<ReportPart>,
-  ): Promise<Buffer> {
+    join: PdfJoin,
+  ): Promise<JoinedPdf> {
     // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
     const backstop = this.config.timeoutMs + 5000;
     const iterator = Array.isArray(parts)
       ? parts[Symbol.iterator]()
       : (parts as AsyncIterable<ReportPart>)[Symbol.asyncIterator]();
-    const pdfs: Uint8Array[] = [];
     await Promise.all(
       pages.map(async (page) => {
         for (;;) {
           const next = await iterator.next();
           if (next.done) return;
           await page.setContent(next.value.html, { waitUntil: 'load', timeout: backstop });
-          pdfs[next.value.index] = await page.pdf({ ...PDF_OPTIONS, timeout: backstop });
+          await join.add(next.value.index, await page.pdf({ ...PDF_OPTIONS, timeout: backstop }));
         }
       }),
     );
-    return joinWithPageNumbers(pdfs);
+    return join.finish();
   }
 
   private async takePage(): Promise<Page> {

@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { findChromium } from '../../config/environment';
+import { memorySink } from './pdf-join';
 import { PdfRenderer, RenderError } from './pdf-renderer.service';
 import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
 
@@ -57,6 +58,13 @@ function report(rows: ReportRow[], rowsPerPage = 40): ReportPart[] {
   return builder.finish();
 }
 
+/** Renders into memory: the PDF's bytes. */
+async function print(pdfRenderer: PdfRenderer, parts: ReportPart[]): Promise<Buffer> {
+  const output = memorySink();
+  await pdfRenderer.render(parts, output.sink);
+  return output.pdf();
+}
+
 async function pdfText(pdf: Buffer): Promise<string> {
   return (await pdfParse(pdf)).text;
 }
@@ -82,7 +90,7 @@ describe('PdfRenderer (real Chromium)', () => {
   });
 
   it('prints the order numbers, the totals and "Page 1 of 1" as real text', async () => {
-    const pdf = await pdfRenderer.render(report([row(1), row(2), row(3)]));
+    const pdf = await print(pdfRenderer, report([row(1), row(2), row(3)]));
     const text = await pdfText(pdf);
 
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
@@ -95,7 +103,7 @@ describe('PdfRenderer (real Chromium)', () => {
   });
 
   it('prints "No orders in this period" for an empty report', async () => {
-    const text = await pdfText(await pdfRenderer.render(report([])));
+    const text = await pdfText(await print(pdfRenderer, report([])));
 
     expect(text).toContain('No orders in this period');
     expect(text).toContain('Page 1 of 1');
@@ -103,7 +111,7 @@ describe('PdfRenderer (real Chromium)', () => {
 
   it('numbers pages "Page X of Y" across a multi-page report', async () => {
     const rows = Array.from({ length: 120 }, (_, i) => row(i));
-    const pdf = await pdfRenderer.render(report(rows));
+    const pdf = await print(pdfRenderer, report(rows));
     const { numpages, text } = await pdfParse(pdf);
 
     expect(numpages).toBeGreaterThan(1);
@@ -125,7 +133,7 @@ describe('PdfRenderer (real Chromium)', () => {
         .map((part) => part.html)
         .join('')
         .split('<section class="orders"').length - 1;
-    const { numpages, text } = await pdfParse(await pdfRenderer.render(parts));
+    const { numpages, text } = await pdfParse(await print(pdfRenderer, parts));
 
     expect(parts.length).toBeGreaterThan(1);
     expect(numpages).toBe(blocks);
@@ -135,7 +143,7 @@ describe('PdfRenderer (real Chromium)', () => {
 
   it('prints an img tag in a customer name as text and sends no request', async () => {
     const img = `<img src="http://127.0.0.1:${port}/escaped">`;
-    const text = await pdfText(await pdfRenderer.render(report([row(1, { customerName: img })])));
+    const text = await pdfText(await print(pdfRenderer, report([row(1, { customerName: img })])));
 
     expect(text.replace(/\s+/g, '')).toContain(img.replace(/\s+/g, ''));
     expect(requests).toEqual([]);
@@ -148,7 +156,7 @@ describe('PdfRenderer (real Chromium)', () => {
       `<p>RAW DOCUMENT</p><img src="${base}/img"><iframe src="${base}/frame"></iframe>` +
       `<iframe src="file:///etc/passwd"></iframe><div style="background:url(${base}/bg)">bg</div>` +
       `<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></body></html>`;
-    const text = await pdfText(await pdfRenderer.render([{ index: 0, html }]));
+    const text = await pdfText(await print(pdfRenderer, [{ index: 0, html }]));
 
     expect(text).toContain('RAW DOCUMENT');
     expect(text).not.toContain('root:');
@@ -161,7 +169,7 @@ describe('PdfRenderer (real Chromium)', () => {
     const html = `<meta http-equiv="refresh" content="0;url=http://127.0.0.1:${port}/refresh">`;
     // What matters is that nothing leaves the page. The blocked navigation may race the print and
     // fail it (seen once in about ten runs on a loaded machine): that outcome is fine too.
-    await pdfRenderer.render([{ index: 0, html }]).catch((error: unknown) => {
+    await print(pdfRenderer, [{ index: 0, html }]).catch((error: unknown) => {
       expect(error).toBeInstanceOf(RenderError);
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -174,7 +182,7 @@ describe('PdfRenderer (real Chromium)', () => {
       '<html><body><p>STATIC TEXT</p>' +
       '<script>document.body.insertAdjacentText("beforeend", "SCRIPT" + "-RAN")</script>' +
       '<img src="data:," onerror="document.body.append(\'HANDLER\' + \'-RAN\')"></body></html>';
-    const text = await pdfText(await pdfRenderer.render([{ index: 0, html }]));
+    const text = await pdfText(await print(pdfRenderer, [{ index: 0, html }]));
 
     expect(text).toContain('STATIC TEXT');
     expect(text).not.toContain('SCRIPT-RAN');
@@ -183,7 +191,7 @@ describe('PdfRenderer (real Chromium)', () => {
 
   it('reuses one browser process across renders, concurrent ones included', async () => {
     const before = pdfRenderer.browserPid;
-    await Promise.all([1, 2, 3, 4, 5].map((i) => pdfRenderer.render(report([row(i)]))));
+    await Promise.all([1, 2, 3, 4, 5].map((i) => print(pdfRenderer, report([row(i)]))));
 
     expect(before).toEqual(expect.any(Number));
     expect(pdfRenderer.browserPid).toBe(before);
@@ -192,7 +200,7 @@ describe('PdfRenderer (real Chromium)', () => {
   });
 
   it('relaunches the browser after it is killed and counts the restart', async () => {
-    await pdfRenderer.render(report([row(1)]));
+    await print(pdfRenderer, report([row(1)]));
     const pid = pdfRenderer.browserPid!;
     process.kill(pid, 'SIGKILL');
     // Let Puppeteer notice the dead pipe.
@@ -200,7 +208,7 @@ describe('PdfRenderer (real Chromium)', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
 
-    const text = await pdfText(await pdfRenderer.render(report([row(7)])));
+    const text = await pdfText(await print(pdfRenderer, report([row(7)])));
 
     expect(text).toContain('ORD-000007');
     expect(pdfRenderer.restarts).toBe(1);
@@ -212,11 +220,11 @@ describe('PdfRenderer (real Chromium)', () => {
     await pdfRenderer.ping();
     const pid = pdfRenderer.browserPid!;
     const restartsBefore = pdfRenderer.restarts;
-    const pending = pdfRenderer.render(big);
+    const pending = print(pdfRenderer, big);
     setTimeout(() => process.kill(pid, 'SIGKILL'), 150);
 
     await expect(pending).rejects.toMatchObject({ code: 'RENDER_FAILED' });
-    const text = await pdfText(await pdfRenderer.render(report([row(8)])));
+    const text = await pdfText(await print(pdfRenderer, report([row(8)])));
     expect(text).toContain('ORD-000008');
     expect(pdfRenderer.restarts).toBe(restartsBefore + 1);
   });
@@ -235,7 +243,7 @@ describe('PdfRenderer timeout (real Chromium)', () => {
     );
 
     const started = Date.now();
-    const error = await pdfRenderer.render(huge).catch((e: unknown) => e);
+    const error = await print(pdfRenderer, huge).catch((e: unknown) => e);
     const elapsed = Date.now() - started;
 
     expect(error).toBeInstanceOf(RenderError);
@@ -245,7 +253,7 @@ describe('PdfRenderer timeout (real Chromium)', () => {
     // shows the render was stopped rather than awaited.
     expect(elapsed).toBeLessThan(20000);
 
-    const text = await pdfText(await pdfRenderer.render(report([row(9)])));
+    const text = await pdfText(await print(pdfRenderer, report([row(9)])));
     expect(text).toContain('ORD-000009');
     expect(pdfRenderer.restarts).toBe(0);
   });

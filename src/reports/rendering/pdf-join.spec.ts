@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { memorySink, PdfJoin } from './pdf-join';
+
+// pdf-parse's index.js runs a debug self-test when required directly.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pdfParse = require('pdf-parse/lib/pdf-parse.js') as (
+  data: Buffer,
+) => Promise<{ text: string; numpages: number }>;
+
+/** A part of `pages` A4 pages, each saying which part and page it is. */
+async function part(index: number, pages: number): Promise<Uint8Array> {
+  const document = await PDFDocument.create();
+  document.setTitle('Orders report – Acme');
+  const font = await document.embedFont(StandardFonts.Courier);
+  for (let page = 0; page < pages; page += 1) {
+    const sheet = document.addPage([595.92, 841.92]);
+    sheet.drawText(`part ${index} page ${page}`, { x: 50, y: 780, size: 12, font });
+    for (let line = 0; line < 40; line += 1) {
+      sheet.drawText(`ORD-${index}-${page}-${line} ${(line * 7919) % 10007}`, {
+        x: 50,
+        y: 760 - line * 16,
+        size: 9,
+        font,
+      });
+    }
+  }
+  return document.save();
+}
+
+describe('PdfJoin', () => {
+  it('joins parts added in any order by their index, numbering every page "Page X of Y"', async () => {
+    const output = memorySink();
+    const join = new PdfJoin(output.sink);
+    // Part 0 (the summary) is printed last, as the renderer hands it out.
+    await join.add(2, await part(2, 1));
+    await join.add(1, await part(1, 3));
+    await join.add(0, await part(0, 2));
+    const joined = await join.finish();
+    const pdf = output.pdf();
+
+    const { text, numpages } = await pdfParse(pdf);
+    expect(numpages).toBe(6);
+    const order = [...text.matchAll(/part (\d) page (\d)/g)].map((match) => match[0]);
+    expect(order).toEqual([
+      'part 0 page 0',
+      'part 0 page 1',
+      'part 1 page 0',
+      'part 1 page 1',
+      'part 1 page 2',
+      'part 2 page 0',
+    ]);
+    for (let page = 1; page <= 6; page += 1) expect(text).toContain(`Page ${page} of 6`);
+
+    const reloaded = await PDFDocument.load(pdf);
+    expect(reloaded.getPageCount()).toBe(6);
+    expect(reloaded.getTitle()).toBe('Orders report – Acme');
+    expect(joined).toEqual({
+      bytes: pdf.length,
+      pages: 6,
+      sha256: createHash('sha256').update(pdf).digest('base64url'),
+    });
+  });
+
+  it('writes as it goes, in chunks of the size asked for, whatever the number of parts', async () => {
+    const chunks: number[] = [];
+    const join = new PdfJoin(async (chunk) => {
+      chunks.push(chunk.length);
+    }, 1024);
+    const sent = () => chunks.reduce((sum, size) => sum + size, 0);
+    const sentAfterPart: number[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      await join.add(index, await part(index, 2));
+      sentAfterPart.push(sent());
+    }
+    const { bytes, pages } = await join.finish();
+    expect(pages).toBe(40);
+    // Every part went out as it was added (less than a chunk held back), not at the end.
+    const perPart = sentAfterPart[19] / 20;
+    sentAfterPart.forEach((sentSoFar, index) =>
+      expect(sentSoFar).toBeGreaterThan((index + 1) * perPart - 1024 - perPart / 2),
+    );
+    expect(sentAfterPart[19]).toBeGreaterThan(bytes / 2);
+    // At least the size asked for, and over it by less than one object (a page's content here).
+    expect(chunks.slice(0, -1).every((size) => size >= 1024 && size < 1024 + 8 * 1024)).toBe(true);
+    expect(chunks.reduce((sum, size) => sum + size, 0)).toBe(bytes);
+  });
+
+  it('writes nothing more once stopped', async () => {
+    const chunks: Buffer[] = [];
+    const join = new PdfJoin(async (chunk) => {
+      chunks.push(chunk);
+    }, 1024);
+    await join.add(0, await part(0, 1));
+    const before = chunks.length;
+    join.stop();
+    await join.add(1, await part(1, 3));
+    expect(chunks.length).toBe(before);
+  });
+});

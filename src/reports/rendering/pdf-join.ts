@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import {
+  PDFContext,
+  PDFDict,
+  PDFDocument,
+  PDFName,
+  PDFObject,
+  PDFObjectCopier,
+  PDFRef,
+  StandardFontEmbedder,
+  StandardFonts,
+} from 'pdf-lib';
+
+/** Where the joined PDF goes, a chunk at a time, in order. */
+export type PdfSink = (chunk: Buffer) => Promise<void>;
+
+/** The joined PDF as written: its size, its page count and its SHA-256 (base64url). */
+export interface JoinedPdf {
+  bytes: number;
+  pages: number;
+  sha256: string;
+}
+
+const FONT_SIZE = 7.5;
+/** Centred in the bottom margin the renderer leaves (16 mm): about 7 mm from the edge. */
+const BASELINE_PT = 20;
+const NUMBER_FONT = PDFName.of('PageNumberFont');
+/** The sink gets chunks of about this size (the last one smaller). */
+export const PDF_CHUNK_BYTES = 1024 * 1024;
+
+interface JoinedPage {
+  page: PDFRef;
+  /** The content stream that will say "Page X of Y", written once Y is known. */
+  number: PDFRef;
+  width: number;
+}
+
+/**
+ * Joins a report's part PDFs into one and writes "Page X of Y" on every page, as real text, while
+ * the parts are still printing: each part is written out as it comes, in any order, and let go.
+ * Memory holds one part and a few numbers per page, whatever the report's length; the page tree
+ * (the parts' order) and the page numbers are written last, when every part is in.
+ *
+ * The numbers cannot come from Chromium's own footer: no part knows the report's page count.
+ */
+export class PdfJoin {
+  private readonly context = PDFContext.create();
+  // pdf-lib types the same font names twice, with two enums.
+  private readonly font = StandardFontEmbedder.for(
+    StandardFonts.Helvetica as unknown as Parameters<typeof StandardFontEmbedder.for>[0],
+  );
+  private readonly fontRef: PDFRef;
+  private readonly pagesRef: PDFRef;
+  /** Each part's pages, by part index. */
+  private readonly parts: JoinedPage[][] = [];
+  /** The byte offset of every object written, by object number (the cross-reference table). */
+  private readonly offsets: number[] = [];
+  private readonly hash = createHash('sha256');
+  private title?: PDFObject;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private written = 0;
+  private stopped = false;
+  /** Parts are added one at a time, in the order add() was called. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sink: PdfSink,
+    private readonly chunkBytes = PDF_CHUNK_BYTES,
+  ) {
+    this.fontRef = this.context.nextRef();
+    this.pagesRef = this.context.nextRef();
+    // The header, and a comment of high bytes that tells transfer tools the file is binary.
+    this.append(Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n\n', 'latin1'));
+  }
+
+  /** Adds part `index` (its pages go after those of the parts with lower indexes). */
+  add(index: number, pdf: Uint8Array): Promise<void> {
+    const added = this.queue.then(() => this.addNow(index, pdf));
+    this.queue = added.catch(() => undefined);
+    return added;
+  }
+
+  /** Writes the page numbers, the page tree and the cross-reference table: the PDF is complete. */
+  async finish(): Promise<JoinedPdf> {
+    await this.queue;
+    const pages = this.parts.flat();
+    pages.forEach(({ number, width }, index) =>
+      this.context.assign(
+        number,
+        this.pageNumberStream(`Page ${index + 1} of ${pages.length}`, width),
+      ),
+    );
+    this.font.embedIntoContext(this.context, this.fontRef);
+    this.context.assign(
+      this.pagesRef,
+      this.context.obj({
+        Type: 'Pages',
+        Kids: pages.map(({ page }) => page),
+        Count: pages.length,
+      }),
+    );
+    const catalog = this.context.register(
+      this.context.obj({ Type: 'Catalog', Pages: this.pagesRef }),
+    );
+    const info = this.context.register(
+      this.context.obj({
+        ...(this.title ? { Title: this.title } : {}),
+        Producer: 'orders-reports',
+      }),
+    );
+    await this.writeObjects();
+    const xrefOffset = this.written + this.bufferedBytes;
+    const size = this.context.largestObjectNumber + 1;
+    const entries = ['xref', `0 ${size}`, '0000000000 65535 f\r'];
+    for (let number = 1; number < size; number += 1) {
+      const offset = this.offsets[number];
+      // Every 20 bytes long; a number allocated but never written is a free entry.
+      entries.push(
+        offset === undefined
+          ? '0000000000 00000 f\r'
+          : `${String(offset).padStart(10, '0')} 00000 n\r`,
+      );
+    }
+    this.append(
+      Buffer.from(
+        `${entries.join('\n')}\ntrailer\n<< /Size ${size} /Root ${catalog.toString()} ` +
+          `/Info ${info.toString()} >>\nstartxref\n${xrefOffset}\n%%EOF\n`,
+        'latin1',
+      ),
+    );
+    await this.flush(true);
+    return { bytes: this.written, pages: pages.length, sha256: this.hash.digest('base64url') };
+  }
+
+  /** Writes nothing more: the render failed or timed out. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async addNow(index: number, pdf: Uint8Array): Promise<void> {
+    if (this.stopped) return;
+    const part = await PDFDocument.load(pdf, { updateMetadata: false });
+    const copier = PDFObjectCopier.for(part.context, this.context);
+    const title = part.context
+      .lookupMaybe(part.context.trailerInfo.Info, PDFDict)
+      ?.get(PDFName.Title);
+    if (title) this.title ??= copier.copy(title);
+    this.parts[index] = part.getPages().map((source) => {
+      const leaf = copier.copy(source.node);
+      leaf.set(PDFName.Parent, this.pagesRef);
+      // Wraps the page's own content in q/Q, then adds the number after it, on a clean state.
+      leaf.setFontDictionary(NUMBER_FONT, this.fontRef);
+      const number = this.context.nextRef();
+      leaf.addContentStream(number);
+      return { page: this.context.register(leaf), number, width: source.getWidth() };
+    });
+    await this.writeObjects();
+  }
+
+  private pageNumberStream(text: string, pageWidth: number) {
+    const x = (pageWidth - this.font.widthOfTextAtSize(text, FONT_SIZE)) / 2;
+    return this.context.stream(
+      `BT\n${NUMBER_FONT.asString()} ${FONT_SIZE} Tf\n0.35 0.35 0.35 rg\n` +
+        `${x.toFixed(2)} ${BASELINE_PT} Td\n${this.font.encodeText(text).toString()} Tj\nET\n`,
+    );
+  }
+
+  /** Writes every object assigned since the last call, and forgets them. */
+  private async writeObjects(): Promise<void> {
+    for (const [ref, object] of this.context.enumerateIndirectObjects()) {
+      this.offsets[ref.objectNumber] = this.written + this.bufferedBytes;
+      const body = Buffer.allocUnsafe(object.sizeInBytes());
+      object.copyBytesInto(body, 0);
+      this.append(Buffer.from(`${ref.objectNumber} 0 obj\n`, 'latin1'));
+      this.append(body);
+      this.append(Buffer.from('\nendobj\n', 'latin1'));
+      this.context.delete(ref);
+      await this.flush(false);
+    }
+  }
+
+  private append(bytes: Buffer): void {
+    this.buffered.push(bytes);
+    this.bufferedBytes += bytes.length;
+  }
+
+  private async flush(last: boolean): Promise<void> {
+    if (this.stopped || (this.bufferedBytes < this.chunkBytes && !last)) return;
+    if (this.bufferedBytes === 0) return;
+    const chunk = Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.hash.update(chunk);
+    this.written += chunk.length;
+    await this.sink(chunk);
+  }
+}
+
+/** A sink that keeps the PDF in memory, for documents known to be small (specs, benchmarks). */
+export function memorySink(): { sink: PdfSink; pdf: () => Buffer } {
+  const chunks: Buffer[] = [];
+  return {
+    sink: async (chunk) => {
+      chunks.push(chunk);
+    },
+    pdf: () => Buffer.concat(chunks),
+  };
+}
