@@ -65,7 +65,8 @@ export function describeFailure(error: unknown, timeoutMs: number): string {
   }
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'ENOTFOUND') return 'host not found';
+  if (code === 'EAI_AGAIN') return 'DNS lookup failed temporarily';
   if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) return 'TLS handshake failed';
   return 'connection failed';
 }

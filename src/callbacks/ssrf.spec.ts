@@ -1,12 +1,19 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import fc from 'fast-check';
+import { ApiError } from '../common/api-error';
 import {
   callbackAgents,
   callbackUrlFormatProblem,
   callbackUrlProblem,
+  DNS_LOOKUP_TIMEOUT_MS,
   isPublicAddress,
 } from './ssrf';
+
+/** A lookup error as node:dns raises them: the getaddrinfo / c-ares code in `code`. */
+function dnsError(code: string | undefined, host = 'partner.example'): Error {
+  return Object.assign(new Error(`getaddrinfo ${code} ${host}`), { code, hostname: host });
+}
 
 const NOT_ALLOWED = {
   code: 'CALLBACK_URL_NOT_ALLOWED',
@@ -170,6 +177,77 @@ describe('callbackUrlProblem', () => {
     ).resolves.toEqual(notResolving);
   });
 
+  it.each(['ENOTFOUND', 'ENODATA', 'EINVAL'])(
+    'still refuses with 400 a name the resolver answers %s for: the name is at fault',
+    async (code) => {
+      await expect(
+        callbackUrlProblem('https://partner.example/cb', false, () =>
+          Promise.reject(dnsError(code)),
+        ),
+      ).resolves.toEqual({ code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' });
+    },
+  );
+
+  it.each([
+    ['EAI_AGAIN', 'EAI_AGAIN'],
+    ['ETIMEOUT', 'ETIMEOUT'],
+    ['ESERVFAIL', 'ESERVFAIL'],
+    ['ECONNREFUSED', 'ECONNREFUSED'],
+    ['EAI_FAIL', 'EAI_FAIL'],
+    ['an error without a code', undefined],
+  ])(
+    'answers 503 SERVICE_UNAVAILABLE with Retry-After when the lookup fails with %s: the URL may be fine',
+    async (_label, code) => {
+      const outcome = callbackUrlProblem('https://partner.example/cb', false, () =>
+        Promise.reject(dnsError(code)),
+      );
+      await expect(outcome).rejects.toBeInstanceOf(ApiError);
+      const error = (await outcome.catch((e: unknown) => e)) as ApiError;
+      expect(error.status).toBe(503);
+      expect(error.headers).toEqual({ 'Retry-After': '5' });
+      expect(error.body).toEqual({
+        error_code: 'SERVICE_UNAVAILABLE',
+        error_message: 'The callback_url host could not be resolved just now; try again later',
+      });
+    },
+  );
+
+  describe('with a resolver that does not answer', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    it('gives up after DNS_LOOKUP_TIMEOUT_MS with 503 SERVICE_UNAVAILABLE, not before', async () => {
+      expect(DNS_LOOKUP_TIMEOUT_MS).toBeGreaterThanOrEqual(1000);
+      expect(DNS_LOOKUP_TIMEOUT_MS).toBeLessThanOrEqual(5000);
+      const lookup = jest.fn(() => new Promise<string[]>(() => undefined));
+      let settled: unknown = 'pending';
+      void callbackUrlProblem('https://slow.example/cb', false, lookup).then(
+        (value) => (settled = value),
+        (error: unknown) => (settled = error),
+      );
+      await jest.advanceTimersByTimeAsync(DNS_LOOKUP_TIMEOUT_MS - 1);
+      expect(lookup).toHaveBeenCalledWith('slow.example');
+      expect(settled).toBe('pending');
+      await jest.advanceTimersByTimeAsync(1);
+      expect(settled).toBeInstanceOf(ApiError);
+      expect(settled).toMatchObject({
+        status: 503,
+        code: 'SERVICE_UNAVAILABLE',
+        headers: { 'Retry-After': '5' },
+      });
+    });
+
+    it('uses an answer that arrives within DNS_LOOKUP_TIMEOUT_MS', async () => {
+      const lookup = () =>
+        new Promise<string[]>((resolve) =>
+          setTimeout(() => resolve(['10.0.0.1']), DNS_LOOKUP_TIMEOUT_MS - 100),
+        );
+      const outcome = callbackUrlProblem('https://slow.example/cb', false, lookup);
+      await jest.advanceTimersByTimeAsync(DNS_LOOKUP_TIMEOUT_MS);
+      await expect(outcome).resolves.toEqual(NOT_ALLOWED);
+    });
+  });
+
   it('allows private addresses when private networks are allowed, but still checks the format', async () => {
     await expect(
       callbackUrlProblem('http://127.0.0.1:9999/cb', true, noLookup),
@@ -232,6 +310,28 @@ describe('callbackAgents (connection-time check, real sockets)', () => {
     await expect(get(`http://localhost:${port}/`, callbackAgents(false).httpAgent)).rejects.toThrow(
       /is not allowed/,
     );
+    expect(received).toBe(0);
+  });
+
+  it('passes a temporary DNS failure at connection time through as EAI_AGAIN, not as a refusal', async () => {
+    const agent = callbackAgents(false).httpAgent;
+    agents.push(agent);
+    const failure = await new Promise<Error & { code?: string }>((resolve, reject) => {
+      http
+        .get(
+          `http://partner.example:${port}/`,
+          {
+            agent,
+            lookup: (hostname, _options, callback) =>
+              callback(dnsError('EAI_AGAIN', hostname), '', 4),
+          },
+          () => reject(new Error('connected')),
+        )
+        .on('error', resolve);
+    });
+    // The delivery retries any failed connection; only the wording would set this one apart.
+    expect(failure.code).toBe('EAI_AGAIN');
+    expect(failure.message).not.toMatch(/not allowed/);
     expect(received).toBe(0);
   });
 

@@ -1,9 +1,12 @@
+import { Logger } from '@nestjs/common';
 import { promises as dns } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
+import { ApiError, CommonErrorCode } from '../common/api-error';
+import { withTimeout } from '../common/with-timeout';
 
 /**
  * Keeps callbacks from reaching the service's own network (SSRF): the URL is checked when the report is
@@ -23,6 +26,22 @@ const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
 
 /** Names that are local by definition (RFC 6761, RFC 6762, ICANN's .internal) are refused without a lookup. */
 const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal'];
+
+/**
+ * How long the request-time lookup may take. getaddrinfo has no deadline of its own (resolv.conf's
+ * timeouts and attempts add up), and the client is waiting for its 202.
+ */
+export const DNS_LOOKUP_TIMEOUT_MS = 3000;
+/** What a client is asked to wait after the resolver failed to answer. */
+const DNS_RETRY_AFTER_SECONDS = 5;
+/**
+ * Lookup errors that are an answer about the name: it does not exist, has no address, or is not a
+ * name DNS can carry (too long, bad punycode). Any other failure (EAI_AGAIN, a timeout, the resolver
+ * refusing) says nothing about the URL, so it is not answered as the client's fault.
+ */
+const NAME_ERROR_CODES = new Set(['ENOTFOUND', 'ENODATA', 'EINVAL']);
+
+const logger = new Logger('CallbackUrl');
 
 /**
  * Only ipaddr.js's 'unicast' range is public: loopback, private, link-local, CGNAT, multicast, broadcast,
@@ -72,7 +91,9 @@ export function callbackUrlFormatProblem(raw: string): CallbackUrlProblem | unde
 
 /**
  * Format first, then (unless private networks are allowed) the destination: an IP literal is judged as is,
- * a name by ALL the addresses it resolves to, since the HTTP client may pick any of them.
+ * a name by ALL the addresses it resolves to, since the HTTP client may pick any of them. Throws a 503
+ * SERVICE_UNAVAILABLE ApiError when the lookup fails for a reason that is not the name's (EAI_AGAIN, no
+ * answer within DNS_LOOKUP_TIMEOUT_MS): the URL may well be fine, and the client should try again.
  */
 export async function callbackUrlProblem(
   raw: string,
@@ -97,14 +118,28 @@ export async function callbackUrlProblem(
 
   let addresses: string[];
   try {
-    addresses = await lookup(host);
-  } catch {
+    addresses = await withTimeout(lookup(host), DNS_LOOKUP_TIMEOUT_MS, 'DNS lookup');
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !NAME_ERROR_CODES.has(code)) throw dnsUnavailable(host, error);
     addresses = [];
   }
   if (addresses.length === 0) {
     return { code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' };
   }
   return addresses.every(isPublicAddress) ? undefined : blocked;
+}
+
+function dnsUnavailable(host: string, error: unknown): ApiError {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  logger.warn(`DNS lookup of callback_url host ${host} failed: ${String(code ?? message)}`);
+  return new ApiError(
+    503,
+    CommonErrorCode.ServiceUnavailable,
+    'The callback_url host could not be resolved just now; try again later',
+    undefined,
+    { 'Retry-After': String(DNS_RETRY_AFTER_SECONDS) },
+  );
 }
 
 async function lookupAll(host: string): Promise<string[]> {
