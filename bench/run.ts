@@ -20,6 +20,8 @@ import { generateOrders, insertOrders } from '../src/orders/order-seed';
 import { bareRenderRate, benchRender, treeRssMb } from './render';
 
 const ROOT = join(__dirname, '..');
+/** The V8 heap a worker gets for the bounded-memory run. */
+const CAPPED_HEAP_MB = 64;
 
 function benchEnvironment(): Record<string, string> {
   const database = new URL(
@@ -238,10 +240,11 @@ function summaryTable(results: Record<string, any>): string {
     `| POST → 202 sequential (p50 / p99 ms) | ${post.p50Ms} / ${post.p99Ms} | | |`,
     `| status route, 200 (req/s, p99 ms) | ${api.status200.requestsPerSecond}, ${api.status200.p99Ms} | | |`,
     `| status route, 303 (req/s, p99 ms) | ${api.status303.requestsPerSecond}, ${api.status303.p99Ms} | | |`,
-    ...['report10k', 'report100k'].map((key) => {
+    ...['report10k', 'report100k', 'report100kCappedHeap'].map((key) => {
       const r = results[key];
+      const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
       return (
-        `| ${r.orders.toLocaleString('en')} orders, POST → 303 (s; worker / Chromium RSS MB) | ` +
+        `| ${r.orders.toLocaleString('en')} orders${heap}, POST → 303 (s; worker / Chromium RSS MB) | ` +
         `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
       );
     }),
@@ -367,6 +370,23 @@ async function main(): Promise<void> {
       console.log('100 reports with callbacks, end to end:', results.callbacks);
     } finally {
       worker.kill('SIGTERM');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    }
+
+    // 4. Bounded memory: the 100,000-order report again, on a worker whose V8 heap is capped at 64 MB
+    // (a worker that held the PDF whole, or parsed it whole to join it, would run out of memory).
+    const capped = startProcess({
+      ...env,
+      APP_ROLE: 'worker',
+      NODE_OPTIONS: `--max-old-space-size=${CAPPED_HEAP_MB}`,
+    });
+    await sleep(3000);
+    try {
+      const { figures } = await bigReport(base, headers, dataSource, capped, 2022);
+      results.report100kCappedHeap = { heapLimitMb: CAPPED_HEAP_MB, ...figures };
+      console.log(`100,000-order report, worker heap capped at ${CAPPED_HEAP_MB} MB:`, figures);
+    } finally {
+      capped.kill('SIGTERM');
     }
   } finally {
     api.kill('SIGTERM');
