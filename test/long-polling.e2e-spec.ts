@@ -21,6 +21,33 @@ describe('Long polling: Prefer: wait=N on the status route', () => {
       )
     )[0].id as string;
 
+  /**
+   * Holds an ACCESS EXCLUSIVE lock on a table of this run's database until `release`: whoever
+   * touches the table meanwhile waits, which stops the app at a known point without mocking it.
+   */
+  const lockTable = async (table: 'orders' | 'reports') => {
+    const runner = api.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    await runner.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    const [{ pid }] = await runner.query(`SELECT pg_backend_pid() AS pid`);
+    return {
+      /** Whether a query waits on the lock now. */
+      blocking: async () =>
+        (
+          await api.dataSource.query(
+            `SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+            [pid],
+          )
+        ).length > 0,
+      release: async () => {
+        if (runner.isReleased) return;
+        await runner.rollbackTransaction();
+        await runner.release();
+      },
+    };
+  };
+
   it('holds the answer while the report renders, and answers 303 as soon as it completes', async () => {
     await insertOrders(api.dataSource, shop.id, generateOrders(1500, '2038-01-01', '2038-02-01'));
     const accepted = await call(api, 'POST', '/v1/orders/reports', {
@@ -28,22 +55,89 @@ describe('Long polling: Prefer: wait=N on the status route', () => {
       json: { start_date: '2038-01-01', end_date: '2038-02-01' },
     });
     const id = accepted.body.id as string;
+    const events = api.app.get(ReportEvents);
+    // The worker claims the report (IN_PROGRESS, published), then waits for this lock to read the
+    // orders: however fast it renders, the report completes only once the request is held.
+    const orders = await lockTable('orders');
     const worker = await startApp({ APP_ROLE: 'worker' }); // another process's worker, in effect
     try {
-      await eventually(async () => {
-        const [row] = await api.dataSource.query(`SELECT status FROM reports WHERE id = $1`, [id]);
-        return row.status === 'IN_PROGRESS';
-      }, 60);
-      const held = await call(api, 'GET', `/v1/orders/reports/status/${id}`, {
+      await eventually(orders.blocking, 60);
+      const [row] = await api.dataSource.query(`SELECT status FROM reports WHERE id = $1`, [id]);
+      expect(row.status).toBe('IN_PROGRESS');
+      const answer = call(api, 'GET', `/v1/orders/reports/status/${id}`, {
         key: shop.api_key,
         headers: { prefer: 'wait=30' },
       });
+      await eventually(async () => events.held === 1, 10);
+      await orders.release();
+      const held = await answer;
       expect(held.status).toBe(303);
       expect(held.headers.get('preference-applied')).toBe('wait=30');
       expect(held.headers.get('location')).toBe(`/v1/orders/reports/${id}`);
+      expect(events.held).toBe(0);
     } finally {
+      await orders.release();
       await worker.close();
     }
+  });
+
+  it('answers at once a finished report, registering nothing that outlives the request', async () => {
+    const id = await pendingReport();
+    await api.dataSource.query(
+      `UPDATE reports SET status = 'FAILED', error_code = 'RENDER_FAILED', completed_at = now() WHERE id = $1`,
+      [id],
+    );
+    const started = Date.now();
+    const answer = await call(api, 'GET', `/v1/orders/reports/status/${id}`, {
+      key: shop.api_key,
+      headers: { prefer: 'wait=20' },
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('FAILED');
+    expect(answer.headers.get('preference-applied')).toBe('wait=20');
+    expect(api.app.get(ReportEvents).held).toBe(0);
+  });
+
+  it('ends the wait at once when the status changes while the request reads the report', async () => {
+    const id = await pendingReport();
+    const events = api.app.get(ReportEvents);
+    // The request registers for the change, then its read of the report waits for this lock.
+    const reports = await lockTable('reports');
+    try {
+      const started = Date.now();
+      const answer = call(api, 'GET', `/v1/orders/reports/status/${id}`, {
+        key: shop.api_key,
+        headers: { prefer: 'wait=20' },
+      });
+      await eventually(async () => events.held === 1 && (await reports.blocking()), 10);
+      await events.changed(id); // published before the read answers, so before any wait begins
+      await reports.release();
+      const held = await answer;
+      expect(held.status).toBe(200);
+      expect(held.body.status).toBe('PENDING');
+      expect(Date.now() - started).toBeLessThan(10_000); // not held to the 20 s deadline
+      expect(events.held).toBe(0);
+    } finally {
+      await reports.release();
+    }
+  });
+
+  it('does not miss a change published after registering and before the wait begins', async () => {
+    const id = await pendingReport();
+    const events = api.app.get(ReportEvents);
+    const change = await events.changes(id, new AbortController().signal);
+    try {
+      expect(change.changed).toBe(false);
+      await events.changed(id);
+      await eventually(async () => change.changed, 10); // delivered before the wait begins
+      const started = Date.now();
+      await change.wait(20_000);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      change.dispose();
+    }
+    expect(events.held).toBe(0);
   });
 
   it('answers at the deadline with the current status and Preference-Applied', async () => {

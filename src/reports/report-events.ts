@@ -8,6 +8,55 @@ import { withTimeout } from '../common/with-timeout';
 import { redisConfig } from '../config/configuration';
 
 /**
+ * One status request's registration for a report's next change, made before the report is read:
+ * a change published between that read and the wait is remembered, and the wait then ends at once
+ * instead of holding an answer that is already stale until the deadline.
+ */
+export class ReportChange {
+  private woken = false;
+  private endWait?: () => void;
+
+  constructor(
+    private readonly aborted: AbortSignal,
+    private readonly unregister: () => void,
+  ) {
+    aborted.addEventListener('abort', this.wake);
+    if (aborted.aborted) this.wake();
+  }
+
+  /** Whether the report changed since registration (or the client left, or the service stops). */
+  get changed(): boolean {
+    return this.woken;
+  }
+
+  /** Resolves at once when `changed`, otherwise on the change, on abort, or after `ms`. */
+  wait(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endWait?.(), ms); // the one timer of a held request
+      this.endWait = () => {
+        clearTimeout(timer);
+        this.endWait = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Ends the wait if one is running and unregisters. Always called; calling it twice is harmless. */
+  dispose(): void {
+    this.wake();
+    this.aborted.removeEventListener('abort', this.wake);
+    this.unregister();
+  }
+
+  /** The report changed, the client left or the service stops: no wait lasts past this. */
+  readonly wake = (): void => {
+    this.woken = true;
+    this.endWait?.();
+  };
+}
+
+/**
  * "This report's status changed", across processes, through Redis pub/sub: what wakes a status
  * request held by `Prefer: wait=N`. One subscriber connection per process, opened on first use; one
  * timer per held request, cleared when the report changes, the time is up or the client goes away.
@@ -17,7 +66,8 @@ export class ReportEvents implements OnModuleDestroy {
   private readonly logger = new Logger(ReportEvents.name);
   private readonly channel: string;
   private subscriber?: Promise<Redis>;
-  private readonly waiting = new Map<string, Set<() => void>>();
+  private readonly registered = new Map<string, Set<ReportChange>>();
+  private stopping = false;
 
   constructor(
     @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
@@ -26,10 +76,10 @@ export class ReportEvents implements OnModuleDestroy {
     this.channel = `${redis.queuePrefix}:report-status-changed`;
   }
 
-  /** Requests held now (for tests and metrics). */
+  /** Status requests registered now: held, or reading the report first (for tests and metrics). */
   get held(): number {
     let count = 0;
-    for (const wakers of this.waiting.values()) count += wakers.size;
+    for (const changes of this.registered.values()) count += changes.size;
     return count;
   }
 
@@ -44,33 +94,35 @@ export class ReportEvents implements OnModuleDestroy {
   }
 
   /**
-   * Resolves when the report changes, after `ms`, or when `aborted` fires, whichever comes first.
-   * Nothing is left behind in any case.
+   * Registers for the report's next change, once this process listens for changes. Call it BEFORE
+   * reading the report, then `wait` if it is unfinished: a change published after the read is not
+   * missed. `aborted` (the client left) ends the wait; `dispose()` the handle in every case.
    */
-  async waitForChange(reportId: string, ms: number, aborted: AbortSignal): Promise<void> {
-    // Without Redis the request is still held until its deadline, only not woken early.
-    await withTimeout(this.subscribe(), 1000, 'subscribe').catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const wakers = this.waiting.get(reportId) ?? new Set<() => void>();
-      this.waiting.set(reportId, wakers);
-      const done = () => {
-        clearTimeout(timer);
-        aborted.removeEventListener('abort', done);
-        wakers.delete(done);
-        if (wakers.size === 0) this.waiting.delete(reportId);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakers.add(done);
-      aborted.addEventListener('abort', done);
-      if (aborted.aborted) done();
-    });
+  async changes(reportId: string, aborted: AbortSignal): Promise<ReportChange> {
+    const key = reportId.toLowerCase(); // the id as the request spelt it; publishers use Postgres's
+    const change = new ReportChange(aborted, () => this.unregister(key, change));
+    const changes = this.registered.get(key) ?? new Set<ReportChange>();
+    this.registered.set(key, changes.add(change));
+    if (this.stopping) {
+      change.wake(); // no wait, and no subscriber opened, once the module is being destroyed
+    } else {
+      // Without Redis the request is still held until its deadline, only not woken early.
+      await withTimeout(this.subscribe(), 1000, 'subscribe').catch(() => undefined);
+    }
+    return change;
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const wakers of [...this.waiting.values()]) for (const wake of [...wakers]) wake();
+    this.stopping = true;
+    for (const changes of this.registered.values()) for (const change of changes) change.wake();
     const subscriber = await this.subscriber?.catch(() => undefined);
     subscriber?.disconnect();
+  }
+
+  private unregister(reportId: string, change: ReportChange): void {
+    const changes = this.registered.get(reportId);
+    changes?.delete(change);
+    if (changes?.size === 0) this.registered.delete(reportId);
   }
 
   private subscribe(): Promise<Redis> {
@@ -78,7 +130,7 @@ export class ReportEvents implements OnModuleDestroy {
       const subscriber = new Redis(this.redis.url, { maxRetriesPerRequest: null });
       subscriber.on('error', () => undefined); // ioredis reconnects by itself
       subscriber.on('message', (_channel: string, reportId: string) => {
-        for (const wake of [...(this.waiting.get(reportId) ?? [])]) wake();
+        for (const change of this.registered.get(reportId) ?? []) change.wake();
       });
       await subscriber.subscribe(this.channel);
       return subscriber;

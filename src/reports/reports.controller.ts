@@ -244,20 +244,27 @@ export class ReportsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    let report = await this.reports.findForClient(client.id, id);
+    const read = () => this.reports.findForClient(client.id, id);
     const wait = preferredWait(prefer);
-    if (wait !== undefined) {
-      if (!FINISHED_STATUSES.includes(report.status)) {
-        // Held until the status changes or `wait` seconds pass; a client that leaves ends the wait.
-        const left = new AbortController();
-        const onClose = () => left.abort();
-        request.raw.once('close', onClose);
-        try {
-          await this.events.waitForChange(report.id, wait * 1000, left.signal);
-        } finally {
-          request.raw.off('close', onClose);
+    let report: Report;
+    if (wait === undefined) {
+      report = await read();
+    } else {
+      // Held until the status changes or `wait` seconds pass; a client that leaves ends the wait.
+      // Registered for the change before the first read: one landing after the read still wakes it.
+      const left = new AbortController();
+      const onClose = () => left.abort();
+      request.raw.once('close', onClose);
+      const change = await this.events.changes(id, left.signal);
+      try {
+        report = await read();
+        if (!FINISHED_STATUSES.includes(report.status)) {
+          await change.wait(wait * 1000);
+          report = await read();
         }
-        report = await this.reports.findForClient(client.id, id);
+      } finally {
+        change.dispose();
+        request.raw.off('close', onClose);
       }
       void reply.header('Preference-Applied', `wait=${wait}`);
     }
