@@ -286,6 +286,41 @@ describe('Nothing lost when a process, Chromium, Redis or Postgres fails', () =>
         await proxy.stop();
       }
     });
+
+    it('down while a status request is held: held to its deadline, and the API still shuts down', async () => {
+      const env = testEnvironment();
+      const proxy = await TcpProxy.for(env.REDIS_URL).start();
+      const test = await startApp({ APP_ROLE: 'api', REDIS_URL: proxy.url(env.REDIS_URL) });
+      let closing: Promise<void> | undefined;
+      try {
+        const shop = await newClient(test);
+        const accepted = await call(test, 'POST', '/v1/orders/reports', {
+          key: shop.api_key,
+          json: await seededPeriod(test, shop.id, 0),
+        });
+        await proxy.cut();
+        // The first held request of this process: its subscription to status changes never
+        // completes while Redis is away.
+        const held = await call(test, 'GET', accepted.headers.get('location')!, {
+          key: shop.api_key,
+          headers: { prefer: 'wait=2' },
+        });
+        expect(held.status).toBe(200);
+        expect(held.body.status).toBe('PENDING');
+        expect(held.headers.get('preference-applied')).toBe('wait=2');
+        // Shutdown used to wait for that subscription, that is for Redis, forever.
+        closing = test.close();
+        const outcome = await Promise.race([
+          closing.then(() => 'closed'),
+          new Promise((resolve) => setTimeout(resolve, 20_000, 'still open after 20 s')),
+        ]);
+        expect(outcome).toBe('closed');
+      } finally {
+        await proxy.restore();
+        await (closing ?? test.close());
+        await proxy.stop();
+      }
+    });
   });
 
   describe('Postgres', () => {

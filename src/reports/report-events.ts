@@ -66,6 +66,8 @@ export class ReportEvents implements OnModuleDestroy {
   private readonly logger = new Logger(ReportEvents.name);
   private readonly channel: string;
   private subscriber?: Promise<Redis>;
+  /** The subscriber's connection, as soon as it is opened: shutdown closes it even mid-subscribe. */
+  private connection?: Redis;
   private readonly registered = new Map<string, Set<ReportChange>>();
   private stopping = false;
 
@@ -112,11 +114,11 @@ export class ReportEvents implements OnModuleDestroy {
     return change;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  onModuleDestroy(): void {
     this.stopping = true;
     for (const changes of this.registered.values()) for (const change of changes) change.wake();
-    const subscriber = await this.subscriber?.catch(() => undefined);
-    subscriber?.disconnect();
+    // Not awaiting the subscription: with Redis away it would never settle and hold shutdown.
+    this.connection?.disconnect();
   }
 
   private unregister(reportId: string, change: ReportChange): void {
@@ -128,6 +130,7 @@ export class ReportEvents implements OnModuleDestroy {
   private subscribe(): Promise<Redis> {
     this.subscriber ??= (async () => {
       const subscriber = new Redis(this.redis.url, { maxRetriesPerRequest: null });
+      this.connection = subscriber;
       subscriber.on('error', () => undefined); // ioredis reconnects by itself
       subscriber.on('message', (_channel: string, reportId: string) => {
         for (const change of this.registered.get(reportId) ?? []) change.wake();
