@@ -65,6 +65,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   /** Only processes with the worker role take render jobs. */
   onApplicationBootstrap(): void {
     if (this.app.role === 'api') return;
+    void this.renderer.warmUp();
     this.worker.start(this.render.concurrency, (job: RenderJob) => this.handle(job));
     this.logger.log(`Rendering reports, ${this.render.concurrency} at a time`);
   }
@@ -137,12 +138,13 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   private async renderReport(report: Report): Promise<void> {
     const started = Date.now();
     const { from, to } = periodBounds(report.startDate, report.endDate);
-    const [{ name: clientName }] = await this.dataSource.query<{ name: string }[]>(
-      `SELECT name FROM clients WHERE id = $1`,
-      [report.clientId],
-    );
-    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
-      `SELECT count(*)::int AS count FROM orders WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3`,
+    const [{ clientName, count }] = await this.dataSource.query<
+      { clientName: string; count: number }[]
+    >(
+      `SELECT name AS "clientName",
+              (SELECT count(*)::int FROM orders
+                WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3) AS count
+         FROM clients WHERE id = $1`,
       [report.clientId, from, to],
     );
     if (count > this.reports.maxOrders) {
@@ -187,11 +189,13 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       );
       // Zero rows: the report was deleted, or another delivery of the job finished it first.
       if (updated !== 1) return false;
-      // What earlier claims that died mid-render left behind.
-      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`, [
-        report.id,
-        attempt,
-      ]);
+      // What earlier claims that died mid-render left behind (the first claim has none before it).
+      if (attempt > 1) {
+        await manager.query(
+          `DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`,
+          [report.id, attempt],
+        );
+      }
       return true;
     });
     if (!completed) await this.deleteChunks(report.id, attempt);
@@ -240,8 +244,9 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         await this.setProgress(report.id, progress);
       }
     }
-    // Every row is read: what is left is printing the last parts and joining them.
-    await this.setProgress(report.id, 90);
+    // Every row is read: what is left is printing the last parts and joining them. (A report read
+    // in one batch prints in a blink: no poll would see this.)
+    if (count > BATCH_SIZE) await this.setProgress(report.id, 90);
     yield* builder.finish();
   }
 
