@@ -24,18 +24,25 @@ export class ReportFileChunks1764000400000 implements MigrationInterface {
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    // Only single-chunk PDFs fit the old table: longer ones are dropped with their ETag.
+    // Only a PDF of one chunk fits the old table: a report with a longer one says EXPIRED (a
+    // client asks for it again), rather than COMPLETED without its file.
+    const longer = `EXISTS (SELECT 1 FROM report_file_chunks o
+                     WHERE o.report_id = r.id AND o.attempt = r.pdf_attempt AND o.seq > 0)`;
+    await queryRunner.query(
+      `UPDATE reports r SET status = 'EXPIRED', updated_at = now()
+        WHERE status = 'COMPLETED' AND ${longer}`,
+    );
     await queryRunner.query(`
       DELETE FROM report_file_chunks c USING reports r
-       WHERE c.report_id = r.id AND (c.attempt <> r.pdf_attempt OR r.pdf_attempt IS NULL
-          OR EXISTS (SELECT 1 FROM report_file_chunks o WHERE o.report_id = r.id AND o.seq > 0))`);
+       WHERE c.report_id = r.id
+         AND (c.attempt IS DISTINCT FROM r.pdf_attempt OR r.status <> 'COMPLETED' OR ${longer})`);
     await queryRunner.query(`ALTER TABLE reports DROP COLUMN pdf_attempt`);
     await queryRunner.query(`
       ALTER TABLE report_file_chunks
         DROP CONSTRAINT report_file_chunks_pkey,
         DROP COLUMN attempt,
         DROP COLUMN seq,
-        ADD PRIMARY KEY (report_id)`);
+        ADD CONSTRAINT report_files_pkey PRIMARY KEY (report_id)`);
     await queryRunner.query(`ALTER TABLE report_file_chunks RENAME COLUMN data TO pdf`);
     await queryRunner.query(`ALTER TABLE report_file_chunks RENAME TO report_files`);
   }

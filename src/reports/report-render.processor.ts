@@ -198,7 +198,12 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       }
       return true;
     });
-    if (!completed) await this.deleteChunks(report.id, attempt);
+    if (!completed) {
+      // Deleted meanwhile, or finished by another claim: that one's PDF, or none, stands.
+      await this.deleteChunks(report.id, attempt);
+      this.logger.log({ reportId: report.id, msg: `Report ${report.id}: rendered, not stored` });
+      return;
+    }
     this.metrics.renders.inc({ outcome: 'completed' });
     this.metrics.renderDuration.observe(renderMs / 1000);
     this.metrics.renderPdfBytes.observe(pdf.bytes);
@@ -266,7 +271,10 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
           WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')`,
         [report.id, code, message],
       );
-      return updated === 1;
+      if (updated !== 1) return false;
+      // A FAILED report has no PDF: what its claims wrote before dying goes with it.
+      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1`, [report.id]);
+      return true;
     });
   }
 

@@ -206,11 +206,17 @@ export class ReportsService {
     if (!first) {
       throw new ApiError(404, ReportErrorCode.ReportNotReady, 'The report is not ready yet');
     }
+    const size = report.pdfSize ?? 0;
+    const head = first;
     async function* chunks() {
-      yield first;
-      for (let seq = 1; ; seq += 1) {
+      yield head;
+      let sent = head.length;
+      for (let seq = 1; sent < size; seq += 1) {
         const next = await chunk(seq);
-        if (!next) return;
+        // Expired or deleted mid-download: break the connection rather than end short of
+        // Content-Length, which a client would wait on.
+        if (!next) throw new Error(`PDF of report ${report.id} ends at ${sent} of ${size} bytes`);
+        sent += next.length;
         yield next;
       }
     }

@@ -52,9 +52,10 @@ describe('PdfJoin', () => {
     ]);
     for (let page = 1; page <= 6; page += 1) expect(text).toContain(`Page ${page} of 6`);
 
-    const reloaded = await PDFDocument.load(pdf);
+    const reloaded = await PDFDocument.load(pdf, { updateMetadata: false });
     expect(reloaded.getPageCount()).toBe(6);
     expect(reloaded.getTitle()).toBe('Orders report – Acme');
+    expect(reloaded.getProducer()).toBe('orders-reports');
     expect(joined).toEqual({
       bytes: pdf.length,
       pages: 6,
@@ -86,6 +87,17 @@ describe('PdfJoin', () => {
     expect(chunks.reduce((sum, size) => sum + size, 0)).toBe(bytes);
   });
 
+  it('refuses to finish a PDF a chunk of which was not stored', async () => {
+    let down = false;
+    const join = new PdfJoin(async () => {
+      if (down) throw new Error('Postgres went away');
+    }, 1024);
+    await join.add(0, await part(0, 2));
+    down = true;
+    await expect(join.add(1, await part(1, 2))).rejects.toThrow('Postgres went away');
+    await expect(join.finish()).rejects.toThrow('Postgres went away');
+  });
+
   it('writes nothing more once stopped', async () => {
     const chunks: Buffer[] = [];
     const join = new PdfJoin(async (chunk) => {
@@ -93,7 +105,7 @@ describe('PdfJoin', () => {
     }, 1024);
     await join.add(0, await part(0, 1));
     const before = chunks.length;
-    join.stop();
+    await join.stop();
     await join.add(1, await part(1, 3));
     expect(chunks.length).toBe(before);
   });

@@ -7,6 +7,7 @@ import {
   PDFObject,
   PDFObjectCopier,
   PDFRef,
+  PDFString,
   StandardFontEmbedder,
   StandardFonts,
 } from 'pdf-lib';
@@ -61,6 +62,8 @@ export class PdfJoin {
   private bufferedBytes = 0;
   private written = 0;
   private stopped = false;
+  /** A part or a chunk that failed: the PDF is incomplete and finish() refuses to end it. */
+  private failure?: unknown;
   /** Parts are added one at a time, in the order add() was called. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -77,13 +80,16 @@ export class PdfJoin {
   /** Adds part `index` (its pages go after those of the parts with lower indexes). */
   add(index: number, pdf: Uint8Array): Promise<void> {
     const added = this.queue.then(() => this.addNow(index, pdf));
-    this.queue = added.catch(() => undefined);
+    this.queue = added.catch((error: unknown) => {
+      this.failure ??= error;
+    });
     return added;
   }
 
   /** Writes the page numbers, the page tree and the cross-reference table: the PDF is complete. */
   async finish(): Promise<JoinedPdf> {
     await this.queue;
+    if (this.failure !== undefined) throw this.failure;
     const pages = this.parts.flat();
     pages.forEach(({ number, width }, index) =>
       this.context.assign(
@@ -106,19 +112,25 @@ export class PdfJoin {
     const info = this.context.register(
       this.context.obj({
         ...(this.title ? { Title: this.title } : {}),
-        Producer: 'orders-reports',
+        Producer: PDFString.of('orders-reports'),
       }),
     );
     await this.writeObjects();
     const xrefOffset = this.written + this.bufferedBytes;
     const size = this.context.largestObjectNumber + 1;
-    const entries = ['xref', `0 ${size}`, '0000000000 65535 f\r'];
+    // Every entry is 20 bytes long. A number allocated but never written (a part's dangling
+    // reference) is free; the free entries form a list from entry 0, as the format wants.
+    const free = [0];
     for (let number = 1; number < size; number += 1) {
+      if (this.offsets[number] === undefined) free.push(number);
+    }
+    const nextFree = new Map(free.map((number, i) => [number, free[(i + 1) % free.length]]));
+    const entries = ['xref', `0 ${size}`];
+    for (let number = 0; number < size; number += 1) {
       const offset = this.offsets[number];
-      // Every 20 bytes long; a number allocated but never written is a free entry.
       entries.push(
         offset === undefined
-          ? '0000000000 00000 f\r'
+          ? `${String(nextFree.get(number)).padStart(10, '0')} ${number === 0 ? '65535' : '00001'} f\r`
           : `${String(offset).padStart(10, '0')} 00000 n\r`,
       );
     }
@@ -133,9 +145,13 @@ export class PdfJoin {
     return { bytes: this.written, pages: pages.length, sha256: this.hash.digest('base64url') };
   }
 
-  /** Writes nothing more: the render failed or timed out. */
-  stop(): void {
+  /**
+   * Writes nothing more: the render failed or timed out. Resolves once the part being added, and
+   * the chunk it may be writing, are done: after that the sink gets nothing.
+   */
+  stop(): Promise<void> {
     this.stopped = true;
+    return this.queue;
   }
 
   private async addNow(index: number, pdf: Uint8Array): Promise<void> {
@@ -191,9 +207,9 @@ export class PdfJoin {
     const chunk = Buffer.concat(this.buffered, this.bufferedBytes);
     this.buffered = [];
     this.bufferedBytes = 0;
+    await this.sink(chunk);
     this.hash.update(chunk);
     this.written += chunk.length;
-    await this.sink(chunk);
   }
 }
 

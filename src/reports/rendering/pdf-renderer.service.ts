@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@ne
 import { ConfigType } from '@nestjs/config';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { renderConfig } from '../../config/configuration';
+import { withTimeout } from '../../common/with-timeout';
 import { MetricsService } from '../../metrics/metrics.service';
 import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
 import { ReportHtmlBuilder, ReportPart } from './report-html';
@@ -20,6 +21,9 @@ export class RenderError extends Error {
   }
 }
 
+/** How long a worker's start-up warm-up may hold the pages. */
+const WARM_UP_TIMEOUT_MS = 30_000;
+
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -35,7 +39,7 @@ export const CHROMIUM_ARGS = [
 
 /**
  * page.pdf() options. Untagged: measured here, a tagged 1,000-row PDF took 2.4 s and 2 MB against
- * 0.46 s and 94 KB untagged. Page numbers are stamped after the parts are joined (page-numbers.ts).
+ * 0.46 s and 94 KB untagged. Page numbers are stamped as the parts are joined (pdf-join.ts).
  */
 export const PDF_OPTIONS = {
   format: 'A4' as const,
@@ -122,21 +126,36 @@ export class PdfRenderer implements OnApplicationShutdown {
    */
   async warmUp(): Promise<void> {
     const count = this.slots.tryAcquire(this.config.concurrency);
-    try {
-      const html = new ReportHtmlBuilder(
-        { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },
-        this.config.rowsPerPage,
-      ).toHtml();
-      const pages = await Promise.all(Array.from({ length: count }, () => this.takePage()));
+    const html = new ReportHtmlBuilder(
+      { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },
+      this.config.rowsPerPage,
+    ).toHtml();
+    const pages: Page[] = [];
+    let abandoned = false;
+    const warm = async () => {
+      for (let i = 0; i < count; i += 1) {
+        const page = await this.takePage();
+        if (abandoned) {
+          await this.discard(page);
+          return;
+        }
+        pages.push(page);
+      }
       await Promise.all(
         pages.map(async (page) => {
-          await page.setContent(html, { waitUntil: 'load' });
-          await page.pdf(PDF_OPTIONS);
-          this.pool(page);
+          await page.setContent(html, { waitUntil: 'load', timeout: WARM_UP_TIMEOUT_MS });
+          await page.pdf({ ...PDF_OPTIONS, timeout: WARM_UP_TIMEOUT_MS });
         }),
       );
+    };
+    try {
+      // Bounded: a Chromium that hangs would otherwise keep every page, and so every render, waiting.
+      await withTimeout(warm(), WARM_UP_TIMEOUT_MS, 'warming up Chromium');
+      for (const page of pages) this.pool(page);
     } catch (error) {
+      abandoned = true;
       this.logger.warn(`Warming up Chromium failed: ${String(error)}`);
+      await Promise.all(pages.map((page) => this.discard(page)));
     } finally {
       for (let i = 0; i < count; i += 1) this.slots.release();
     }
@@ -187,7 +206,8 @@ export class PdfRenderer implements OnApplicationShutdown {
       // Closing the pages is what really stops a print in progress. The slots stay taken until
       // the pages are closed and warm replacements are ready, so the next render starts cleanly.
       work.catch(() => undefined);
-      join.stop();
+      // The chunk being stored, if any, lands before the caller deletes this render's chunks.
+      await withTimeout(join.stop(), 5000, 'stopping the join').catch(() => undefined);
       const renderError = this.toRenderError(error);
       this.logger.warn(`${renderError.code}: ${renderError.message}`);
       void Promise.all(pages.map((page) => this.replace(page))).finally(releaseSlots);
