@@ -16,7 +16,7 @@ import { QueueWorker } from '../common/queue-worker';
 import { JobData, QueueName } from '../common/queues';
 import { appConfig, callbacksConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
-import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
+import { CallbackEvent, CallbackStatus } from './callback-event.entity';
 import { CallbacksService } from './callbacks.service';
 import { parseRetryAfter, retryDelayMs } from './retry-schedule';
 import { signatureHeader } from './signing';
@@ -134,22 +134,27 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
     const finalStatus =
       status === CallbackStatus.Pending && delay === undefined ? CallbackStatus.Failed : status;
 
-    await this.dataSource.transaction(async (manager) => {
-      await manager.getRepository(CallbackAttempt).insert({
+    // The attempt and the event's new state, in one statement (so, atomically).
+    await this.dataSource.query(
+      `WITH recorded AS (
+         INSERT INTO callback_attempts
+                (event_id, attempt, at, status_code, duration_ms, error, response_excerpt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+       )
+       UPDATE callback_events SET attempts = $2, status = $8, next_attempt_at = $9, updated_at = now()
+        WHERE id = $1`,
+      [
         eventId,
         attempt,
-        at: new Date(Date.now() - durationMs),
-        statusCode: result.statusCode,
+        new Date(Date.now() - durationMs),
+        result.statusCode,
         durationMs,
-        error: result.error,
-        responseExcerpt: result.excerpt,
-      });
-      await manager.query(
-        `UPDATE callback_events SET attempts = $2, status = $3, next_attempt_at = $4, updated_at = now()
-          WHERE id = $1`,
-        [eventId, attempt, finalStatus, delay === undefined ? null : new Date(Date.now() + delay)],
-      );
-    });
+        result.error,
+        result.excerpt,
+        finalStatus,
+        delay === undefined ? null : new Date(Date.now() + delay),
+      ],
+    );
     this.metrics.callbackAttempts.inc({
       outcome: finalStatus === CallbackStatus.Pending ? 'retry' : finalStatus.toLowerCase(),
     });
