@@ -7,6 +7,9 @@ import { QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { redisConfig } from '../config/configuration';
 
+/** ioredis connection states in which Redis is known to be away. */
+const LOST = new Set(['reconnecting', 'close', 'end']);
+
 /**
  * One status request's registration for a report's next change, made before the report is read:
  * a change published between that read and the wait is remembered, and the wait then ends at once
@@ -108,8 +111,13 @@ export class ReportEvents implements OnModuleDestroy {
     if (this.stopping) {
       change.wake(); // no wait, and no subscriber opened, once the module is being destroyed
     } else {
-      // Without Redis the request is still held until its deadline, only not woken early.
-      await withTimeout(this.subscribe(), 1000, 'subscribe').catch(() => undefined);
+      // Without Redis the request is still held until its deadline, only not woken early. Once the
+      // subscriber has lost Redis (it reconnects and subscribes again by itself), requests do not
+      // each wait a second for it.
+      const subscription = this.subscribe();
+      if (!LOST.has(this.connection?.status ?? '')) {
+        await withTimeout(subscription, 1000, 'subscribe').catch(() => undefined);
+      }
     }
     return change;
   }
