@@ -9,6 +9,7 @@ import { mountQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
 import { documentCallbacks } from './callbacks/callbacks.openapi';
 import { ApiError, CommonErrorCode } from './common/api-error';
+import { closeGracefully } from './common/graceful-close';
 import { ErrorBodyDto } from './common/openapi';
 import { illFormedString, validationPipe } from './common/validation';
 import { clientErrorHandler, frameworkErrorHandler, sendApiError } from './common/error.filter';
@@ -42,6 +43,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   });
   acceptJsonOnly(adapter);
   echoRequestId(adapter.getInstance());
+  closeGracefully(adapter.getInstance());
   const worker = environment().APP_ROLE === 'worker';
   if (worker) operationsOnly(adapter);
   const app = await NestFactory.create<NestFastifyApplication>(

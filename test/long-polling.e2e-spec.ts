@@ -181,4 +181,35 @@ describe('Long polling: Prefer: wait=N on the status route', () => {
     await request;
     await eventually(async () => events.held === 0, 5);
   });
+  it('answers a held request when the process shuts down, and closes its connections at once', async () => {
+    const other = await startApp({ APP_ROLE: 'api' });
+    let closing: Promise<void> | undefined;
+    try {
+      const client = await newClient(other);
+      const [{ id }] = await other.dataSource.query(
+        `INSERT INTO reports (client_id, start_date, end_date) VALUES ($1, '2037-01-01', '2037-02-01') RETURNING id`,
+        [client.id],
+      );
+      // A keep-alive connection left idle, as HTTP clients keep them, and a held request.
+      await call(other, 'GET', '/health');
+      const held = call(other, 'GET', `/v1/orders/reports/status/${id}`, {
+        key: client.api_key,
+        headers: { prefer: 'wait=30' },
+      });
+      const events = other.app.get(ReportEvents);
+      await eventually(async () => events.held === 1, 10);
+      closing = other.close();
+      const answer = await held;
+      expect(answer.status).toBe(200);
+      expect(answer.body.status).toBe('PENDING');
+      expect(answer.headers.get('preference-applied')).toBe('wait=30');
+      const outcome = await Promise.race([
+        closing.then(() => 'closed'),
+        new Promise((resolve) => setTimeout(resolve, 10_000, 'still open after 10 s')),
+      ]);
+      expect(outcome).toBe('closed');
+    } finally {
+      await (closing ?? other.close());
+    }
+  });
 });
