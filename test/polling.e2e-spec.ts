@@ -108,6 +108,47 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(Number(status.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
+  /** A COMPLETED report whose stored PDF is `stored`, of a declared size of `size` bytes. */
+  async function completedWith(stored: Buffer[], size: number): Promise<string> {
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, status, progress, pdf_size, pdf_etag,
+                            pdf_attempt, completed_at)
+       VALUES ($1, '2021-10-01', '2021-11-01', 'COMPLETED', 100, $2, '"etag"', 1, now()) RETURNING id`,
+      [shop.id, size],
+    );
+    for (const [seq, data] of stored.entries()) {
+      await test.dataSource.query(
+        `INSERT INTO report_file_chunks (report_id, attempt, seq, data) VALUES ($1, 1, $2, $3)`,
+        [id, seq, data],
+      );
+    }
+    return id;
+  }
+
+  it('answers 404 REPORT_NOT_READY with its Link when the PDF is gone by the time it is read', async () => {
+    const id = await completedWith([], 10);
+    const answer = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
+    expect(answer.status).toBe(404);
+    expect(answer.body.error_code).toBe('REPORT_NOT_READY');
+    expect(answer.headers.get('link')).toBe(`</v1/orders/reports/status/${id}>; rel="status"`);
+  });
+
+  it('breaks the download, rather than ending it short of Content-Length, when chunks go missing', async () => {
+    // The first chunk is there, the second was deleted (the report expired mid-download).
+    const id = await completedWith([Buffer.from('%PDF-')], 10);
+    const response = await fetch(`${test.url}/v1/orders/reports/${id}`, {
+      headers: { authorization: `Bearer ${shop.api_key}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-length')).toBe('10');
+    // Ended short, the body would leave the client waiting on the connection (a minute here).
+    const body = Promise.race([
+      response.arrayBuffer(),
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting after 10 s')),
+    ]);
+    await expect(body).rejects.toThrow();
+  });
+
   it("isolates clients: another client's report and orders answer exactly as unknown ones", async () => {
     const accepted = await call(test, 'POST', '/v1/orders/reports', {
       key: shop.api_key,

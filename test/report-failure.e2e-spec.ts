@@ -47,13 +47,6 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
       `INSERT INTO reports (client_id, start_date, end_date) VALUES ($1, '2021-10-01', '2021-11-01') RETURNING id`,
       [shop.id],
     );
-    // What those dying claims wrote of the PDF before they died.
-    for (const attempt of [3, 4, 5]) {
-      await test.dataSource.query(
-        `INSERT INTO report_file_chunks (report_id, attempt, seq, data) VALUES ($1, $2, 0, $3)`,
-        [id, attempt, Buffer.from('%PDF-1.7 half-written')],
-      );
-    }
     await test.app
       .get<Queue>(getQueueToken('report-render'))
       .add({ reportId: id }, renderJobOptions(id, 3));

@@ -189,13 +189,11 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       );
       // Zero rows: the report was deleted, or another delivery of the job finished it first.
       if (updated !== 1) return false;
-      // What earlier claims that died mid-render left behind (the first claim has none before it).
-      if (attempt > 1) {
-        await manager.query(
-          `DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`,
-          [report.id, attempt],
-        );
-      }
+      // What earlier claims that died mid-render left behind.
+      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`, [
+        report.id,
+        attempt,
+      ]);
       return true;
     });
     if (!completed) {
@@ -249,9 +247,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         await this.setProgress(report.id, progress);
       }
     }
-    // Every row is read: what is left is printing the last parts and joining them. (A report read
-    // in one batch prints in a blink: no poll would see this.)
-    if (count > BATCH_SIZE) await this.setProgress(report.id, 90);
+    // Every row is read: what is left is printing the last parts and joining them.
+    await this.setProgress(report.id, 90);
     yield* builder.finish();
   }
 

@@ -49,6 +49,17 @@ const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
 /** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
+/** 404 REPORT_NOT_READY, with the status route to poll in its Link header. */
+function notReady(report: Report): ApiError {
+  return new ApiError(
+    404,
+    ReportErrorCode.ReportNotReady,
+    'The report is not ready yet; see the Link header for its status',
+    undefined,
+    { Link: `<${statusPath(report.id)}>; rel="status"` },
+  );
+}
+
 @ApiTags('reports')
 @ApiBearerAuth()
 @ApiCommonErrors()
@@ -382,21 +393,14 @@ export class ReportsController {
         'The report has expired; ask for a new one',
       );
     }
-    if (report.status !== ReportStatus.Completed || !report.pdfEtag) {
-      throw new ApiError(
-        404,
-        ReportErrorCode.ReportNotReady,
-        'The report is not ready yet; see the Link header for its status',
-        undefined,
-        { Link: `<${statusPath(report.id)}>; rel="status"` },
-      );
-    }
+    if (report.status !== ReportStatus.Completed || !report.pdfEtag) throw notReady(report);
     void reply.header('ETag', report.pdfEtag);
     if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
       void reply.status(304);
       return '';
     }
     const pdf = await this.reports.pdf(report);
+    if (!pdf) throw notReady(report); // expired or deleted since it was read
     void reply
       .header('Content-Type', 'application/pdf')
       .header('Content-Length', String(report.pdfSize))

@@ -192,9 +192,9 @@ export class ReportsService {
 
   /**
    * The PDF, read a chunk at a time as the client takes it: serving a long report holds one chunk.
-   * Fails with REPORT_NOT_READY before anything is sent when the PDF is not stored.
+   * Undefined, before anything is sent, when the PDF is not stored (expired or deleted meanwhile).
    */
-  async pdf(report: Report): Promise<Readable> {
+  async pdf(report: Report): Promise<Readable | undefined> {
     const chunk = async (seq: number): Promise<Buffer | undefined> => {
       const [row] = await this.dataSource.query<{ data: Buffer }[]>(
         `SELECT data FROM report_file_chunks WHERE report_id = $1 AND attempt = $2 AND seq = $3`,
@@ -203,12 +203,9 @@ export class ReportsService {
       return row?.data;
     };
     const first = await chunk(0);
-    if (!first) {
-      throw new ApiError(404, ReportErrorCode.ReportNotReady, 'The report is not ready yet');
-    }
+    if (!first) return undefined;
     const size = report.pdfSize ?? 0;
-    const head = first;
-    async function* chunks() {
+    async function* chunks(head: Buffer) {
       yield head;
       let sent = head.length;
       for (let seq = 1; sent < size; seq += 1) {
@@ -220,7 +217,7 @@ export class ReportsService {
         yield next;
       }
     }
-    return Readable.from(chunks(), { objectMode: false });
+    return Readable.from(chunks(first), { objectMode: false });
   }
 
   /** Seconds until the report is likely done, from the work ahead and the recent render times. */

@@ -189,6 +189,21 @@ describe('PdfRenderer (real Chromium)', () => {
     expect(text).not.toContain('HANDLER-RAN');
   });
 
+  it('warms up: Chromium runs before the first render, which then uses it', async () => {
+    const warm = renderer();
+    try {
+      expect(warm.browserPid).toBeUndefined();
+      await warm.warmUp();
+      const pid = warm.browserPid;
+      expect(pid).toEqual(expect.any(Number));
+      expect(await pdfText(await print(warm, report([row(1)])))).toContain('ORD-000001');
+      expect(warm.browserPid).toBe(pid);
+      expect(warm.restarts).toBe(0);
+    } finally {
+      await warm.onApplicationShutdown();
+    }
+  });
+
   it('reuses one browser process across renders, concurrent ones included', async () => {
     const before = pdfRenderer.browserPid;
     await Promise.all([1, 2, 3, 4, 5].map((i) => print(pdfRenderer, report([row(i)]))));
