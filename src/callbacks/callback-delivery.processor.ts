@@ -30,6 +30,12 @@ export const USER_AGENT = 'orders-reports-callbacks/1.0 (+Standard Webhooks)';
 
 type DeliveryJob = Job<JobData[QueueName.CallbackDelivery]>;
 
+/** An event to send, with its client's encrypted signing secrets (the previous one while it lasts). */
+type PendingEvent = Pick<
+  CallbackEvent,
+  'id' | 'reportId' | 'clientId' | 'url' | 'payload' | 'status' | 'attempts'
+> & { secrets: Array<string | null> };
+
 export interface AttemptResult {
   statusCode: number | null;
   error: string | null;
@@ -119,7 +125,15 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
   }
 
   async deliver({ eventId, attempt }: JobData[QueueName.CallbackDelivery]): Promise<void> {
-    const event = await this.dataSource.getRepository(CallbackEvent).findOneBy({ id: eventId });
+    const [event] = await this.dataSource.query<PendingEvent[]>(
+      `SELECT e.id, e.report_id AS "reportId", e.client_id AS "clientId", e.url, e.payload,
+              e.status, e.attempts,
+              ARRAY[c.webhook_secret, CASE WHEN c.previous_webhook_secret_expires_at > now()
+                                           THEN c.previous_webhook_secret END] AS secrets
+         FROM callback_events e JOIN clients c ON c.id = e.client_id
+        WHERE e.id = $1`,
+      [eventId],
+    );
     // Bull delivers at least once: an attempt already made, or an event already settled, is skipped.
     if (!event || event.status !== CallbackStatus.Pending || event.attempts + 1 !== attempt) return;
 
@@ -167,9 +181,9 @@ export class CallbackDeliveryProcessor implements OnApplicationBootstrap, OnModu
   }
 
   /** One POST of the event's exact bytes, signed now, never following a redirect. */
-  private async send(event: CallbackEvent): Promise<AttemptResult> {
+  private async send(event: PendingEvent): Promise<AttemptResult> {
     const timestamp = Math.floor(Date.now() / 1000);
-    const secrets = await this.callbacks.signingSecrets(event.clientId);
+    const secrets = this.callbacks.signingSecrets(event.clientId, event.secrets);
     if (secrets.length === 0) {
       return {
         statusCode: null,

@@ -4,8 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
-import { Client } from '../clients/client.entity';
+import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { JobData, QueueName } from '../common/queues';
 import { appConfig, callbacksConfig } from '../config/configuration';
@@ -43,14 +42,14 @@ export class CallbacksService {
   ) {}
 
   /**
-   * Writes the event in the transaction that gives the report its final state, so that a report
-   * never ends without its callback being due. Returns the event id, to enqueue after the commit.
+   * The callback event a report that ended this way sends, if it has a callback_url: its id (the
+   * webhook-id of every attempt) and the exact body. The report's final state writes it
+   * (report-render.processor.ts), so that a report never ends without its callback being due.
    */
-  async recordEvent(
-    manager: EntityManager,
-    report: { id: string; clientId: string; callbackUrl: string | null },
+  newEvent(
+    report: { id: string; callbackUrl: string | null },
     outcome: ReportOutcome,
-  ): Promise<string | undefined> {
+  ): { id: string; payload: string } | undefined {
     if (!report.callbackUrl) return undefined;
     const base = this.app.publicBaseUrl;
     const payload =
@@ -66,18 +65,7 @@ export class CallbacksService {
             error: { error_code: outcome.errorCode, error_message: outcome.errorMessage },
             links: [{ rel: 'status', href: base + statusPath(report.id) }],
           };
-    const id = `msg_${randomUUID().replace(/-/g, '')}`;
-    await manager.getRepository(CallbackEvent).insert({
-      id,
-      reportId: report.id,
-      clientId: report.clientId,
-      url: report.callbackUrl,
-      payload: JSON.stringify(payload),
-      status: CallbackStatus.Pending,
-      attempts: 0,
-      nextAttemptAt: new Date(),
-    });
-    return id;
+    return { id: `msg_${randomUUID().replace(/-/g, '')}`, payload: JSON.stringify(payload) };
   }
 
   /** Queues one attempt; the job id makes queueing the same attempt twice harmless. */
@@ -149,18 +137,13 @@ export class CallbacksService {
     return { webhook_secret: secret, previous_secret_expires_at: expiresAt.toISOString() };
   }
 
-  /** The secrets that sign a client's callbacks now: the current one, then the previous while it lasts. */
-  async signingSecrets(clientId: string): Promise<string[]> {
-    const client = await this.dataSource.getRepository(Client).findOneByOrFail({ id: clientId });
-    const encrypted = [client.webhookSecret];
-    if (
-      client.previousWebhookSecret &&
-      (client.previousWebhookSecretExpiresAt?.getTime() ?? 0) > Date.now()
-    ) {
-      encrypted.push(client.previousWebhookSecret);
-    }
-    // A secret that does not decrypt (WEBHOOK_SECRETS_KEY changed) cannot sign: it is left out,
-    // and with none left the attempt is recorded as failed rather than the event stuck PENDING.
+  /**
+   * Decrypts the secrets that sign a client's callbacks now (the current one, then the previous
+   * while its overlap lasts). A secret that does not decrypt (WEBHOOK_SECRETS_KEY changed) cannot
+   * sign: it is left out, and with none left the attempt is recorded as failed rather than the
+   * event stuck PENDING.
+   */
+  signingSecrets(clientId: string, encrypted: Array<string | null>): string[] {
     return encrypted
       .filter((value): value is string => Boolean(value))
       .flatMap((value) => {

@@ -9,14 +9,13 @@ import {
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
-import { DataSource, EntityManager } from 'typeorm';
-import { CallbacksService, ReportOutcome } from '../callbacks/callbacks.service';
+import { DataSource } from 'typeorm';
+import { CallbacksService } from '../callbacks/callbacks.service';
 import { QueueWorker } from '../common/queue-worker';
 import { JobData, MAX_STALLED_COUNT, QueueName } from '../common/queues';
 import { appConfig, renderConfig, reportsConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { periodBounds } from './period';
-import { Report } from './report.entity';
 import { ReportErrorCode } from './report-errors';
 import { ReportEvents } from './report-events';
 import { ReportHtmlBuilder, ReportPart, ReportRow } from './rendering/report-html';
@@ -26,6 +25,32 @@ import { PdfRenderer, RenderError } from './rendering/pdf-renderer.service';
 const BATCH_SIZE = 2000;
 
 type RenderJob = Job<JobData[QueueName.ReportRender]>;
+
+/** A report as a claim returns it: what rendering it needs. */
+interface ClaimedReport {
+  id: string;
+  clientId: string;
+  clientName: string;
+  startDate: string;
+  endDate: string;
+  callbackUrl: string | null;
+  renderAttempts: number;
+}
+
+type OrderRow = ReportRow & { id: string };
+
+/** The columns a report's final state writes; those not given are left empty. */
+interface FinalState {
+  status: 'COMPLETED' | 'FAILED';
+  errorCode?: string;
+  errorMessage?: string;
+  orderCount?: number;
+  pdfSize?: number;
+  pdfEtag?: string;
+  /** The claim whose chunks are the PDF: every other claim's chunks are dropped. */
+  pdfAttempt?: number;
+  renderMs?: number;
+}
 
 /** A failure that another attempt cannot fix. */
 class PermanentFailure extends Error {
@@ -122,31 +147,27 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   }
 
   /** Claims the report; undefined when it is already finished (Bull delivers at least once). */
-  private async start(reportId: string): Promise<Report | undefined> {
-    const [rows] = await this.dataSource.query<[Report[], number]>(
+  private async start(reportId: string): Promise<ClaimedReport | undefined> {
+    const [rows] = await this.dataSource.query<[ClaimedReport[], number]>(
       `UPDATE reports SET status = 'IN_PROGRESS', progress = 1, render_attempts = render_attempts + 1,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')
         RETURNING id, client_id AS "clientId", start_date::text AS "startDate",
                   end_date::text AS "endDate", callback_url AS "callbackUrl",
-                  render_attempts AS "renderAttempts"`,
+                  render_attempts AS "renderAttempts",
+                  (SELECT name FROM clients WHERE clients.id = reports.client_id) AS "clientName"`,
       [reportId],
     );
     return rows[0];
   }
 
-  private async renderReport(report: Report): Promise<void> {
+  private async renderReport(report: ClaimedReport): Promise<void> {
     const started = Date.now();
-    const { from, to } = periodBounds(report.startDate, report.endDate);
-    const [{ clientName, count }] = await this.dataSource.query<
-      { clientName: string; count: number }[]
-    >(
-      `SELECT name AS "clientName",
-              (SELECT count(*)::int FROM orders
-                WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3) AS count
-         FROM clients WHERE id = $1`,
-      [report.clientId, from, to],
-    );
+    const period = periodBounds(report.startDate, report.endDate);
+    // A period that fits in one batch is counted by reading it: one query fewer per small report.
+    const firstBatch = await this.readBatch(report, period);
+    const count =
+      firstBatch.length < BATCH_SIZE ? firstBatch.length : await this.countOrders(report, period);
     if (count > this.reports.maxOrders) {
       throw new PermanentFailure(
         ReportErrorCode.ReportTooLarge,
@@ -155,12 +176,17 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     }
 
     const builder = new ReportHtmlBuilder(
-      { clientName, startDate: report.startDate, endDate: report.endDate, generatedAt: new Date() },
+      {
+        clientName: report.clientName,
+        startDate: report.startDate,
+        endDate: report.endDate,
+        generatedAt: new Date(),
+      },
       this.render.rowsPerPage,
       ReportHtmlBuilder.partRows(count, this.render.rowsPerPart),
     );
     const partCount = Math.max(1, Math.ceil(count / builder.partRows));
-    const parts = this.readParts(report, builder, count, { from, to });
+    const parts = this.readParts(report, builder, count, period, firstBatch);
     // This claim writes its own chunks: a stalled job taken again meanwhile writes others.
     const attempt = report.renderAttempts;
     let seq = 0;
@@ -179,22 +205,13 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         throw error;
       });
     const renderMs = Date.now() - started;
-    const etag = `"${pdf.sha256}"`;
-    const completed = await this.finish(report, { status: 'COMPLETED' }, async (manager) => {
-      const [, updated] = await manager.query<[unknown, number]>(
-        `UPDATE reports SET status = 'COMPLETED', progress = 100, order_count = $2, pdf_size = $3,
-                pdf_etag = $4, pdf_attempt = $5, render_ms = $6, completed_at = now(), updated_at = now()
-          WHERE id = $1 AND status = 'IN_PROGRESS'`,
-        [report.id, builder.orderCount, pdf.bytes, etag, attempt, renderMs],
-      );
-      // Zero rows: the report was deleted, or another delivery of the job finished it first.
-      if (updated !== 1) return false;
-      // What earlier claims that died mid-render left behind.
-      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1 AND attempt <> $2`, [
-        report.id,
-        attempt,
-      ]);
-      return true;
+    const completed = await this.finish(report, {
+      status: 'COMPLETED',
+      orderCount: builder.orderCount,
+      pdfSize: pdf.bytes,
+      pdfEtag: `"${pdf.sha256}"`,
+      pdfAttempt: attempt,
+      renderMs,
     });
     if (!completed) {
       // Deleted meanwhile, or finished by another claim: that one's PDF, or none, stands.
@@ -214,42 +231,66 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
   }
 
   /**
-   * Reads the period's orders in keyset batches and hands each part to the renderer as soon as it
-   * is full, so that reading and printing overlap and a long report is never held whole.
+   * Reads the period's orders in keyset batches, from the first one already read, and hands each
+   * part to the renderer as soon as it is full, so that reading and printing overlap and a long
+   * report is never held whole.
    */
   private async *readParts(
-    report: Report,
+    report: ClaimedReport,
     builder: ReportHtmlBuilder,
     count: number,
     period: { from: Date; to: Date },
+    firstBatch: OrderRow[],
   ): AsyncGenerator<ReportPart> {
-    let after: { placedAt: Date; id: string } | undefined;
+    let rows = firstBatch;
     let progress = 1;
-    for (;;) {
-      const rows = await this.dataSource.query<(ReportRow & { id: string })[]>(
-        `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
-                item_count AS "itemCount", total, currency
-           FROM orders
-          WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
-            AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))
-          ORDER BY placed_at, id
-          LIMIT ${BATCH_SIZE}`,
-        [report.clientId, period.from, period.to, after?.placedAt ?? null, after?.id ?? null],
-      );
-      builder.addRows(rows);
-      yield* builder.takeReady();
-      if (rows.length < BATCH_SIZE) break;
-      const last = rows[rows.length - 1];
-      after = { placedAt: last.placedAt, id: last.id };
+    builder.addRows(rows);
+    yield* builder.takeReady();
+    if (rows.length < BATCH_SIZE) return yield* builder.finish();
+    while (rows.length === BATCH_SIZE) {
       const next = Math.floor((90 * builder.orderCount) / Math.max(1, count));
       if (next >= progress + 10) {
         progress = next;
         await this.setProgress(report.id, progress);
       }
+      rows = await this.readBatch(report, period, rows[rows.length - 1]);
+      builder.addRows(rows);
+      yield* builder.takeReady();
     }
-    // Every row is read: what is left is printing the last parts and joining them.
+    // Every row is read: what is left is printing the last parts and joining them. (A report read
+    // in one batch goes from 1 to 100 at once.)
     await this.setProgress(report.id, 90);
     yield* builder.finish();
+  }
+
+  /** The period's next BATCH_SIZE orders, in (placed_at, id) order, after `after` if given. */
+  private readBatch(
+    report: ClaimedReport,
+    period: { from: Date; to: Date },
+    after?: OrderRow,
+  ): Promise<OrderRow[]> {
+    return this.dataSource.query<OrderRow[]>(
+      `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
+              item_count AS "itemCount", total, currency
+         FROM orders
+        WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
+          AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))
+        ORDER BY placed_at, id
+        LIMIT ${BATCH_SIZE}`,
+      [report.clientId, period.from, period.to, after?.placedAt ?? null, after?.id ?? null],
+    );
+  }
+
+  private async countOrders(
+    report: ClaimedReport,
+    period: { from: Date; to: Date },
+  ): Promise<number> {
+    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
+      `SELECT count(*)::int AS count FROM orders
+        WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3`,
+      [report.clientId, period.from, period.to],
+    );
+    return count;
   }
 
   private async setProgress(reportId: string, progress: number): Promise<void> {
@@ -259,40 +300,60 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     );
   }
 
-  private async fail(report: Report, code: string, message: string): Promise<void> {
-    const outcome = { status: 'FAILED', errorCode: code, errorMessage: message } as const;
-    await this.finish(report, outcome, async (manager) => {
-      const [, updated] = await manager.query<[unknown, number]>(
-        `UPDATE reports SET status = 'FAILED', error_code = $2, error_message = $3,
-                completed_at = now(), updated_at = now()
-          WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS')`,
-        [report.id, code, message],
-      );
-      if (updated !== 1) return false;
-      // A FAILED report has no PDF: what its claims wrote before dying goes with it.
-      await manager.query(`DELETE FROM report_file_chunks WHERE report_id = $1`, [report.id]);
-      return true;
-    });
+  private async fail(report: ClaimedReport, code: string, message: string): Promise<void> {
+    await this.finish(report, { status: 'FAILED', errorCode: code, errorMessage: message });
   }
 
   /**
-   * Gives the report its final state and writes its callback event in one transaction, then queues
-   * the first delivery attempt. `settle` answers false when another delivery of the job got there
-   * first: then nothing is written twice, and finish answers false.
+   * Gives the report its final state, drops the chunks that are not its PDF (a FAILED report keeps
+   * none) and writes its callback event, in one statement: a report never ends without its
+   * callback being due. Then queues the first delivery attempt. Answers false, having written
+   * nothing, when the report was deleted or another delivery of the job finished it first.
    */
-  private async finish(
-    report: Report,
-    outcome: ReportOutcome,
-    settle: (manager: EntityManager) => Promise<boolean>,
-  ): Promise<boolean> {
-    let settled = false;
-    const eventId = await this.dataSource.transaction(async (manager) => {
-      settled = await settle(manager);
-      return settled ? this.callbacks.recordEvent(manager, report, outcome) : undefined;
-    });
+  private async finish(report: ClaimedReport, state: FinalState): Promise<boolean> {
+    const event = this.callbacks.newEvent(
+      report,
+      state.status === 'COMPLETED'
+        ? { status: 'COMPLETED' }
+        : { status: 'FAILED', errorCode: state.errorCode!, errorMessage: state.errorMessage! },
+    );
+    const [{ settled }] = await this.dataSource.query<{ settled: boolean }[]>(
+      `WITH settled AS (
+         UPDATE reports
+            SET status = $2, error_code = $3, error_message = $4, order_count = $5, pdf_size = $6,
+                pdf_etag = $7, pdf_attempt = $8, render_ms = $9,
+                progress = CASE WHEN $2 = 'COMPLETED' THEN 100 ELSE progress END,
+                completed_at = now(), updated_at = now()
+          WHERE id = $1 AND (status = 'IN_PROGRESS' OR ($2 = 'FAILED' AND status = 'PENDING'))
+         RETURNING id, client_id, callback_url
+       ), dropped AS (
+         DELETE FROM report_file_chunks
+          WHERE report_id IN (SELECT id FROM settled) AND attempt IS DISTINCT FROM $8
+       ), event AS (
+         INSERT INTO callback_events
+                (id, report_id, client_id, url, payload, status, attempts, next_attempt_at)
+         SELECT $10, id, client_id, callback_url, $11, 'PENDING', 0, now()
+           FROM settled WHERE $10::text IS NOT NULL
+       )
+       SELECT EXISTS (SELECT 1 FROM settled) AS settled`,
+      [
+        report.id,
+        state.status,
+        state.errorCode ?? null,
+        state.errorMessage ?? null,
+        state.orderCount ?? null,
+        state.pdfSize ?? null,
+        state.pdfEtag ?? null,
+        state.pdfAttempt ?? null,
+        state.renderMs ?? null,
+        event?.id ?? null,
+        event?.payload ?? null,
+      ],
+    );
+    if (!settled) return false;
     await this.events.changed(report.id);
-    if (eventId) await this.callbacks.enqueue(eventId, 1);
-    return settled;
+    if (event) await this.callbacks.enqueue(event.id, 1);
+    return true;
   }
 
   /** Drops the chunks one claim wrote, when they will not be the PDF. Never fails the caller. */

@@ -46,6 +46,8 @@ export const PDF_OPTIONS = {
   printBackground: true,
   tagged: false,
   outline: false,
+  // The reports use the system's fonts only: nothing to wait for (it cost a round trip a print).
+  waitForFonts: false,
   margin: { top: '14mm', right: '12mm', bottom: '16mm', left: '12mm' },
 };
 
