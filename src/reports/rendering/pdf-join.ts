@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  PDFArray,
   PDFContext,
   PDFDict,
   PDFDocument,
@@ -56,6 +57,9 @@ export class PdfJoin {
   private readonly context = PDFContext.create();
   private readonly fontRef: PDFRef;
   private readonly pagesRef: PDFRef;
+  /** Streams that save and restore the graphics state around each page's own content. */
+  private readonly saveRef: PDFRef;
+  private readonly restoreRef: PDFRef;
   /** Each part's pages, by part index. */
   private readonly parts: JoinedPage[][] = [];
   /** The byte offset of every object written, by object number (the cross-reference table). */
@@ -77,6 +81,8 @@ export class PdfJoin {
   ) {
     this.fontRef = this.context.nextRef();
     this.pagesRef = this.context.nextRef();
+    this.saveRef = this.context.register(this.context.stream('q\n'));
+    this.restoreRef = this.context.register(this.context.stream('\nQ\n'));
     // The header, and a comment of high bytes that tells transfer tools the file is binary.
     this.append(Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n\n', 'latin1'));
   }
@@ -169,10 +175,17 @@ export class PdfJoin {
     this.parts[index] = part.getPages().map((source) => {
       const leaf = copier.copy(source.node);
       leaf.set(PDFName.Parent, this.pagesRef);
-      // Wraps the page's own content in q/Q, then adds the number after it, on a clean state.
-      leaf.setFontDictionary(NUMBER_FONT, this.fontRef);
+      // The page's own content wrapped in q/Q, then the number, drawn on a clean state. (pdf-lib's
+      // own page helpers do the same with compressed one-letter streams: 0.4 ms a report.)
       const number = this.context.nextRef();
-      leaf.addContentStream(number);
+      const contents = leaf.get(PDFName.Contents);
+      const own = contents instanceof PDFArray ? contents.asArray() : contents ? [contents] : [];
+      leaf.set(PDFName.Contents, this.context.obj([this.saveRef, ...own, this.restoreRef, number]));
+      const resources = leaf.lookupMaybe(PDFName.Resources, PDFDict) ?? this.context.obj({});
+      leaf.set(PDFName.Resources, resources);
+      const fonts = resources.lookupMaybe(PDFName.Font, PDFDict) ?? this.context.obj({});
+      resources.set(PDFName.Font, fonts);
+      fonts.set(NUMBER_FONT, this.fontRef);
       return { page: this.context.register(leaf), number, width: source.getWidth() };
     });
     await this.writeObjects();
