@@ -1,5 +1,10 @@
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import { generateOrders, insertOrders } from '../src/orders/order-seed';
 import { ReportSweeper } from '../src/reports/report-sweeper';
 import { call, newClient, pollUntilDone, startApp, TestApp } from './harness';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () => {
   let test: TestApp;
@@ -232,6 +237,52 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       [id],
     );
     expect(count).toBe(0);
+  });
+
+  it('deletes a report mid-render: the render leaves no chunk of its PDF and no callback event', async () => {
+    await insertOrders(
+      test.dataSource,
+      shop.id,
+      generateOrders(20_000, '2036-01-01', '2036-12-31'),
+    );
+    const answer = await call(test, 'POST', '/v1/orders/reports', {
+      key: shop.api_key,
+      // A public address: no DNS lookup, and nothing is ever sent to it (the report is deleted).
+      json: {
+        start_date: '2036-01-01',
+        end_date: '2036-12-31',
+        callback_url: 'https://93.184.215.14/hook',
+      },
+    });
+    expect(answer.status).toBe(202);
+    const id = answer.body.id as string;
+    const chunks = async () =>
+      (
+        await test.dataSource.query(
+          `SELECT count(*)::int AS count FROM report_file_chunks WHERE report_id = $1`,
+          [id],
+        )
+      )[0].count as number;
+    // The render is under way once its first 1 MiB chunk is stored.
+    for (let i = 0; i < 600 && (await chunks()) === 0; i++) await sleep(50);
+    expect(await chunks()).toBeGreaterThan(0);
+
+    expect(
+      (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
+    ).toBe(204);
+    const queue = test.app.get<Queue>(getQueueToken('report-render'));
+    for (let i = 0; i < 600 && (await queue.getJob(id)); i++) await sleep(50);
+    expect(await queue.getJob(id)).toBeNull();
+
+    expect(await chunks()).toBe(0);
+    const [{ events }] = await test.dataSource.query(
+      `SELECT count(*)::int AS events FROM callback_events WHERE report_id = $1`,
+      [id],
+    );
+    expect(events).toBe(0);
+    expect(
+      (await call(test, 'GET', `/v1/orders/reports/status/${id}`, { key: shop.api_key })).status,
+    ).toBe(404);
   });
 
   it('expires a PDF after REPORT_TTL_HOURS: status EXPIRED, the PDF route 410 REPORT_EXPIRED', async () => {

@@ -193,9 +193,15 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     const pdf = await this.renderer
       .render(
         parts,
+        // Written only while the report is being rendered: a chunk that lands after its final
+        // state (a timed-out claim's last INSERT, a report deleted meanwhile) is not written, so
+        // none is left behind; before it, the final state drops every other claim's chunks.
+        // FOR SHARE waits for a final state being written, then sees it.
         (chunk) =>
           this.dataSource.query(
-            `INSERT INTO report_file_chunks (report_id, attempt, seq, data) VALUES ($1, $2, $3, $4)`,
+            `INSERT INTO report_file_chunks (report_id, attempt, seq, data)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (
+               SELECT 1 FROM reports WHERE id = $1 AND status = 'IN_PROGRESS' FOR SHARE)`,
             [report.id, attempt, seq++, chunk],
           ),
         partCount,
