@@ -18,10 +18,19 @@ import { ReportsService } from './reports.service';
 
 /** Any fixed number: the advisory lock that lets one sweep run at a time across every worker. */
 const SWEEP_LOCK = 724_201_102;
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 /** Younger rows may still be on their way into Redis: leave them to the request that made them. */
 const GRACE = '5 seconds';
-const BATCH = 500;
+/** Rows checked per pass and queue: one Redis round trip checks them all. */
+export const SWEEP_BATCH = 1000;
 const REDIS_WAIT_MS = 2000;
+
+/** Where a pass stopped in a table: the next pass goes on from there. */
+interface Cursor {
+  /** The last row's timestamp as Postgres writes it (to the microsecond). */
+  at: string;
+  id: string;
+}
 
 /**
  * Postgres is the source of truth and Redis a queue that may forget (a restart empties it). Every
@@ -33,6 +42,13 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReportSweeper.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  /**
+   * Each pass checks the SWEEP_BATCH rows after the last one the previous pass checked, and starts over
+   * from the oldest once it reaches the end: a backlog larger than SWEEP_BATCH, whose oldest rows all
+   * have their jobs, no longer hides the rows behind it.
+   */
+  private reportsAfter?: Cursor;
+  private callbacksAfter?: Cursor;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -91,35 +107,59 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async requeueReports(): Promise<number> {
-    const rows = await this.dataSource.query<{ id: string }[]>(
-      `SELECT id FROM reports
+    const rows = await this.dataSource.query<(Cursor & { id: string })[]>(
+      `SELECT id, created_at::text AS at FROM reports
         WHERE status IN ('PENDING', 'IN_PROGRESS') AND created_at < now() - interval '${GRACE}'
-        ORDER BY created_at LIMIT ${BATCH}`,
+          AND (created_at, id) > ($1::timestamptz, $2::uuid)
+        ORDER BY created_at, id LIMIT ${SWEEP_BATCH}`,
+      [this.reportsAfter?.at ?? '-infinity', this.reportsAfter?.id ?? NIL_UUID],
     );
-    let queued = 0;
-    for (const { id } of rows) {
-      // A job that exists, in any state, is Bull's to finish (a dead worker's job is "stalled").
-      if (await withTimeout(this.renderQueue.getJob(id), REDIS_WAIT_MS, 'getJob')) continue;
-      await this.reports.enqueue(id);
-      queued += 1;
-    }
-    return queued;
+    this.reportsAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
+    // A job that exists, in any state, is Bull's to finish (a dead worker's job is "stalled").
+    const missing = await this.withoutJob(
+      this.renderQueue,
+      rows.map(({ id }) => ({ id, jobId: id })),
+    );
+    for (const id of missing) await this.reports.enqueue(id);
+    return missing.length;
   }
 
   private async requeueCallbacks(): Promise<number> {
-    const rows = await this.dataSource.query<{ id: string; attempts: number }[]>(
-      `SELECT id, attempts FROM callback_events
+    const rows = await this.dataSource.query<(Cursor & { attempts: number })[]>(
+      `SELECT id, attempts, next_attempt_at::text AS at FROM callback_events
         WHERE status = 'PENDING' AND next_attempt_at < now() - interval '${GRACE}'
-        ORDER BY next_attempt_at LIMIT ${BATCH}`,
+          AND (next_attempt_at, id) > ($1::timestamptz, $2)
+        ORDER BY next_attempt_at, id LIMIT ${SWEEP_BATCH}`,
+      [this.callbacksAfter?.at ?? '-infinity', this.callbacksAfter?.id ?? ''],
     );
-    let queued = 0;
-    for (const { id, attempts } of rows) {
-      const jobId = `${id}:${attempts + 1}`;
-      if (await withTimeout(this.deliveryQueue.getJob(jobId), REDIS_WAIT_MS, 'getJob')) continue;
-      await withTimeout(this.callbacks.enqueue(id, attempts + 1), REDIS_WAIT_MS, 'enqueue');
-      queued += 1;
+    this.callbacksAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
+    const next = new Map(rows.map(({ id, attempts }) => [id, attempts + 1]));
+    const missing = await this.withoutJob(
+      this.deliveryQueue,
+      rows.map(({ id, attempts }) => ({ id, jobId: `${id}:${attempts + 1}` })),
+    );
+    for (const id of missing) {
+      await withTimeout(this.callbacks.enqueue(id, next.get(id)!), REDIS_WAIT_MS, 'enqueue');
     }
-    return queued;
+    return missing.length;
+  }
+
+  /** The rows whose job Bull does not hold, in any state: one pipelined round trip to Redis. */
+  private async withoutJob(
+    queue: Queue<unknown>,
+    rows: Array<{ id: string; jobId: string }>,
+  ): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const pipeline = queue.client.pipeline();
+    for (const { jobId } of rows) pipeline.exists(queue.toKey(jobId));
+    const answers = (await withTimeout(pipeline.exec(), REDIS_WAIT_MS, 'checking jobs')) ?? [];
+    return rows
+      .filter((_, i) => {
+        const [error, exists] = answers[i] ?? [new Error('no answer'), null];
+        if (error) throw error;
+        return exists === 0;
+      })
+      .map(({ id }) => id);
   }
 
   /** Past REPORT_TTL_HOURS a PDF is deleted and its report says EXPIRED. */

@@ -1,0 +1,57 @@
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import Redis from 'ioredis';
+import { ReportSweeper, SWEEP_BATCH } from '../src/reports/report-sweeper';
+import { forgetQueues, testEnvironment } from './env';
+import { newClient, startApp, TestApp } from './harness';
+
+describe('The sweep: what Postgres holds and Redis forgot is queued again', () => {
+  let test: TestApp;
+  const redis = new Redis(testEnvironment().REDIS_URL);
+
+  // API only: no worker takes the jobs, and no sweep runs on a timer beside the ones called here.
+  beforeAll(async () => {
+    test = await startApp({ APP_ROLE: 'api' });
+  });
+  afterAll(async () => {
+    await forgetQueues(redis);
+    redis.disconnect();
+    await test.close();
+  });
+
+  it('checks a backlog larger than one batch in turn: reports behind a batch whose jobs exist are queued too', async () => {
+    const shop = await newClient(test);
+    const rows: { id: string }[] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, created_at)
+       SELECT $1, '2040-01-01', '2040-01-02', now() - interval '1 hour' + n * interval '1 ms'
+         FROM generate_series(1, $2::int) AS n
+       RETURNING id, created_at`,
+      [shop.id, SWEEP_BATCH + 500],
+    );
+    const oldestFirst = (
+      await test.dataSource.query(
+        `SELECT id FROM reports WHERE client_id = $1 ORDER BY created_at, id`,
+        [shop.id],
+      )
+    ).map((row: { id: string }) => row.id);
+    expect(oldestFirst).toHaveLength(rows.length);
+    // Redis still holds the oldest batch's jobs, and has forgotten the 500 behind them.
+    const queue = test.app.get<Queue>(getQueueToken('report-render'));
+    await queue.addBulk(
+      oldestFirst
+        .slice(0, SWEEP_BATCH)
+        .map((reportId: string) => ({ data: { reportId }, opts: { jobId: reportId } })),
+    );
+
+    const sweeper = test.app.get(ReportSweeper);
+    expect((await sweeper.sweep()).reports).toBe(0);
+    expect((await sweeper.sweep()).reports).toBe(500);
+    const queued = await Promise.all(oldestFirst.map((id: string) => queue.getJob(id)));
+    expect(queued.filter((job) => job === null)).toHaveLength(0);
+    // Back at the oldest: every report has its job, nothing is queued twice.
+    expect((await sweeper.sweep()).reports).toBe(0);
+    expect((await queue.getJobCounts()).waiting).toBe(oldestFirst.length);
+
+    await test.dataSource.query(`DELETE FROM clients WHERE id = $1`, [shop.id]);
+  });
+});
