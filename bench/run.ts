@@ -99,12 +99,12 @@ function load(
 
 /** Measured rounds of the end-to-end run, each beside a round of bare Puppeteer. */
 const END_TO_END_ROUNDS = 3;
-/** Reports sent through once before measuring, as bare Puppeteer prints once on each page first. */
+/** Reports sent through the service before measuring (bare Puppeteer prints once per page first). */
 const END_TO_END_WARM_UP = 20;
 
 /**
  * Reports of 50 orders with callbacks to a fast receiver on loopback, against bare Puppeteer's
- * rate. Both are warmed up first, then END_TO_END_ROUNDS rounds of 100 reports alternate with
+ * rate. The service is warmed up first (bare Puppeteer warms its pages in every round), then END_TO_END_ROUNDS rounds of 100 reports alternate with
  * rounds of bare Puppeteer: the machine's speed drifts within a run (seen here: ±15 % from one
  * minute to the next), so each round's ratio compares neighbours, and the median ratio is kept.
  * Then all 100 of the last round's callbacks are redelivered at once, for deliveries per second.
@@ -171,7 +171,6 @@ async function endToEnd(
   };
 
   try {
-    await bareRenderRate(50, undefined, END_TO_END_WARM_UP);
     await round(END_TO_END_WARM_UP);
     const rounds = [];
     let last: string[] = [];

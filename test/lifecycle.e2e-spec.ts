@@ -256,6 +256,10 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     });
     expect(answer.status).toBe(202);
     const id = answer.body.id as string;
+    const queue = test.app.get<Queue>(getQueueToken('report-render'));
+    const failures: string[] = [];
+    const onFailed = (job: { id: string | number }) => failures.push(String(job.id));
+    queue.on('failed', onFailed);
     const chunks = async () =>
       (
         await test.dataSource.query(
@@ -266,13 +270,19 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     // The render is under way once its first 1 MiB chunk is stored.
     for (let i = 0; i < 600 && (await chunks()) === 0; i++) await sleep(50);
     expect(await chunks()).toBeGreaterThan(0);
+    const [{ status }] = await test.dataSource.query(`SELECT status FROM reports WHERE id = $1`, [
+      id,
+    ]);
+    expect(status).toBe('IN_PROGRESS');
 
     expect(
       (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
     ).toBe(204);
-    const queue = test.app.get<Queue>(getQueueToken('report-render'));
     for (let i = 0; i < 600 && (await queue.getJob(id)); i++) await sleep(50);
     expect(await queue.getJob(id)).toBeNull();
+    queue.off('failed', onFailed);
+    // The next chunk was refused and the render stopped there: no failed attempt, no retry.
+    expect(failures).not.toContain(id);
 
     expect(await chunks()).toBe(0);
     const [{ events }] = await test.dataSource.query(

@@ -52,6 +52,13 @@ interface FinalState {
   renderMs?: number;
 }
 
+/** The report was deleted or finished by another claim while this one rendered it: stop. */
+class ReportNoLongerRendering extends Error {
+  constructor(reportId: string) {
+    super(`Report ${reportId} was deleted or finished by another claim`);
+  }
+}
+
 /** A failure that another attempt cannot fix. */
 class PermanentFailure extends Error {
   constructor(
@@ -126,6 +133,13 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     try {
       await this.renderReport(report);
     } catch (error) {
+      if (error instanceof ReportNoLongerRendering) {
+        this.logger.log({
+          reportId,
+          msg: `Report ${reportId}: deleted or finished meanwhile, stopped`,
+        });
+        return;
+      }
       const permanent = error instanceof PermanentFailure;
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const code =
@@ -136,7 +150,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         reportId,
         errorCode: code,
         msg:
-          `Report ${reportId}: attempt ${job.attemptsMade + 1} failed with ${code}` +
+          `Report ${reportId}: attempt ${job.attemptsMade + 1} failed with ${code} ` +
+          `(${error instanceof Error ? error.message : String(error)})` +
           (permanent || lastAttempt ? ', giving up' : ', will retry'),
       });
       if (!permanent && !lastAttempt) throw error;
@@ -190,25 +205,36 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     // This claim writes its own chunks: a stalled job taken again meanwhile writes others.
     const attempt = report.renderAttempts;
     let seq = 0;
+    let lastChunk: Promise<unknown> = Promise.resolve();
     const pdf = await this.renderer
       .render(
         parts,
-        // Written only while the report is being rendered: a chunk that lands after its final
-        // state (a timed-out claim's last INSERT, a report deleted meanwhile) is not written, so
-        // none is left behind; before it, the final state drops every other claim's chunks.
-        // FOR SHARE waits for a final state being written, then sees it.
-        (chunk) =>
-          this.dataSource.query(
+        // Written only while the report is being rendered, and refused once it is deleted or has
+        // its final state (FOR SHARE waits for a final state being written, then sees it): the
+        // render stops there, rather than print a PDF nobody will store.
+        (chunk) => {
+          const written = this.dataSource.query<unknown[]>(
             `INSERT INTO report_file_chunks (report_id, attempt, seq, data)
              SELECT $1, $2, $3, $4 WHERE EXISTS (
-               SELECT 1 FROM reports WHERE id = $1 AND status = 'IN_PROGRESS' FOR SHARE)`,
+               SELECT 1 FROM reports WHERE id = $1 AND status = 'IN_PROGRESS' FOR SHARE)
+             RETURNING seq`,
             [report.id, attempt, seq++, chunk],
-          ),
+          );
+          lastChunk = written.catch(() => undefined);
+          return written.then((rows) => {
+            if (rows.length === 0) throw new ReportNoLongerRendering(report.id);
+          });
+        },
         partCount,
       )
       .catch(async (error: unknown) => {
         await this.deleteChunks(report.id, attempt);
-        throw error;
+        // A chunk still being written when the render gave up (the renderer waits 5 s for it)
+        // would land after that DELETE: it is dropped once it has.
+        void lastChunk.then(() => this.deleteChunks(report.id, attempt));
+        throw error instanceof RenderError && error.cause instanceof ReportNoLongerRendering
+          ? error.cause
+          : error;
       });
     const renderMs = Date.now() - started;
     const completed = await this.finish(report, {

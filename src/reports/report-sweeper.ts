@@ -11,6 +11,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { CallbacksService } from '../callbacks/callbacks.service';
+import { cursorInstantSql } from '../common/pagination';
 import { JobData, QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { appConfig, reportsConfig } from '../config/configuration';
@@ -27,7 +28,7 @@ const REDIS_WAIT_MS = 2000;
 
 /** Where a pass stopped in a table: the next pass goes on from there. */
 interface Cursor {
-  /** The last row's timestamp as Postgres writes it (to the microsecond). */
+  /** The last row's timestamp, to the microsecond (cursorInstantSql). */
   at: string;
   id: string;
 }
@@ -108,31 +109,31 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async requeueReports(): Promise<number> {
     const rows = await this.dataSource.query<(Cursor & { id: string })[]>(
-      `SELECT id, created_at::text AS at FROM reports
+      `SELECT id, ${cursorInstantSql('created_at')} AS at FROM reports
         WHERE status IN ('PENDING', 'IN_PROGRESS') AND created_at < now() - interval '${GRACE}'
           AND (created_at, id) > ($1::timestamptz, $2::uuid)
         ORDER BY created_at, id LIMIT ${SWEEP_BATCH}`,
       [this.reportsAfter?.at ?? '-infinity', this.reportsAfter?.id ?? NIL_UUID],
     );
-    this.reportsAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
     // A job that exists, in any state, is Bull's to finish (a dead worker's job is "stalled").
     const missing = await this.withoutJob(
       this.renderQueue,
       rows.map(({ id }) => ({ id, jobId: id })),
     );
     for (const id of missing) await this.reports.enqueue(id);
+    // Only once the batch is checked: a pass that failed checks it again.
+    this.reportsAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
     return missing.length;
   }
 
   private async requeueCallbacks(): Promise<number> {
     const rows = await this.dataSource.query<(Cursor & { attempts: number })[]>(
-      `SELECT id, attempts, next_attempt_at::text AS at FROM callback_events
+      `SELECT id, attempts, ${cursorInstantSql('next_attempt_at')} AS at FROM callback_events
         WHERE status = 'PENDING' AND next_attempt_at < now() - interval '${GRACE}'
           AND (next_attempt_at, id) > ($1::timestamptz, $2)
         ORDER BY next_attempt_at, id LIMIT ${SWEEP_BATCH}`,
       [this.callbacksAfter?.at ?? '-infinity', this.callbacksAfter?.id ?? ''],
     );
-    this.callbacksAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
     const next = new Map(rows.map(({ id, attempts }) => [id, attempts + 1]));
     const missing = await this.withoutJob(
       this.deliveryQueue,
@@ -141,6 +142,7 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     for (const id of missing) {
       await withTimeout(this.callbacks.enqueue(id, next.get(id)!), REDIS_WAIT_MS, 'enqueue');
     }
+    this.callbacksAfter = rows.length === SWEEP_BATCH ? rows[rows.length - 1] : undefined;
     return missing.length;
   }
 

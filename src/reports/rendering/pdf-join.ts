@@ -178,8 +178,10 @@ export class PdfJoin {
       // The page's own content wrapped in q/Q, then the number, drawn on a clean state. (pdf-lib's
       // own page helpers do the same with compressed one-letter streams: 0.4 ms a report.)
       const number = this.context.nextRef();
+      // Contents: a stream, or an array of streams (direct or referenced), or none.
       const contents = leaf.get(PDFName.Contents);
-      const own = contents instanceof PDFArray ? contents.asArray() : contents ? [contents] : [];
+      const streams = contents && this.context.lookup(contents);
+      const own = streams instanceof PDFArray ? streams.asArray() : contents ? [contents] : [];
       leaf.set(PDFName.Contents, this.context.obj([this.saveRef, ...own, this.restoreRef, number]));
       const resources = leaf.lookupMaybe(PDFName.Resources, PDFDict) ?? this.context.obj({});
       leaf.set(PDFName.Resources, resources);

@@ -211,9 +211,8 @@ export class PdfRenderer implements OnApplicationShutdown {
       // The chunk being stored, if any, lands before the caller deletes this render's chunks.
       await withTimeout(join.stop(), 5000, 'stopping the join').catch(() => undefined);
       const renderError = this.toRenderError(error);
-      this.logger.warn(`${renderError.code}: ${renderError.message}`);
       void Promise.all(pages.map((page) => this.replace(page))).finally(releaseSlots);
-      throw renderError;
+      throw renderError; // the caller logs it, knowing what was rendered
     } finally {
       clearTimeout(timer);
     }
