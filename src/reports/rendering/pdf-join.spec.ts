@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { PDFArray, PDFDocument, PDFName, StandardFonts } from 'pdf-lib';
 import { memorySink, PdfJoin } from './pdf-join';
 
 // pdf-parse's index.js runs a debug self-test when required directly.
@@ -61,6 +61,21 @@ describe('PdfJoin', () => {
       pages: 6,
       sha256: createHash('sha256').update(pdf).digest('base64url'),
     });
+  });
+
+  it("keeps a page's content given as a reference to an array of streams", async () => {
+    const document = await PDFDocument.load(await part(0, 1));
+    const page = document.getPage(0).node;
+    const contents = page.lookup(PDFName.of('Contents'), PDFArray);
+    page.set(PDFName.of('Contents'), document.context.register(contents));
+    const output = memorySink();
+    const join = new PdfJoin(output.sink);
+    await join.add(0, await document.save());
+    await join.finish();
+    const { text } = await pdfParse(output.pdf());
+    expect(text).toContain('part 0 page 0');
+    expect(text).toContain('ORD-0-0-39');
+    expect(text).toContain('Page 1 of 1');
   });
 
   it('writes as it goes, in chunks of the size asked for, whatever the number of parts', async () => {
