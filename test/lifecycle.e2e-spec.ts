@@ -1,4 +1,5 @@
 import { getQueueToken } from '@nestjs/bull';
+import { Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { generateOrders, insertOrders } from '../src/orders/order-seed';
 import { ReportSweeper } from '../src/reports/report-sweeper';
@@ -260,6 +261,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     const failures: string[] = [];
     const onFailed = (job: { id: string | number }) => failures.push(String(job.id));
     queue.on('failed', onFailed);
+    const logged = jest.spyOn(Logger.prototype, 'log');
     const chunks = async () =>
       (
         await test.dataSource.query(
@@ -278,11 +280,19 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     expect(
       (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
     ).toBe(204);
-    for (let i = 0; i < 600 && (await queue.getJob(id)); i++) await sleep(50);
-    expect(await queue.getJob(id)).toBeNull();
-    queue.off('failed', onFailed);
-    // The next chunk was refused and the render stopped there: no failed attempt, no retry.
-    expect(failures).not.toContain(id);
+    try {
+      for (let i = 0; i < 600 && (await queue.getJob(id)); i++) await sleep(50);
+      expect(await queue.getJob(id)).toBeNull();
+      // The next chunk was refused and the render stopped there, neither printed to its end
+      // ("rendered, not stored") nor failed and retried.
+      const messages = logged.mock.calls.map(([entry]) => String((entry as { msg?: string })?.msg));
+      expect(messages).toContain(`Report ${id}: deleted or finished meanwhile, stopped`);
+      expect(messages).not.toContain(`Report ${id}: rendered, not stored`);
+      expect(failures).not.toContain(id);
+    } finally {
+      queue.off('failed', onFailed);
+      logged.mockRestore();
+    }
 
     expect(await chunks()).toBe(0);
     const [{ events }] = await test.dataSource.query(

@@ -127,7 +127,6 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         ReportErrorCode.RenderFailed,
         FAILURE_MESSAGES[ReportErrorCode.RenderFailed],
       );
-      this.metrics.renders.inc({ outcome: 'failed' });
       return;
     }
     try {
@@ -157,7 +156,6 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
       if (!permanent && !lastAttempt) throw error;
       const message = error instanceof PermanentFailure ? error.message : FAILURE_MESSAGES[code];
       await this.fail(report, code, message ?? FAILURE_MESSAGES[ReportErrorCode.RenderFailed]);
-      this.metrics.renders.inc({ outcome: 'failed' });
     }
   }
 
@@ -206,6 +204,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     const attempt = report.renderAttempts;
     let seq = 0;
     let lastChunk: Promise<unknown> = Promise.resolve();
+    let refused = false;
     const pdf = await this.renderer
       .render(
         parts,
@@ -222,7 +221,8 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
           );
           lastChunk = written.catch(() => undefined);
           return written.then((rows) => {
-            if (rows.length === 0) throw new ReportNoLongerRendering(report.id);
+            refused ||= rows.length === 0;
+            if (refused) throw new ReportNoLongerRendering(report.id);
           });
         },
         partCount,
@@ -232,9 +232,9 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
         // A chunk still being written when the render gave up (the renderer waits 5 s for it)
         // would land after that DELETE: it is dropped once it has.
         void lastChunk.then(() => this.deleteChunks(report.id, attempt));
-        throw error instanceof RenderError && error.cause instanceof ReportNoLongerRendering
-          ? error.cause
-          : error;
+        // However the renderer reports it (a failed part, a timeout that won the race), a
+        // refused chunk means the report is gone or finished: nothing to retry.
+        throw refused ? new ReportNoLongerRendering(report.id) : error;
       });
     const renderMs = Date.now() - started;
     const completed = await this.finish(report, {
@@ -332,8 +332,14 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     );
   }
 
+  /** Ends the report FAILED, and counts it unless it was already finished or deleted. */
   private async fail(report: ClaimedReport, code: string, message: string): Promise<void> {
-    await this.finish(report, { status: 'FAILED', errorCode: code, errorMessage: message });
+    const settled = await this.finish(report, {
+      status: 'FAILED',
+      errorCode: code,
+      errorMessage: message,
+    });
+    if (settled) this.metrics.renders.inc({ outcome: 'failed' });
   }
 
   /**

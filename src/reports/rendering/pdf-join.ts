@@ -165,7 +165,8 @@ export class PdfJoin {
   }
 
   private async addNow(index: number, pdf: Uint8Array): Promise<void> {
-    if (this.stopped) return;
+    // Stopped, or an earlier part or chunk failed: the PDF will not be finished.
+    if (this.stopped || this.failure !== undefined) return;
     const part = await PDFDocument.load(pdf, { updateMetadata: false });
     const copier = PDFObjectCopier.for(part.context, this.context);
     const title = part.context
