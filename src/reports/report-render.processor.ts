@@ -291,7 +291,7 @@ export class ReportRenderProcessor implements OnApplicationBootstrap, OnModuleDe
     }
     // Every row is read: what is left is printing the last parts and joining them. (A report read
     // in one batch goes from 1 to 100 at once.)
-    await this.setProgress(report.id, 90);
+    if (progress < 90) await this.setProgress(report.id, 90);
     yield* builder.finish();
   }
 
