@@ -1,5 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { ApiError } from '../src/common/api-error';
+import { ReportsService } from '../src/reports/reports.service';
 import { call, newClient, order, pdfText, pollUntilDone, startApp, TestApp } from './harness';
 
 describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
@@ -181,6 +183,60 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(foreignOrder.status).toBe(404);
     expect(foreignOrder.body.error_code).toBe('ORDER_NOT_FOUND');
     await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
+  });
+
+  it("answers polls arriving together each with its own client's report, reads of one turn in one query", async () => {
+    const post = async (key: string) =>
+      (
+        await call(test, 'POST', '/v1/orders/reports', {
+          key,
+          json: { start_date: '2021-09-01', end_date: '2021-09-02' },
+        })
+      ).body.id as string;
+    const mine = await post(shop.api_key);
+    const theirs = await post(other.api_key);
+    const unknown = '00000000-0000-4000-8000-000000000001';
+    const polls = [
+      ...Array.from({ length: 10 }, () => ({ key: shop.api_key, id: mine, found: true })),
+      ...Array.from({ length: 10 }, () => ({ key: other.api_key, id: theirs, found: true })),
+      ...Array.from({ length: 10 }, () => ({ key: other.api_key, id: mine, found: false })),
+      ...Array.from({ length: 10 }, () => ({ key: shop.api_key, id: unknown, found: false })),
+    ];
+    const answers = await Promise.all(
+      polls.map(({ key, id }) => call(test, 'GET', `/v1/orders/reports/status/${id}`, { key })),
+    );
+    answers.forEach((answer, i) => {
+      const { id, found } = polls[i];
+      expect(answer.status).toBe(found ? (answer.body.status === 'COMPLETED' ? 303 : 200) : 404);
+      expect(found ? answer.body.id : answer.body.error_code).toBe(found ? id : 'REPORT_NOT_FOUND');
+    });
+    // Whether polls over HTTP meet in one turn depends on when they arrive; reads asked for in one
+    // turn always share a query.
+    const reports = test.app.get(ReportsService);
+    const clientOf = (key: string) => (key === shop.api_key ? shop.id : other.id);
+    const query = jest.spyOn(test.dataSource, 'query');
+    try {
+      const reads = await Promise.all(
+        polls.map(({ key, id }) =>
+          reports.findForClient(clientOf(key), id).then(
+            (report) => report.id,
+            (error: ApiError) => error.code,
+          ),
+        ),
+      );
+      expect(reads).toEqual(polls.map(({ id, found }) => (found ? id : 'REPORT_NOT_FOUND')));
+      // The in-process worker queries too: count the report reads alone.
+      const sql = query.mock.calls.map(([text]) => text);
+      expect(sql.filter((text) => text.includes('FROM reports WHERE id = ANY'))).toHaveLength(1);
+    } finally {
+      query.mockRestore();
+    }
+    for (const [key, id] of [
+      [shop.api_key, mine],
+      [other.api_key, theirs],
+    ]) {
+      await pollUntilDone(test, key, `/v1/orders/reports/status/${id}`);
+    }
   });
 
   it('prints a valid PDF that says so when the period has no orders', async () => {
