@@ -83,11 +83,6 @@ export class CallbacksService {
     );
   }
 
-  async summary(reportId: string): Promise<CallbackSummary> {
-    const event = await this.dataSource.getRepository(CallbackEvent).findOneBy({ reportId });
-    return { status: event?.status ?? CallbackStatus.Pending, attempts: event?.attempts ?? 0 };
-  }
-
   async attempts(reportId: string): Promise<CallbackAttempt[]> {
     return this.dataSource
       .getRepository(CallbackAttempt)

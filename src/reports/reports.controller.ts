@@ -36,7 +36,7 @@ import { ReportEvents } from './report-events';
 import { preferredWait } from './prefer-wait';
 import { ReportErrorCode } from './report-errors';
 import { pdfFilename, reportPath, statusPath } from './report-links';
-import { ReportsService } from './reports.service';
+import { ReadReport, ReportsService } from './reports.service';
 
 const ID = '3f2b9c3e-5d7a-4b8e-9f1a-0c6d2e4b8a71';
 const PREFERENCE_APPLIED = {
@@ -257,7 +257,7 @@ export class ReportsController {
   ) {
     const read = () => this.reports.findForClient(client.id, id);
     const wait = preferredWait(prefer);
-    let report: Report;
+    let report: ReadReport;
     if (wait === undefined) {
       report = await read();
     } else {
@@ -281,7 +281,7 @@ export class ReportsController {
     }
     const body = await this.statusBody(report, reply);
     return report.callbackUrl
-      ? { ...body, callback: await this.callbacks.summary(report.id) }
+      ? { ...body, callback: report.callback ?? { status: CallbackStatus.Pending, attempts: 0 } }
       : body;
   }
 

@@ -7,7 +7,7 @@ import DataLoader from 'dataloader';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DataSource, Repository } from 'typeorm';
-import { CallbackErrorCode } from '../callbacks/callbacks.service';
+import { CallbackErrorCode, CallbackSummary } from '../callbacks/callbacks.service';
 import { callbackUrlProblem } from '../callbacks/ssrf';
 import { ApiError } from '../common/api-error';
 import { cursorInstantSql, decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
@@ -31,6 +31,10 @@ const REDIS_WAIT_MS = 1000;
 const IDEMPOTENCY_WINDOW = '24 hours';
 /** The most report reads one query carries. */
 const MAX_READ_BATCH = 100;
+/** A report with a callback_url: its callback's state, null before the report has finished. */
+const CALLBACK_SUMMARY = `CASE WHEN callback_url IS NOT NULL THEN (
+    SELECT json_build_object('status', e.status, 'attempts', e.attempts)
+      FROM callback_events e WHERE e.report_id = reports.id) END AS "callback"`;
 
 export function renderJobOptions(reportId: string, attempts: number) {
   return {
@@ -53,6 +57,9 @@ interface QueueEstimate {
   meanRenderMs: number;
 }
 
+/** A report as a client's request reads it: with its callback's state, for the status route. */
+export type ReadReport = Report & { callback: CallbackSummary | null };
+
 export interface CreatedReport {
   report: Report;
   /** True when an Idempotency-Key replay answered an existing report. */
@@ -69,10 +76,10 @@ export class ReportsService {
    * query's round trip, not Postgres's work, is what a poll costs most. Nothing is cached: each
    * read is a query sent after its request arrived.
    */
-  private readonly reads = new DataLoader<string, Report | undefined>(
+  private readonly reads = new DataLoader<string, ReadReport | undefined>(
     async (ids) => {
-      const rows = await this.dataSource.query<Report[]>(
-        `SELECT ${REPORT_COLUMNS} FROM reports WHERE id = ANY($1::uuid[])`,
+      const rows = await this.dataSource.query<ReadReport[]>(
+        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY} FROM reports WHERE id = ANY($1::uuid[])`,
         [ids],
       );
       const byId = new Map(rows.map((row) => [row.id, row]));
@@ -150,7 +157,7 @@ export class ReportsService {
   }
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
-  async findForClient(clientId: string, id: string): Promise<Report> {
+  async findForClient(clientId: string, id: string): Promise<ReadReport> {
     const report = isUuid(id) ? await this.reads.load(id) : undefined;
     if (report?.clientId !== clientId)
       throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
