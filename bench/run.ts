@@ -54,8 +54,9 @@ async function freshDatabase(url: string): Promise<DataSource> {
   return dataSource;
 }
 
-function startProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+function startProcess(env: Record<string, string>, script = join(ROOT, 'dist', 'main.js')) {
+  const typescript = script.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+  return spawn(process.execPath, [...typescript, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -307,8 +308,16 @@ function summaryTable(results: Record<string, any>): string {
     ),
     `| POST /v1/orders/reports (req/s, p99 ms) | ${api.post.requestsPerSecond}, ${api.post.p99Ms} | | |`,
     `| POST → 202 sequential (p50 / p99 ms) | ${post.p50Ms} / ${post.p99Ms} | | |`,
-    `| status route, 200, ${CONNECTIONS} reports polled (req/s, p99 ms) | ${api.status200.requestsPerSecond}, ${api.status200.p99Ms} | | |`,
-    `| status route, 303, ${CONNECTIONS} reports polled (req/s, p99 ms) | ${api.status303.requestsPerSecond}, ${api.status303.p99Ms} | | |`,
+    ...(['200', '303'] as const).map((code) => {
+      const ours = api[`status${code}`];
+      const bare = api[`bareStatus${code}`];
+      return (
+        `| status route, ${code}, ${CONNECTIONS} reports polled (req/s, p99 ms) | ` +
+        `${ours.requestsPerSecond}, ${ours.p99Ms} | ${bare.requestsPerSecond}, ${bare.p99Ms} ` +
+        `(Fastify + pg, one query per request, no key, limit or log) | ` +
+        `${Math.round((ours.requestsPerSecond / bare.requestsPerSecond) * 100) / 100} |`
+      );
+    }),
     ...['report10k', 'report100k', 'report100kCappedHeap'].map((key) => {
       const r = results[key];
       const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
@@ -357,9 +366,15 @@ async function main(): Promise<void> {
   const port = 3900;
   const api = startProcess({ ...env, APP_ROLE: 'api', PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
+  // The status route's bare tool: Fastify and pg answering the same path, one query per request.
+  const bare = startProcess(
+    { ...env, PORT: String(port + 1) },
+    join(ROOT, 'bench', 'bare-status.ts'),
+  );
+  const bareBase = `http://127.0.0.1:${port + 1}`;
   const headers = { authorization: `Bearer ${client.api_key}`, 'content-type': 'application/json' };
   try {
-    await waitForHttp(base);
+    await Promise.all([waitForHttp(base), waitForHttp(bareBase)]);
     const latencies: number[] = [];
     for (let i = 0; i < 300; i++) {
       const started = performance.now();
@@ -389,6 +404,7 @@ async function main(): Promise<void> {
         body: JSON.stringify({ start_date: '2030-01-01', end_date: '2030-01-02' }),
       }),
       status200: await load(base, { headers, paths: pending }),
+      bareStatus200: await load(bareBase, { paths: pending }),
     };
     // Drop those reports (rows and jobs): the next steps measure their own reports alone.
     await redis.flushdb();
@@ -407,9 +423,9 @@ async function main(): Promise<void> {
           await sleep(100);
         }
       }
-      (results.api as Record<string, unknown>).status303 = await load(base, {
-        headers,
-        paths: completed,
+      Object.assign(results.api as Record<string, unknown>, {
+        status303: await load(base, { headers, paths: completed }),
+        bareStatus303: await load(bareBase, { paths: completed }),
       });
       for (const [orders, year] of [
         [10_000, 2021],
@@ -450,6 +466,7 @@ async function main(): Promise<void> {
     }
   } finally {
     api.kill('SIGTERM');
+    bare.kill('SIGTERM');
     redis.disconnect();
     await dataSource.destroy();
   }
