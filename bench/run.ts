@@ -223,14 +223,17 @@ async function endToEnd(
       Math.floor(rounds.length / 2)
     ];
 
+    // Each report's callback counts as redelivered when it arrives once more than it had before.
+    const deliveries = (id: string) => arrived.get(id)?.length ?? 0;
+    const before = new Map(last.map((id) => [id, deliveries(id)]));
     const redelivered = Date.now();
     await Promise.all(
       last.map((id) =>
         fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
       ),
     );
-    const received = () => last.reduce((sum, id) => sum + (arrived.get(id)?.length ?? 0), 0);
-    while (received() < 2 * last.length && Date.now() - redelivered < 120_000) await sleep(20);
+    const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
+    while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
     return {
       reports: 100,
       ...median,
