@@ -232,6 +232,18 @@ export class ReportsController {
             },
           },
           EXPIRED: { value: { id: ID, status: 'EXPIRED' } },
+          WITH_CALLBACK_URL: {
+            summary: 'A report with a callback_url also says how its callback goes',
+            value: {
+              id: ID,
+              status: 'FAILED',
+              error: {
+                error_code: 'RENDER_FAILED',
+                error_message: 'The PDF could not be rendered',
+              },
+              callback: { status: 'DELIVERED', attempts: 2 },
+            },
+          },
         },
       },
     },
