@@ -56,6 +56,28 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
     (await call(test, 'GET', `/v1/orders/reports/status/${id}`, { key: shop.api_key })).body
       .callback;
 
+  it('says, on the status route, that the callback is PENDING with no attempt before the report ends', async () => {
+    // Written without a job: no worker can finish it while it is read.
+    const [{ id }] = await test.dataSource.query<{ id: string }[]>(
+      `INSERT INTO reports (client_id, start_date, end_date, callback_url)
+       VALUES ($1, '2041-01-01', '2041-01-02', 'https://partner.example/cb') RETURNING id`,
+      [shop.id],
+    );
+    try {
+      const answer = await call(test, 'GET', `/v1/orders/reports/status/${id}`, {
+        key: shop.api_key,
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({
+        id,
+        status: 'PENDING',
+        callback: { status: 'PENDING', attempts: 0 },
+      });
+    } finally {
+      await test.dataSource.query(`DELETE FROM reports WHERE id = $1`, [id]);
+    }
+  });
+
   it('POSTs a completed report, signed so that the standardwebhooks library verifies it', async () => {
     const url = receiver.script('/completed', { status: 204 });
     const id = await requestReport(url);

@@ -330,7 +330,23 @@ describe('Nothing lost when a process, Chromium, Redis or Postgres fails', () =>
       const test = await startApp({ APP_ROLE: 'api', DATABASE_URL: proxy.url(env.DATABASE_URL) });
       try {
         const shop = await newClient(test);
+        const accepted = await call(test, 'POST', '/v1/orders/reports', {
+          key: shop.api_key,
+          json: { start_date: '2021-10-01', end_date: '2021-10-02' },
+        });
+        const status = `/v1/orders/reports/status/${accepted.body.id}`;
         await proxy.cut();
+        // Polls arriving together share one read: its failure answers each of them in the contract's format.
+        const polls = await Promise.all(
+          Array.from({ length: 5 }, () => call(test, 'GET', status, { key: shop.api_key })),
+        );
+        for (const answer of polls) {
+          expect(answer.status).toBe(503);
+          expect(answer.body).toEqual({
+            error_code: 'SERVICE_UNAVAILABLE',
+            error_message: 'The service is temporarily unavailable',
+          });
+        }
         for (const [method, path] of [
           ['GET', '/v1/orders'],
           ['POST', '/v1/orders/reports'],

@@ -71,19 +71,21 @@ export class ReportsService {
   private readonly logger = new Logger(ReportsService.name);
   private estimate?: { at: number; value: Promise<QueueEstimate> };
   /**
-   * Reads of reports by id: those requested in one turn of the event loop share one query. Under
+   * Reads of a client's reports by id: those asked for in one turn of the event loop share one
+   * query, which reads each row for the client that asked for it and no other. Under
    * load the status route's polls arrive together (measured: 8 per query at 20 connections), and a
    * query's round trip, not Postgres's work, is what a poll costs most. Nothing is cached: each
    * read is a query sent after its request arrived.
    */
-  private readonly reads = new DataLoader<string, ReadReport | undefined>(
-    async (ids) => {
+  private readonly reads = new DataLoader<{ clientId: string; id: string }, ReadReport | undefined>(
+    async (keys) => {
       const rows = await this.dataSource.query<ReadReport[]>(
-        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY} FROM reports WHERE id = ANY($1::uuid[])`,
-        [ids],
+        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY} FROM reports
+          WHERE (client_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
+        [keys.map((key) => key.clientId), keys.map((key) => key.id)],
       );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id));
+      const byKey = new Map(rows.map((row) => [`${row.clientId}/${row.id}`, row]));
+      return keys.map((key) => byKey.get(`${key.clientId}/${key.id}`));
     },
     { cache: false, batchScheduleFn: (read) => setImmediate(read), maxBatchSize: MAX_READ_BATCH },
   );
@@ -158,9 +160,8 @@ export class ReportsService {
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
   async findForClient(clientId: string, id: string): Promise<ReadReport> {
-    const report = isUuid(id) ? await this.reads.load(id) : undefined;
-    if (report?.clientId !== clientId)
-      throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
+    const report = isUuid(id) ? await this.reads.load({ clientId, id }) : undefined;
+    if (!report) throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
     return report;
   }
 
