@@ -141,7 +141,14 @@ async function statusAgainstBare(
     rounds.push({ ours, bare, ratio });
   }
   const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
-  return { ...median, ratios: rounds.map((round) => round.ratio) };
+  return {
+    ...median,
+    ratios: rounds.map((round) => round.ratio),
+    rounds: rounds.map(({ ours, bare }) => ({
+      ours: ours.requestsPerSecond,
+      bare: bare.requestsPerSecond,
+    })),
+  };
 }
 
 /** Polls a status URL every 100 ms while its report is unfinished (10 minutes at most): the last HTTP status. */
