@@ -14,7 +14,8 @@ import { ErrorBodyDto } from './common/openapi';
 import { illFormedString, validationPipe } from './common/validation';
 import { clientErrorHandler, frameworkErrorHandler, sendApiError } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
-import { LoggingModule, pinoLevel } from './logging/logging.module';
+import { APP_LOGGER, LoggingModule, pinoLevel } from './logging/logging.module';
+import { logRequests } from './logging/request-log';
 import { echoRequestId, requestId } from './logging/request-id';
 import { recordHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
@@ -55,6 +56,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   app.useGlobalPipes(validationPipe);
   app.enableShutdownHooks();
   recordHttpMetrics(adapter.getInstance(), app.get(MetricsService));
+  logRequests(adapter.getInstance(), app.get(APP_LOGGER));
   const { adminToken } = app.get<ConfigType<typeof observabilityConfig>>(observabilityConfig.KEY);
   if (worker) return app;
   if (adminToken) await mountQueueDashboard(app, adminToken);

@@ -1,12 +1,16 @@
 import { DynamicModule, LogLevel, Module } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
+import { Logger, pino } from 'pino';
 import { observabilityConfig } from '../config/configuration';
 
 /**
- * JSON lines on stdout through pino: one line per HTTP answer carrying the request id (Fastify's,
- * see request-id.ts), and every application log line. Neither headers nor bodies are logged.
+ * JSON lines on stdout through pino: every application log line, and one line per HTTP answer
+ * (request-log.ts) carrying the request id (Fastify's, see request-id.ts).
  */
+/** The pino logger behind every line, application and HTTP answers alike. */
+export const APP_LOGGER = Symbol('APP_LOGGER');
+
 @Module({})
 export class LoggingModule {
   /** `level` overrides LOG_LEVEL (the e2e suite keeps its output to warnings and errors). */
@@ -15,25 +19,20 @@ export class LoggingModule {
       module: LoggingModule,
       imports: [
         LoggerModule.forRootAsync({
-          inject: [observabilityConfig.KEY],
-          useFactory: (config: ConfigType<typeof observabilityConfig>) => ({
-            pinoHttp: {
-              level: level ?? config.logLevel,
-              // What an answer's line says of it, by whitelist: no header is logged, so no
-              // credential can be (and a line costs a few fields, not the request's headers).
-              serializers: {
-                req: (request: Record<string, unknown>) => ({
-                  id: request.id,
-                  method: request.method,
-                  url: request.url,
-                  remoteAddress: request.remoteAddress,
-                }),
-                res: (response: Record<string, unknown>) => ({ statusCode: response.statusCode }),
-              },
-              // Client errors are the client's business: info, so that they stay out of warn-level output.
-              customLogLevel: (_request, response, error) =>
-                error || response.statusCode >= 500 ? 'error' : 'info',
+          providers: [
+            {
+              provide: APP_LOGGER,
+              inject: [observabilityConfig.KEY],
+              useFactory: (config: ConfigType<typeof observabilityConfig>) =>
+                pino({ level: level ?? config.logLevel }),
             },
+          ],
+          inject: [APP_LOGGER],
+          useFactory: (logger: Logger) => ({
+            // Answers are logged by request-log.ts: the module's per-request middleware (pino-http
+            // through middie, and an AsyncLocalStorage) is mounted on no route.
+            forRoutes: [],
+            pinoHttp: { logger },
           }),
         }),
       ],
