@@ -46,6 +46,12 @@ const PREFERENCE_APPLIED = {
   },
 };
 const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
+/** The status route's answer for a report whose render failed. */
+const FAILED_BODY = {
+  id: ID,
+  status: 'FAILED',
+  error: { error_code: 'RENDER_FAILED', error_message: 'The PDF could not be rendered' },
+};
 /** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
@@ -221,28 +227,11 @@ export class ReportsController {
               created_at: '2021-11-02T09:00:00.000Z',
             },
           },
-          FAILED: {
-            value: {
-              id: ID,
-              status: 'FAILED',
-              error: {
-                error_code: 'RENDER_FAILED',
-                error_message: 'The PDF could not be rendered',
-              },
-            },
-          },
+          FAILED: { value: FAILED_BODY },
           EXPIRED: { value: { id: ID, status: 'EXPIRED' } },
           WITH_CALLBACK_URL: {
             summary: 'A report with a callback_url also says how its callback goes',
-            value: {
-              id: ID,
-              status: 'FAILED',
-              error: {
-                error_code: 'RENDER_FAILED',
-                error_message: 'The PDF could not be rendered',
-              },
-              callback: { status: 'DELIVERED', attempts: 2 },
-            },
+            value: { ...FAILED_BODY, callback: { status: 'DELIVERED', attempts: 2 } },
           },
         },
       },
