@@ -47,4 +47,20 @@ describe('Rate limits per API key, shared across API processes through Redis', (
     expect(statuses.slice(0, 12).every((status) => status === 200)).toBe(true);
     expect(statuses[12]).toBe(429);
   });
+
+  it('leaves health checks and metrics scrapes out of every limit', async () => {
+    const { api_key: key } = await newClient(first);
+    const statuses: number[] = [];
+    for (let i = 0; i < 13; i += 1) {
+      statuses.push((await call(first, 'GET', '/health', { key })).status);
+      statuses.push((await call(second, 'GET', '/metrics', { key })).status);
+    }
+    expect(statuses).toEqual(Array(26).fill(200));
+
+    // The key's allowance is untouched: 12 requests to a limited route, then 429.
+    const orders: number[] = [];
+    for (let i = 0; i < 13; i += 1)
+      orders.push((await call(first, 'GET', '/v1/orders', { key })).status);
+    expect(orders).toEqual([...Array(12).fill(200), 429]);
+  });
 });

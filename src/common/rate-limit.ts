@@ -4,6 +4,10 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
 import { apiKeyHash } from './auth.guard';
 
+const NO_RATE_LIMIT = 'no-rate-limit';
+/** Leaves a controller or route out of every limit (health checks, metrics scrapes). */
+export const NoRateLimit = () => SetMetadata(NO_RATE_LIMIT, true);
+
 const STATUS_POLLING = 'status-polling-limit';
 /** Puts a route under the status-polling limit (RATE_LIMIT_STATUS_PER_MINUTE) on top of the global one. */
 export const StatusPollingLimit = () => SetMetadata(STATUS_POLLING, true);
@@ -24,6 +28,31 @@ export function rateLimits(perMinute: number, statusPerMinute: number): Throttle
 
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  /**
+   * Counts a request against each limit that applies to it at once, where ThrottlerGuard awaits one
+   * count after the other: both Redis scripts leave in one write, and a poll waits for one round trip.
+   * Every limit is the number given by rateLimits(); no route overrides one with @Throttle.
+   */
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride(NO_RATE_LIMIT, [context.getHandler(), context.getClass()]))
+      return true;
+    const applying = this.throttlers.filter((throttler) => !throttler.skipIf?.(context));
+    await Promise.all(
+      applying.map((throttler) =>
+        this.handleRequest({
+          context,
+          throttler,
+          limit: throttler.limit as number,
+          ttl: throttler.ttl as number,
+          blockDuration: (throttler.blockDuration ?? throttler.ttl) as number,
+          getTracker: this.commonOptions.getTracker!,
+          generateKey: this.commonOptions.generateKey!,
+        }),
+      ),
+    );
+    return true;
+  }
+
   /** Per API key (its hash, never the key), else per address for requests without one. */
   protected async getTracker(request: Record<string, unknown>): Promise<string> {
     const keyHash = apiKeyHash(request as unknown as FastifyRequest);

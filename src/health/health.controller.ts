@@ -2,7 +2,6 @@ import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import {
   HealthCheck,
   HealthCheckService,
@@ -12,6 +11,7 @@ import {
 import type { Queue } from 'bull';
 import { ApiError, CommonErrorCode } from '../common/api-error';
 import { Public } from '../common/auth.guard';
+import { NoRateLimit } from '../common/rate-limit';
 import { QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { appConfig } from '../config/configuration';
@@ -21,7 +21,7 @@ const TIMEOUT_MS = 3000;
 
 @ApiTags('operations')
 @Public()
-@SkipThrottle()
+@NoRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(
