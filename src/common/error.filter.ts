@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
 
 /** What a client may learn from an HTTP status alone, for errors raised by the framework. */
@@ -52,16 +52,21 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+/** The request a log line belongs to, as its answer's line names it (request-log.ts). */
+const ofRequest = (requestId?: string) => (requestId ? { req: { id: requestId } } : {});
+
 /**
  * Turns anything thrown into the contract's error format. Messages the client sees come only from
  * ApiError or from the table above; anything unexpected is logged with an id and answered as 500.
+ * Lines logged here carry the request's id, so they can be found beside its answer's line.
  */
-export function toApiError(error: unknown): ApiError {
+export function toApiError(error: unknown, requestId?: string): ApiError {
   if (error instanceof ApiError) return error;
   if (!(error instanceof HttpException) && isUnavailable(error)) {
-    logger.warn(
-      `Dependency unavailable: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    logger.warn({
+      ...ofRequest(requestId),
+      msg: `Dependency unavailable: ${error instanceof Error ? error.message : String(error)}`,
+    });
     return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
   }
   const status =
@@ -78,7 +83,7 @@ export function toApiError(error: unknown): ApiError {
   if (status === 503)
     return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
   const errorId = randomUUID();
-  logger.error(`Unexpected error ${errorId}`, error instanceof Error ? error.stack : String(error));
+  logger.error({ ...ofRequest(requestId), err: error, msg: `Unexpected error ${errorId}` });
   return new ApiError(
     500,
     CommonErrorCode.UnexpectedError,
@@ -98,14 +103,14 @@ export function sendApiError(reply: FastifyReply, apiError: ApiError): void {
 /** Fastify's own routing errors (a malformed URL, a path segment too long), before Nest. */
 export function frameworkErrorHandler(
   error: { code?: string },
-  _request: unknown,
+  request: FastifyRequest,
   reply: FastifyReply,
 ) {
   sendApiError(
     reply,
     error.code === 'FST_ERR_BAD_URL'
       ? ApiError.validation([{ field: 'path', message: 'is not a valid URL' }])
-      : toApiError(error),
+      : toApiError(error, request.id),
   );
 }
 
@@ -130,6 +135,10 @@ export function clientErrorHandler(error: { code?: string }, socket: Duplex): vo
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
-    sendApiError(host.switchToHttp().getResponse<FastifyReply>(), toApiError(error));
+    const http = host.switchToHttp();
+    sendApiError(
+      http.getResponse<FastifyReply>(),
+      toApiError(error, http.getRequest<FastifyRequest>().id),
+    );
   }
 }
