@@ -489,7 +489,7 @@ async function main(): Promise<void> {
         console.log(`${orders}-order report, POST to 303, separate worker:`, figures);
       }
       console.log('API under load (autocannon, 20 connections, 8 s):');
-      console.table(results.api);
+      console.dir(results.api, { depth: null });
       results.callbacks = await endToEnd(base, headers, dataSource, client.id);
       console.log('100 reports with callbacks, end to end:', results.callbacks);
     } finally {
