@@ -33,17 +33,21 @@ describe('toApiError', () => {
   });
 
   it('hides unexpected errors behind 500 UNEXPECTED_ERROR with an id, and logs them with the request id', () => {
-    const thrown = new Error('relation "orders" does not exist at SELECT * FROM orders');
+    // A failed query carries its SQL and parameters (a client's data): the log line shows neither.
+    const thrown = Object.assign(new Error('relation "orders" does not exist'), {
+      query: 'INSERT INTO orders (customer_email) VALUES ($1)',
+      parameters: ['jane@example.com'],
+    });
     const error = toApiError(thrown, 'req-42');
     expect(error.status).toBe(500);
     expect(error.body.error_code).toBe('UNEXPECTED_ERROR');
     expect(error.body.error_message).toMatch(
       /^An unexpected error occurred \(error id [0-9a-f-]{36}\)$/,
     );
-    expect(JSON.stringify(error.body)).not.toMatch(/relation|SELECT/);
+    expect(JSON.stringify(error.body)).not.toMatch(/relation|INSERT|jane/);
     expect(Logger.prototype.error).toHaveBeenCalledWith({
       req: { id: 'req-42' },
-      err: thrown,
+      err: { type: 'Error', message: thrown.message, stack: thrown.stack },
       msg: `Unexpected error ${error.body.error_message.slice(-37, -1)}`,
     });
   });

@@ -52,6 +52,16 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * What an unexpected error's line shows of it: its type, message and stack, and none of its other
+ * fields, which may hold a request's data (a failed query's parameters, a Redis command's arguments).
+ */
+function describe(error: unknown): { type?: string; message: string; stack?: string } {
+  return error instanceof Error
+    ? { type: error.name, message: error.message, stack: error.stack }
+    : { message: String(error) };
+}
+
 /** The request a log line belongs to, as its answer's line names it (request-log.ts). */
 const ofRequest = (requestId?: string) => (requestId ? { req: { id: requestId } } : {});
 
@@ -83,7 +93,11 @@ export function toApiError(error: unknown, requestId?: string): ApiError {
   if (status === 503)
     return new ApiError(503, ...BY_STATUS[503], undefined, { 'Retry-After': '5' });
   const errorId = randomUUID();
-  logger.error({ ...ofRequest(requestId), err: error, msg: `Unexpected error ${errorId}` });
+  logger.error({
+    ...ofRequest(requestId),
+    err: describe(error),
+    msg: `Unexpected error ${errorId}`,
+  });
   return new ApiError(
     500,
     CommonErrorCode.UnexpectedError,
