@@ -57,6 +57,14 @@ describe('Rate limits per API key, shared across API processes through Redis', (
     }
     expect(statuses).toEqual(Array(26).fill(200));
 
+    // As probes and scrapers send them: without a key, counted (if at all) per address.
+    const keyless: number[] = [];
+    for (let i = 0; i < 13; i += 1) {
+      keyless.push((await call(second, 'GET', '/health')).status);
+      keyless.push((await call(first, 'GET', '/metrics')).status);
+    }
+    expect(keyless).toEqual(Array(26).fill(200));
+
     // The key's allowance is untouched: 12 requests to a limited route, then 429.
     const orders: number[] = [];
     for (let i = 0; i < 13; i += 1)

@@ -26,18 +26,24 @@ export function rateLimits(perMinute: number, statusPerMinute: number): Throttle
   ];
 }
 
+/** The seconds a refusal tells the client to wait (0 for anything else thrown). */
+const retryAfter = (refusal: unknown) =>
+  refusal instanceof ApiError ? Number(refusal.headers['Retry-After'] ?? 0) : 0;
+
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   /**
    * Counts a request against each limit that applies to it at once, where ThrottlerGuard awaits one
    * count after the other: both Redis scripts leave in one write, and a poll waits for one round trip.
-   * Every limit is the number given by rateLimits(); no route overrides one with @Throttle.
+   * When both limits refuse, the answer is the one that makes the client wait longest. Only the
+   * limits of rateLimits() are read: routes are left out with NoRateLimit(), not the library's
+   * @SkipThrottle or @Throttle, which this guard does not read.
    */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride(NO_RATE_LIMIT, [context.getHandler(), context.getClass()]))
       return true;
     const applying = this.throttlers.filter((throttler) => !throttler.skipIf?.(context));
-    await Promise.all(
+    const counts = await Promise.allSettled(
       applying.map((throttler) =>
         this.handleRequest({
           context,
@@ -50,6 +56,8 @@ export class RateLimitGuard extends ThrottlerGuard {
         }),
       ),
     );
+    const refusals = counts.flatMap((count) => (count.status === 'rejected' ? [count.reason] : []));
+    if (refusals.length > 0) throw refusals.sort((a, b) => retryAfter(b) - retryAfter(a))[0];
     return true;
   }
 

@@ -1,0 +1,89 @@
+import { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ThrottlerStorage } from '@nestjs/throttler';
+import { ApiError } from './api-error';
+import { NoRateLimit, RateLimitGuard, rateLimits, StatusPollingLimit } from './rate-limit';
+
+class Routes {
+  @StatusPollingLimit()
+  status() {}
+  list() {}
+}
+
+@NoRateLimit()
+class Health {
+  check() {}
+}
+
+function contextFor(handler: () => void, controller: object = Routes): ExecutionContext {
+  const request = { headers: { authorization: 'Bearer a-key' }, ip: '127.0.0.1' };
+  return {
+    getHandler: () => handler,
+    getClass: () => controller,
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+  } as unknown as ExecutionContext;
+}
+
+type Count = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+const allowed: Count = { totalHits: 1, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 };
+const blockedFor = (seconds: number): Count => ({
+  totalHits: 99,
+  timeToExpire: 60,
+  isBlocked: true,
+  timeToBlockExpire: seconds,
+});
+
+/** A guard over a storage that answers each limit (by name) as `answer` says, recording the calls. */
+async function guardWith(answer: (name: string) => Promise<Count>) {
+  const names: string[] = [];
+  const storage: ThrottlerStorage = {
+    increment: (_key, _ttl, _limit, _block, name) => {
+      names.push(name);
+      return answer(name);
+    },
+  };
+  const guard = new RateLimitGuard(
+    { throttlers: rateLimits(600, 120), setHeaders: false },
+    storage,
+    new Reflector(),
+  );
+  await guard.onModuleInit();
+  return { guard, names };
+}
+
+describe('RateLimitGuard', () => {
+  it('counts the status route against both limits at once, before either count answers', async () => {
+    const pending: Array<() => void> = [];
+    const { guard, names } = await guardWith(
+      () => new Promise((resolve) => pending.push(() => resolve(allowed))),
+    );
+    const verdict = guard.canActivate(contextFor(Routes.prototype.status));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(names.sort()).toEqual(['all-routes', 'status-polling']);
+    pending.forEach((release) => release());
+    await expect(verdict).resolves.toBe(true);
+  });
+
+  it('counts other routes against the all-routes limit only, and NoRateLimit routes against none', async () => {
+    const { guard, names } = await guardWith(async () => allowed);
+    await expect(guard.canActivate(contextFor(Routes.prototype.list))).resolves.toBe(true);
+    expect(names).toEqual(['all-routes']);
+    await expect(guard.canActivate(contextFor(Health.prototype.check, Health))).resolves.toBe(true);
+    expect(names).toEqual(['all-routes']);
+  });
+
+  it('answers 429 with the longest wait when both limits refuse, whichever answers first', async () => {
+    for (const [allRoutes, statusPolling] of [
+      [10, 40],
+      [50, 40],
+    ]) {
+      const { guard } = await guardWith(async (name) =>
+        blockedFor(name === 'all-routes' ? allRoutes : statusPolling),
+      );
+      const refusal = await guard.canActivate(contextFor(Routes.prototype.status)).catch((e) => e);
+      expect(refusal).toBeInstanceOf(ApiError);
+      expect(refusal).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(refusal.headers['Retry-After']).toBe(String(Math.max(allRoutes, statusPolling)));
+    }
+  });
+});
