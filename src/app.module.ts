@@ -67,7 +67,7 @@ function bullSettings(stallTimeoutMs: number) {
         redis: ConfigType<typeof redisConfig>,
       ) => ({
         throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
-        storage: new RateLimitStorage(redis.url),
+        storage: new RateLimitStorage(redis.url, redis.queuePrefix),
         setHeaders: false,
       }),
     }),

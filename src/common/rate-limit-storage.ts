@@ -10,7 +10,11 @@ import Redis from 'ioredis';
 export class RateLimitStorage extends ThrottlerStorageRedisService {
   private readonly logger = new Logger(RateLimitStorage.name);
 
-  constructor(url: string) {
+  /** `prefix` is QUEUE_PREFIX: processes that share it share their limits, as they share the work. */
+  constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
     super(
       new Redis(url, {
         enableOfflineQueue: false,
@@ -26,7 +30,7 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
     try {
-      return await super.increment(key, ttl, limit, blockDuration, name);
+      return await super.increment(`${this.prefix}:${key}`, ttl, limit, blockDuration, name);
     } catch (error) {
       this.logger.warn(`Rate limit not enforced, Redis unavailable: ${String(error)}`);
       return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
