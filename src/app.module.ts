@@ -78,8 +78,10 @@ function bullSettings(stallTimeoutMs: number) {
   ],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    // In this order: a request is counted against its client's limits once its key is known to
+    // be valid, so a made-up key is refused (401) and never gets an allowance of its own.
     { provide: APP_GUARD, useClass: ApiKeyGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
 })
 export class AppModule {}

@@ -1,3 +1,7 @@
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { hashApiKey } from '../src/clients/api-key';
+import { testEnvironment } from './env';
 import { call, newClient, startApp, TestApp } from './harness';
 
 describe('Rate limits per API key, shared across API processes through Redis', () => {
@@ -70,5 +74,23 @@ describe('Rate limits per API key, shared across API processes through Redis', (
     for (let i = 0; i < 13; i += 1)
       orders.push((await call(first, 'GET', '/v1/orders', { key })).status);
     expect(orders).toEqual([...Array(12).fill(200), 429]);
+  });
+
+  it('refuses made-up keys (401) before any count: none gets an allowance or a counter in Redis', async () => {
+    const madeUp = Array.from({ length: 13 }, () => randomBytes(24).toString('base64url'));
+    const statuses: number[] = [];
+    for (const key of madeUp)
+      statuses.push((await call(first, 'GET', '/v1/orders', { key })).status);
+    expect(statuses).toEqual(Array(13).fill(401));
+
+    const { REDIS_URL, QUEUE_PREFIX } = testEnvironment();
+    const redis = new Redis(REDIS_URL);
+    try {
+      const counters = (await redis.keys('*rate-limit*')).join('\n');
+      expect(counters).toContain(`${QUEUE_PREFIX}:rate-limit:`); // the keyed tests' counters
+      for (const key of madeUp) expect(counters).not.toContain(hashApiKey(key));
+    } finally {
+      redis.disconnect();
+    }
   });
 });

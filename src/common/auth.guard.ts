@@ -32,20 +32,10 @@ type AuthenticatedRequest = FastifyRequest & { client?: AuthenticatedClient };
 const KEY_CACHE_TTL_MS = 60_000;
 const KEY_CACHE_SIZE = 10_000;
 
-const keyHashes = new WeakMap<FastifyRequest, string | null>();
-
-/**
- * The SHA-256 of the request's bearer API key, or undefined without one. Computed once per request:
- * the rate limits and the auth guard all key on it.
- */
-export function apiKeyHash(request: FastifyRequest): string | undefined {
-  let hash = keyHashes.get(request);
-  if (hash === undefined) {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
-    hash = token ? hashApiKey(token) : null;
-    keyHashes.set(request, hash);
-  }
-  return hash ?? undefined;
+/** The SHA-256 of the request's bearer API key, or undefined without one. */
+function apiKeyHash(request: FastifyRequest): string | undefined {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  return token ? hashApiKey(token) : undefined;
 }
 
 @Injectable()

@@ -16,7 +16,7 @@ class Health {
 }
 
 function contextFor(handler: () => void, controller: object = Routes): ExecutionContext {
-  const request = { headers: { authorization: 'Bearer a-key' }, ip: '127.0.0.1' };
+  const request = { client: { id: 'a-client' }, ip: '127.0.0.1' };
   return {
     getHandler: () => handler,
     getClass: () => controller,

@@ -1,8 +1,7 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerOptions } from '@nestjs/throttler';
-import type { FastifyRequest } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
-import { apiKeyHash } from './auth.guard';
+import { AuthenticatedClient } from './auth.guard';
 
 const NO_RATE_LIMIT = 'no-rate-limit';
 /** Leaves a controller or route out of every limit (health checks, metrics scrapes). */
@@ -61,10 +60,13 @@ export class RateLimitGuard extends ThrottlerGuard {
     return true;
   }
 
-  /** Per API key (its hash, never the key), else per address for requests without one. */
+  /**
+   * Per client, as ApiKeyGuard (which runs first) found it behind the API key; per address on a
+   * public route that is limited (none is today).
+   */
   protected async getTracker(request: Record<string, unknown>): Promise<string> {
-    const keyHash = apiKeyHash(request as unknown as FastifyRequest);
-    return keyHash ? `key:${keyHash}` : `ip:${String(request.ip)}`;
+    const { client } = request as { client?: AuthenticatedClient };
+    return client ? `client:${client.id}` : `ip:${String(request.ip)}`;
   }
 
   /** One bucket per limit and key, whatever the route: "600 per minute, all routes". */
