@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { testEnvironment } from './env';
 import { call, newClient, pollUntilDone, startApp, TestApp } from './harness';
+import { exited } from './processes';
 import { eventually, Receiver } from './receiver';
 
 const ADMIN_TOKEN = 'observability-admin-token-0123456789';
@@ -194,5 +198,38 @@ describe('Operations: metrics, queue dashboard and request ids', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it('starts an API process without Chromium, and stops a worker whose Chromium is missing', async () => {
+    const nowhere = '/nonexistent/chromium';
+    const api = await startApp({ APP_ROLE: 'api', PUPPETEER_EXECUTABLE_PATH: nowhere });
+    try {
+      expect((await call(api, 'GET', '/health')).status).toBe(200);
+      const { api_key: key } = await newClient(api);
+      const posted = await call(api, 'POST', '/v1/orders/reports', {
+        key,
+        json: { start_date: '2030-06-01', end_date: '2030-06-02' },
+      });
+      expect(posted.status).toBe(202);
+    } finally {
+      await api.close();
+    }
+
+    const worker = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+      env: {
+        ...process.env,
+        ...testEnvironment(),
+        APP_ROLE: 'worker',
+        PORT: '0',
+        PUPPETEER_EXECUTABLE_PATH: nowhere,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    worker.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    expect((await exited(worker)).code).toBe(1);
+    expect(stderr).toContain(
+      `Invalid configuration: PUPPETEER_EXECUTABLE_PATH="${nowhere}" (no such file)`,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { parseEncryptionKey } from '../callbacks/signing';
-import { Environment, findChromium, validateEnvironment } from './environment';
+import { chromiumFor, Environment, validateEnvironment } from './environment';
 
 /** The environment, validated: a bad value stops the boot with one message naming it. */
 export function environment(): Environment {
@@ -26,15 +26,9 @@ export const redisConfig = registerAs('redis', () => {
 
 export const renderConfig = registerAs('render', () => {
   const env = environment();
-  const executablePath = env.PUPPETEER_EXECUTABLE_PATH ?? findChromium();
-  if (!executablePath) {
-    throw new Error(
-      'Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found ' +
-        '(install Debian package "chromium")',
-    );
-  }
   return {
-    executablePath,
+    /** Undefined in an API process, which never launches Chromium. */
+    executablePath: chromiumFor(env),
     concurrency: env.RENDER_CONCURRENCY,
     timeoutMs: env.RENDER_TIMEOUT_MS,
     attempts: env.RENDER_ATTEMPTS,

@@ -1,4 +1,4 @@
-import { validateEnvironment } from './environment';
+import { chromiumFor, validateEnvironment } from './environment';
 
 const KEY = { WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') };
 
@@ -55,10 +55,54 @@ describe('validateEnvironment', () => {
       /WEBHOOK_SECRETS_KEY="" \(WEBHOOK_SECRETS_KEY must be 32 random bytes/,
     );
     expect(() => validateEnvironment({ WEBHOOK_SECRETS_KEY: 'c2hvcnQ=' })).toThrow(
-      /WEBHOOK_SECRETS_KEY/,
+      /WEBHOOK_SECRETS_KEY=<hidden, 8 characters> \(WEBHOOK_SECRETS_KEY must be/,
     );
     expect(validateEnvironment({ WEBHOOK_SECRETS_KEY: 'ab'.repeat(32) }).WEBHOOK_SECRETS_KEY).toBe(
       'ab'.repeat(32),
+    );
+  });
+
+  it('never prints a secret it rejects: keys and tokens hidden, URL passwords masked', () => {
+    const messageOf = (raw: Record<string, string>) => {
+      try {
+        validateEnvironment({ ...KEY, ...raw });
+      } catch (error) {
+        return String(error);
+      }
+      throw new Error('accepted');
+    };
+    expect(messageOf({ ADMIN_TOKEN: 'hunter2-short' })).toContain(
+      'ADMIN_TOKEN=<hidden, 13 characters> (ADMIN_TOKEN must be at least 16 characters)',
+    );
+    expect(messageOf({ WEBHOOK_SECRETS_KEY: 'my-secret-key!' })).not.toContain('my-secret-key');
+    const database = messageOf({ DATABASE_URL: 'mysql://app:s3cret-pw@db.internal/reports' });
+    expect(database).toContain('DATABASE_URL="mysql://app:***@db.internal/reports"');
+    expect(messageOf({ REDIS_URL: 'redis//:s3cret-pw@cache:6379' })).not.toContain('s3cret');
+  });
+});
+
+describe('chromiumFor', () => {
+  const missing = ['/nonexistent/chromium'];
+
+  it('gives an API process no Chromium, so an API machine needs none', () => {
+    expect(chromiumFor({ APP_ROLE: 'api' }, missing)).toBeUndefined();
+    expect(chromiumFor({ APP_ROLE: 'api', PUPPETEER_EXECUTABLE_PATH: '/nowhere' })).toBeUndefined();
+  });
+
+  it('stops a worker at start when its Chromium is missing, naming the variable', () => {
+    for (const role of ['worker', 'all'] as const) {
+      expect(() => chromiumFor({ APP_ROLE: role }, missing)).toThrow(
+        /^Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found/,
+      );
+      expect(() => chromiumFor({ APP_ROLE: role, PUPPETEER_EXECUTABLE_PATH: '/nowhere' })).toThrow(
+        'Invalid configuration: PUPPETEER_EXECUTABLE_PATH="/nowhere" (no such file)',
+      );
+    }
+    expect(chromiumFor({ APP_ROLE: 'worker', PUPPETEER_EXECUTABLE_PATH: process.execPath })).toBe(
+      process.execPath,
+    );
+    expect(chromiumFor({ APP_ROLE: 'worker' }, [...missing, process.execPath])).toBe(
+      process.execPath,
     );
   });
 });

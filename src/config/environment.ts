@@ -59,6 +59,16 @@ export class Environment {
   WEBHOOK_SECRETS_KEY: string;
 }
 
+/** Variables whose values are never printed, even when wrong: the message goes to logs. */
+const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'ADMIN_TOKEN']);
+
+/** A rejected value as the message shows it: secrets hidden, a URL's password masked. */
+function shown(name: string, value: unknown): string {
+  const text = String(value ?? '');
+  if (SECRET_KEYS.has(name) && text) return `<hidden, ${text.length} characters>`;
+  return JSON.stringify(text.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@'));
+}
+
 const INTEGER_KEYS = new Set(
   Object.entries(new Environment())
     .filter(([, value]) => typeof value === 'number')
@@ -83,7 +93,7 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   if (errors.length > 0) {
     const problems = errors.map((e) => {
       const why = Object.values(e.constraints ?? {})[0];
-      return `${e.property}=${JSON.stringify(raw[e.property] ?? '')}${why ? ` (${why})` : ''}`;
+      return `${e.property}=${shown(e.property, raw[e.property])}${why ? ` (${why})` : ''}`;
     });
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
@@ -100,6 +110,32 @@ export const CHROMIUM_CANDIDATES = [
   '/usr/bin/google-chrome',
 ];
 
-export function findChromium(): string | undefined {
-  return CHROMIUM_CANDIDATES.find((path) => existsSync(path));
+export function findChromium(candidates = CHROMIUM_CANDIDATES): string | undefined {
+  return candidates.find((path) => existsSync(path));
+}
+
+/**
+ * The Chromium a process prints with: PUPPETEER_EXECUTABLE_PATH, which must exist, else the first
+ * of `candidates` found; a worker without one stops at start. None for an API process: it prints
+ * nothing, so an API machine needs no Chromium.
+ */
+export function chromiumFor(
+  env: Pick<Environment, 'APP_ROLE' | 'PUPPETEER_EXECUTABLE_PATH'>,
+  candidates = CHROMIUM_CANDIDATES,
+): string | undefined {
+  if (env.APP_ROLE === 'api') return undefined;
+  const configured = env.PUPPETEER_EXECUTABLE_PATH;
+  if (configured && !existsSync(configured)) {
+    throw new Error(
+      `Invalid configuration: PUPPETEER_EXECUTABLE_PATH=${JSON.stringify(configured)} (no such file)`,
+    );
+  }
+  const found = configured ?? findChromium(candidates);
+  if (!found) {
+    throw new Error(
+      'Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found ' +
+        '(install Debian package "chromium")',
+    );
+  }
+  return found;
 }
