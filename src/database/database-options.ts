@@ -19,6 +19,11 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     migrations: [MIGRATIONS],
     migrationsRun: false,
     synchronize: false,
+    // TypeORM's default logger prints migration failures with console.log: on the CLI's stdout,
+    // which holds its JSON document alone, and as non-JSON lines among the server's logs. The
+    // error itself is thrown, and reported by whoever ran the migrations. 'debug' writes only
+    // under DEBUG=typeorm:*.
+    logger: 'debug',
     extra: { max: 10, connectionTimeoutMillis: 5000 },
   };
 }
