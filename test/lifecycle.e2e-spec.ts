@@ -216,7 +216,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
     ).toBe(404);
   });
 
-  it("deletes a finished report and its PDF with DELETE, and never another client's", async () => {
+  it("deletes a finished report's PDF with DELETE: it says EXPIRED, 410 for the PDF; never another client's", async () => {
     const answer = await call(test, 'POST', '/v1/orders/reports', {
       key: shop.api_key,
       json: { start_date: '2034-01-01', end_date: '2034-02-01' },
@@ -228,16 +228,48 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: other.api_key })).status,
     ).toBe(404);
     expect(
-      (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
-    ).toBe(204);
-    expect(
       (await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
-    ).toBe(404);
+    ).toBe(200);
+    for (let i = 0; i < 2; i += 1) {
+      // The second DELETE finds nothing left to delete: 204 all the same.
+      expect(
+        (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
+      ).toBe(204);
+    }
+    const pdf = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
+    expect(pdf.status).toBe(410);
+    expect(pdf.body.error_code).toBe('REPORT_EXPIRED');
+    const status = await call(test, 'GET', `/v1/orders/reports/status/${id}`, {
+      key: shop.api_key,
+    });
+    expect(status.status).toBe(200);
+    expect(status.body).toEqual({ id, status: 'EXPIRED' });
     const [{ count }] = await test.dataSource.query(
       `SELECT count(*)::int AS count FROM report_file_chunks WHERE report_id = $1`,
       [id],
     );
     expect(count).toBe(0);
+  });
+
+  it('leaves a FAILED report as it is on DELETE (204): it has no PDF to delete', async () => {
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, status, error_code, error_message, completed_at)
+       VALUES ($1, '2033-03-01', '2033-04-01', 'FAILED', 'RENDER_FAILED', 'The PDF could not be rendered', now())
+       RETURNING id`,
+      [shop.id],
+    );
+    expect(
+      (await call(test, 'DELETE', `/v1/orders/reports/${id}`, { key: shop.api_key })).status,
+    ).toBe(204);
+    const status = await call(test, 'GET', `/v1/orders/reports/status/${id}`, {
+      key: shop.api_key,
+    });
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({
+      id,
+      status: 'FAILED',
+      error: { error_code: 'RENDER_FAILED' },
+    });
   });
 
   it('deletes a report mid-render: the render leaves no chunk of its PDF and no callback event', async () => {

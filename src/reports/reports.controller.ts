@@ -181,10 +181,15 @@ export class ReportsController {
   @HttpCode(204)
   @ID_PARAM
   @ApiOperation({
-    summary: 'Cancel an unfinished report, or delete a finished one and its PDF',
-    description: 'Afterwards the report answers 404 REPORT_NOT_FOUND everywhere.',
+    summary: "Cancel an unfinished report, or delete a finished one's PDF",
+    description:
+      'An unfinished report (PENDING, IN_PROGRESS) is cancelled: its render stops and it answers ' +
+      '404 REPORT_NOT_FOUND everywhere afterwards. A COMPLETED report loses its PDF and becomes ' +
+      'EXPIRED, as it would after REPORT_TTL_HOURS: the status route answers 200 ' +
+      '{"id", "status": "EXPIRED"}, the PDF route 410 REPORT_EXPIRED, and its callback history ' +
+      'stays. A FAILED or EXPIRED report has no PDF: 204, nothing changes.',
   })
-  @ApiResponse({ status: 204, description: 'Cancelled or deleted' })
+  @ApiResponse({ status: 204, description: 'Cancelled, or its PDF deleted' })
   @ApiErrorResponse(404, { REPORT_NOT_FOUND: 'No such report' })
   async remove(
     @CurrentClient() client: AuthenticatedClient,
@@ -192,7 +197,7 @@ export class ReportsController {
   ): Promise<void> {
     const report = await this.reports.findForClient(client.id, id);
     await this.reports.remove(report);
-    await this.events.changed(report.id); // a status request held on it now answers 404
+    await this.events.changed(report.id); // a status request held on it answers 404 or EXPIRED
   }
 
   @Get('status/:id')

@@ -199,17 +199,49 @@ export class ReportsService {
     };
   }
 
-  /** Cancels an unfinished report, or deletes a finished one and its PDF: either way it is gone. */
+  /**
+   * DELETE: cancels an unfinished report, which is then gone (404 everywhere), or deletes a
+   * finished one's PDF: a COMPLETED report becomes EXPIRED, as REPORT_TTL_HOURS would make it (the
+   * status route says EXPIRED, the PDF route answers 410), and keeps its callback history. A FAILED
+   * or EXPIRED report has no PDF: nothing changes.
+   */
   async remove(report: Report): Promise<void> {
-    await this.reports.delete({ id: report.id });
+    // Twice at most: a render finishing at the same moment turns "cancel" into "delete the PDF".
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const [{ cancelled, expired }] = await this.dataSource.query<
+        { cancelled: boolean; expired: boolean }[]
+      >(
+        `WITH cancelled AS (
+           DELETE FROM reports WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS') RETURNING id
+         ), expired AS (
+           UPDATE reports SET status = 'EXPIRED', updated_at = now()
+            WHERE id = $1 AND status = 'COMPLETED' RETURNING id
+         ), dropped AS (
+           DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired)
+         )
+         SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled,
+                EXISTS (SELECT 1 FROM expired) AS expired`,
+        [report.id],
+      );
+      if (cancelled) return this.dropJob(report.id);
+      if (expired) return;
+      const [now] = await this.dataSource.query<{ status: ReportStatus }[]>(
+        `SELECT status FROM reports WHERE id = $1`,
+        [report.id],
+      );
+      if (now?.status !== ReportStatus.Completed) return;
+    }
+  }
+
+  /** A cancelled report's job: a waiting one is dropped; a running one finds its report gone. */
+  private async dropJob(reportId: string): Promise<void> {
     try {
-      const job = await withTimeout(this.renderQueue.getJob(report.id), REDIS_WAIT_MS, 'getJob');
-      // A waiting job is dropped; a running one finds its report gone and writes nothing.
+      const job = await withTimeout(this.renderQueue.getJob(reportId), REDIS_WAIT_MS, 'getJob');
       if (job && !(await job.isActive())) await job.remove();
     } catch (error) {
       this.logger.warn({
-        reportId: report.id,
-        msg: `Report ${report.id}: its job was not removed (${String(error)})`,
+        reportId,
+        msg: `Report ${reportId}: its job was not removed (${String(error)})`,
       });
     }
   }
