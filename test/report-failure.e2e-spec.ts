@@ -61,9 +61,15 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
         error_message: 'The period holds 3 orders, more than the 2 a report may hold',
       },
     });
+    // Finished without a PDF: not "not ready", which would have the client wait for one.
     const pdf = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
     expect(pdf.status).toBe(404);
-    expect(pdf.body.error_code).toBe('REPORT_NOT_READY');
+    expect(pdf.body).toEqual({
+      error_code: 'REPORT_FAILED',
+      error_message:
+        'The report failed (REPORT_TOO_LARGE) and has no PDF; see the Link header for its status',
+    });
+    expect(pdf.headers.get('link')).toBe(`</v1/orders/reports/status/${id}>; rel="status"`);
   });
 
   it('ends FAILED with RENDER_FAILED, unrendered, a report claimed more often than attempts and stalls allow', async () => {

@@ -1,6 +1,7 @@
 export enum ReportErrorCode {
   ReportNotFound = 'REPORT_NOT_FOUND',
   ReportNotReady = 'REPORT_NOT_READY',
+  ReportFailed = 'REPORT_FAILED',
   ReportExpired = 'REPORT_EXPIRED',
   ReportTooLarge = 'REPORT_TOO_LARGE',
   IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',

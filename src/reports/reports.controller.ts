@@ -66,6 +66,30 @@ function notReady(report: Report): ApiError {
   );
 }
 
+/** Why the PDF route has no PDF to give for this report, or undefined when it has one. */
+function noPdf(report: Report): ApiError | undefined {
+  switch (report.status) {
+    case ReportStatus.Completed:
+      return report.pdfEtag ? undefined : notReady(report);
+    case ReportStatus.Expired:
+      return new ApiError(
+        410,
+        ReportErrorCode.ReportExpired,
+        'The report has expired; ask for a new one',
+      );
+    case ReportStatus.Failed:
+      return new ApiError(
+        404,
+        ReportErrorCode.ReportFailed,
+        `The report failed (${report.errorCode}) and has no PDF; see the Link header for its status`,
+        undefined,
+        { Link: `<${statusPath(report.id)}>; rel="status"` },
+      );
+    default:
+      return notReady(report);
+  }
+}
+
 @ApiTags('reports')
 @ApiBearerAuth()
 @ApiCommonErrors()
@@ -376,10 +400,13 @@ export class ReportsController {
     {
       REPORT_NOT_FOUND: 'No such report',
       REPORT_NOT_READY: 'The report is not ready yet; see the Link header for its status',
+      REPORT_FAILED:
+        'The report failed (RENDER_FAILED) and has no PDF; see the Link header for its status',
     },
     {
       Link: {
-        description: 'With REPORT_NOT_READY: the status route to poll',
+        description:
+          'With REPORT_NOT_READY and REPORT_FAILED: the status route (to poll, or that says why it failed)',
         schema: { type: 'string', example: `<${statusPath(ID)}>; rel="status"` },
       },
     },
@@ -392,21 +419,18 @@ export class ReportsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const report = await this.reports.findForClient(client.id, id);
-    if (report.status === ReportStatus.Expired) {
-      throw new ApiError(
-        410,
-        ReportErrorCode.ReportExpired,
-        'The report has expired; ask for a new one',
-      );
-    }
-    if (report.status !== ReportStatus.Completed || !report.pdfEtag) throw notReady(report);
-    void reply.header('ETag', report.pdfEtag);
+    const missing = noPdf(report);
+    if (missing) throw missing;
+    void reply.header('ETag', report.pdfEtag!);
     if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
       void reply.status(304);
       return '';
     }
     const pdf = await this.reports.pdf(report);
-    if (!pdf) throw notReady(report); // expired or deleted since it was read
+    if (!pdf) {
+      // Expired or deleted since it was read: answered as the report stands now (410, 404).
+      throw noPdf(await this.reports.findForClient(client.id, id)) ?? notReady(report);
+    }
     void reply
       .header('Content-Type', 'application/pdf')
       .header('Content-Length', String(report.pdfSize))
