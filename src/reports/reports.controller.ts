@@ -117,6 +117,12 @@ export class ReportsController {
         schema: { type: 'string', example: statusPath(ID) },
       },
       ...RETRY_AFTER,
+      'Idempotent-Replayed': {
+        description:
+          '`true` when an Idempotency-Key replay answered an existing report; its body then gives ' +
+          "the report's current status, which may be past PENDING",
+        schema: { type: 'string', enum: ['true'] },
+      },
     },
     schema: {
       example: { id: ID, status: 'PENDING', links: [{ rel: 'status', href: statusPath(ID) }] },
