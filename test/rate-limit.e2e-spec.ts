@@ -77,6 +77,10 @@ describe('Rate limits per API key, shared across API processes through Redis', (
   });
 
   it('refuses made-up keys (401) before any count: none gets an allowance or a counter in Redis', async () => {
+    // A valid key's request, so that a counter of this minute exists beside them.
+    const { api_key: valid } = await newClient(first);
+    expect((await call(first, 'GET', '/v1/orders', { key: valid })).status).toBe(200);
+
     const madeUp = Array.from({ length: 13 }, () => randomBytes(24).toString('base64url'));
     const statuses: number[] = [];
     for (const key of madeUp)
@@ -91,6 +95,19 @@ describe('Rate limits per API key, shared across API processes through Redis', (
       for (const key of madeUp) expect(counters).not.toContain(hashApiKey(key));
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('asks Postgres about an unknown key once, then answers it 401 from memory', async () => {
+    const lookups = jest.spyOn(first.dataSource, 'query');
+    try {
+      const key = randomBytes(24).toString('base64url');
+      for (let i = 0; i < 5; i += 1)
+        expect((await call(first, 'GET', '/v1/orders', { key })).status).toBe(401);
+      const keyQueries = lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash'));
+      expect(keyQueries).toHaveLength(1);
+    } finally {
+      lookups.mockRestore();
     }
   });
 });

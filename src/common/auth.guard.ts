@@ -27,10 +27,16 @@ type AuthenticatedRequest = FastifyRequest & { client?: AuthenticatedClient };
 /**
  * How long a known key's client id is reused without asking Postgres. Keys are never reassigned
  * and only ids are kept (no name, no secret), so the cache changes nothing but the cost of a
- * request: a poll no longer pays a query to find its client. Unknown keys are always looked up.
+ * request: a poll no longer pays a query to find its client.
  */
 const KEY_CACHE_TTL_MS = 60_000;
 const KEY_CACHE_SIZE = 10_000;
+/**
+ * How long an unknown key is answered 401 without asking Postgres again: a revoked key, a typo or a
+ * client retrying in a loop costs one query, not one per request. (Keys are made by the server and
+ * shown once, so a key unknown now is never valid later.)
+ */
+const UNKNOWN_KEY_TTL_MS = 30_000;
 
 /** The SHA-256 of the request's bearer API key, or undefined without one. */
 function apiKeyHash(request: FastifyRequest): string | undefined {
@@ -43,6 +49,10 @@ export class ApiKeyGuard implements CanActivate {
   private readonly clientIds = new LRUCache<string, string>({
     max: KEY_CACHE_SIZE,
     ttl: KEY_CACHE_TTL_MS,
+  });
+  private readonly unknownKeys = new LRUCache<string, true>({
+    max: KEY_CACHE_SIZE,
+    ttl: UNKNOWN_KEY_TTL_MS,
   });
 
   constructor(
@@ -74,12 +84,13 @@ export class ApiKeyGuard implements CanActivate {
 
   private async clientId(keyHash: string): Promise<string | undefined> {
     const cached = this.clientIds.get(keyHash);
-    if (cached) return cached;
+    if (cached || this.unknownKeys.has(keyHash)) return cached;
     const [row] = await this.dataSource.query<{ id: string }[]>(
       `SELECT id FROM clients WHERE api_key_hash = $1`,
       [keyHash],
     );
     if (row) this.clientIds.set(keyHash, row.id);
+    else this.unknownKeys.set(keyHash, true);
     return row?.id;
   }
 }
