@@ -76,8 +76,16 @@ describe('validateEnvironment', () => {
     );
     expect(messageOf({ WEBHOOK_SECRETS_KEY: 'my-secret-key!' })).not.toContain('my-secret-key');
     const database = messageOf({ DATABASE_URL: 'mysql://app:s3cret-pw@db.internal/reports' });
-    expect(database).toContain('DATABASE_URL="mysql://app:***@db.internal/reports"');
-    expect(messageOf({ REDIS_URL: 'redis//:s3cret-pw@cache:6379' })).not.toContain('s3cret');
+    expect(database).toContain('DATABASE_URL="mysql://***@db.internal/reports"');
+    for (const url of [
+      'redis//:s3cret-pw@cache:6379',
+      'app:s3cret-pw@db/reports',
+      'pg://app:s3cret/pw@db',
+      'mysql://app:s3cret@pw@db',
+    ]) {
+      expect(messageOf({ DATABASE_URL: url })).not.toContain('s3cret');
+      expect(messageOf({ DATABASE_URL: url })).not.toMatch(/pw@/);
+    }
   });
 });
 

@@ -62,11 +62,16 @@ export class Environment {
 /** Variables whose values are never printed, even when wrong: the message goes to logs. */
 const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'ADMIN_TOKEN']);
 
-/** A rejected value as the message shows it: secrets hidden, a URL's password masked. */
+/**
+ * A rejected value as the message shows it: secrets hidden, and of a URL, whatever comes before its
+ * last `@` after the scheme (user and password, however malformed the URL).
+ */
 function shown(name: string, value: unknown): string {
   const text = String(value ?? '');
   if (SECRET_KEYS.has(name) && text) return `<hidden, ${text.length} characters>`;
-  return JSON.stringify(text.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@'));
+  if (name.endsWith('_URL'))
+    return JSON.stringify(text.replace(/^([a-z][\w+.-]*:\/\/)?.*@/i, '$1***@'));
+  return JSON.stringify(text);
 }
 
 const INTEGER_KEYS = new Set(
