@@ -127,12 +127,21 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     return id;
   }
 
-  it('answers 404 REPORT_NOT_READY with its Link when the PDF is gone by the time it is read', async () => {
+  it('answers 500 without an ETag when a COMPLETED report has no PDF stored, and 304 to its ETag', async () => {
+    // COMPLETED with no PDF stored: no 404 REPORT_NOT_READY, whose Link would send the client to
+    // the status route, which sends it back here (303), and so on.
     const id = await completedWith([], 10);
-    const answer = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
-    expect(answer.status).toBe(404);
-    expect(answer.body.error_code).toBe('REPORT_NOT_READY');
-    expect(answer.headers.get('link')).toBe(`</v1/orders/reports/status/${id}>; rel="status"`);
+    const broken = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
+    expect(broken.status).toBe(500);
+    expect(broken.body.error_code).toBe('UNEXPECTED_ERROR');
+    expect(broken.headers.get('etag')).toBeNull();
+    // Its ETag still answers 304: the client holds the PDF.
+    const cached = await call(test, 'GET', `/v1/orders/reports/${id}`, {
+      key: shop.api_key,
+      headers: { 'if-none-match': '"etag"' },
+    });
+    expect(cached.status).toBe(304);
+    expect(cached.headers.get('etag')).toBe('"etag"');
   });
 
   it('breaks the download, rather than ending it short of Content-Length, when chunks go missing', async () => {

@@ -427,17 +427,22 @@ export class ReportsController {
     const report = await this.reports.findForClient(client.id, id);
     const missing = noPdf(report);
     if (missing) throw missing;
-    void reply.header('ETag', report.pdfEtag!);
-    if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
-      void reply.status(304);
+    const etag = report.pdfEtag!;
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etag)) {
+      void reply.status(304).header('ETag', etag);
       return '';
     }
     const pdf = await this.reports.pdf(report);
     if (!pdf) {
-      // Expired or deleted since it was read: answered as the report stands now (410, 404).
-      throw noPdf(await this.reports.findForClient(client.id, id)) ?? notReady(report);
+      // Expired or deleted since it was read: answered as the report stands now (410, 404). Still
+      // COMPLETED without its PDF is a state the service never leaves a report in: a 500.
+      throw (
+        noPdf(await this.reports.findForClient(client.id, id)) ??
+        new Error(`Report ${id} is COMPLETED and its PDF is not stored`)
+      );
     }
     void reply
+      .header('ETag', etag)
       .header('Content-Type', 'application/pdf')
       .header('Content-Length', String(report.pdfSize))
       .header(
