@@ -90,7 +90,8 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         const result = {
           reports: await this.requeueReports(),
           callbacks: await this.requeueCallbacks(),
-          expired: await this.expireReports(),
+          // Past REPORT_TTL_HOURS a PDF is deleted and its report says EXPIRED.
+          expired: await this.reports.expire({ olderThanHours: this.config.ttlHours }),
         };
         if (result.reports || result.callbacks || result.expired) {
           this.logger.log(
@@ -162,21 +163,5 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         return exists === 0;
       })
       .map(({ id }) => id);
-  }
-
-  /** Past REPORT_TTL_HOURS a PDF is deleted and its report says EXPIRED. */
-  private async expireReports(): Promise<number> {
-    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
-      `WITH expired AS (
-         UPDATE reports SET status = 'EXPIRED', updated_at = now()
-          WHERE status = 'COMPLETED' AND completed_at < now() - make_interval(hours => $1)
-          RETURNING id
-       ), deleted AS (
-         DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired) RETURNING 1
-       )
-       SELECT count(*)::int AS count FROM expired`,
-      [this.config.ttlHours],
-    );
-    return count;
   }
 }

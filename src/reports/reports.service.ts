@@ -203,34 +203,43 @@ export class ReportsService {
    * DELETE: cancels an unfinished report, which is then gone (404 everywhere), or deletes a
    * finished one's PDF: a COMPLETED report becomes EXPIRED, as REPORT_TTL_HOURS would make it (the
    * status route says EXPIRED, the PDF route answers 410), and keeps its callback history. A FAILED
-   * or EXPIRED report has no PDF: nothing changes.
+   * or EXPIRED report has no PDF: nothing changes. Two statements, each seeing what is committed
+   * when it runs: a render finishing meanwhile leaves the first nothing to cancel, and the second
+   * finds the report COMPLETED.
    */
   async remove(report: Report): Promise<void> {
-    // Twice at most: a render finishing at the same moment turns "cancel" into "delete the PDF".
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      const [{ cancelled, expired }] = await this.dataSource.query<
-        { cancelled: boolean; expired: boolean }[]
-      >(
-        `WITH cancelled AS (
-           DELETE FROM reports WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS') RETURNING id
-         ), expired AS (
-           UPDATE reports SET status = 'EXPIRED', updated_at = now()
-            WHERE id = $1 AND status = 'COMPLETED' RETURNING id
-         ), dropped AS (
-           DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired)
-         )
-         SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled,
-                EXISTS (SELECT 1 FROM expired) AS expired`,
-        [report.id],
-      );
-      if (cancelled) return this.dropJob(report.id);
-      if (expired) return;
-      const [now] = await this.dataSource.query<{ status: ReportStatus }[]>(
-        `SELECT status FROM reports WHERE id = $1`,
-        [report.id],
-      );
-      if (now?.status !== ReportStatus.Completed) return;
-    }
+    const [{ cancelled }] = await this.dataSource.query<{ cancelled: boolean }[]>(
+      `WITH cancelled AS (
+         DELETE FROM reports WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS') RETURNING id
+       )
+       SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled`,
+      [report.id],
+    );
+    if (cancelled) await this.dropJob(report.id);
+    else await this.expire({ reportId: report.id });
+  }
+
+  /**
+   * Deletes the PDFs of COMPLETED reports and marks them EXPIRED: the one report given, or every
+   * report completed more than `olderThanHours` ago (the sweep). Answers how many.
+   */
+  async expire(which: { reportId: string } | { olderThanHours: number }): Promise<number> {
+    const [condition, value] =
+      'reportId' in which
+        ? ['id = $1', which.reportId]
+        : ['completed_at < now() - make_interval(hours => $1)', which.olderThanHours];
+    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
+      `WITH expired AS (
+         UPDATE reports SET status = 'EXPIRED', updated_at = now()
+          WHERE status = 'COMPLETED' AND ${condition}
+          RETURNING id
+       ), deleted AS (
+         DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired)
+       )
+       SELECT count(*)::int AS count FROM expired`,
+      [value],
+    );
+    return count;
   }
 
   /** A cancelled report's job: a waiting one is dropped; a running one finds its report gone. */
