@@ -2,7 +2,7 @@ import { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { ApiError } from './api-error';
-import { NoRateLimit, RateLimitGuard, rateLimits, StatusPollingLimit } from './rate-limit';
+import { RateLimitGuard, rateLimits, StatusPollingLimit } from './rate-limit';
 
 class Routes {
   @StatusPollingLimit()
@@ -10,16 +10,11 @@ class Routes {
   list() {}
 }
 
-@NoRateLimit()
-class Health {
-  check() {}
-}
-
-function contextFor(handler: () => void, controller: object = Routes): ExecutionContext {
-  const request = { client: { id: 'a-client' }, ip: '127.0.0.1' };
+function contextFor(handler: () => void, client: { id: string } | null = { id: 'a-client' }) {
+  const request = { client, ip: '127.0.0.1' };
   return {
     getHandler: () => handler,
-    getClass: () => controller,
+    getClass: () => Routes,
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
   } as unknown as ExecutionContext;
 }
@@ -64,11 +59,11 @@ describe('RateLimitGuard', () => {
     await expect(verdict).resolves.toBe(true);
   });
 
-  it('counts other routes against the all-routes limit only, and NoRateLimit routes against none', async () => {
+  it('counts other routes against the all-routes limit only, and public routes (no client) against none', async () => {
     const { guard, names } = await guardWith(async () => allowed);
     await expect(guard.canActivate(contextFor(Routes.prototype.list))).resolves.toBe(true);
     expect(names).toEqual(['all-routes']);
-    await expect(guard.canActivate(contextFor(Health.prototype.check, Health))).resolves.toBe(true);
+    await expect(guard.canActivate(contextFor(Routes.prototype.list, null))).resolves.toBe(true);
     expect(names).toEqual(['all-routes']);
   });
 

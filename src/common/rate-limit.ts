@@ -3,10 +3,6 @@ import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerOptions } from '@nestjs/
 import { ApiError, CommonErrorCode } from './api-error';
 import { AuthenticatedClient } from './auth.guard';
 
-const NO_RATE_LIMIT = 'no-rate-limit';
-/** Leaves a controller or route out of every limit (health checks, metrics scrapes). */
-export const NoRateLimit = () => SetMetadata(NO_RATE_LIMIT, true);
-
 const STATUS_POLLING = 'status-polling-limit';
 /** Puts a route under the status-polling limit (RATE_LIMIT_STATUS_PER_MINUTE) on top of the global one. */
 export const StatusPollingLimit = () => SetMetadata(STATUS_POLLING, true);
@@ -34,13 +30,13 @@ export class RateLimitGuard extends ThrottlerGuard {
   /**
    * Counts a request against each limit that applies to it at once, where ThrottlerGuard awaits one
    * count after the other: both Redis scripts leave in one write, and a poll waits for one round trip.
-   * When both limits refuse, the answer is the one that makes the client wait longest. Only the
-   * limits of rateLimits() are read: routes are left out with NoRateLimit(), not the library's
-   * @SkipThrottle or @Throttle, which this guard does not read.
+   * When both limits refuse, the answer is the one that makes the client wait longest. Limits are
+   * per client: a public route (health, metrics), which has none, is not limited. Only the limits of
+   * rateLimits() are read, not the library's @SkipThrottle or @Throttle.
    */
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (this.reflector.getAllAndOverride(NO_RATE_LIMIT, [context.getHandler(), context.getClass()]))
-      return true;
+    const { client } = context.switchToHttp().getRequest<{ client?: AuthenticatedClient }>();
+    if (!client) return true;
     const applying = this.throttlers.filter((throttler) => !throttler.skipIf?.(context));
     const counts = await Promise.allSettled(
       applying.map((throttler) =>
@@ -60,13 +56,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     return true;
   }
 
-  /**
-   * Per client, as ApiKeyGuard (which runs first) found it behind the API key; per address on a
-   * public route that is limited (none is today).
-   */
+  /** The client ApiKeyGuard (which runs first) found behind the API key. */
   protected async getTracker(request: Record<string, unknown>): Promise<string> {
-    const { client } = request as { client?: AuthenticatedClient };
-    return client ? `client:${client.id}` : `ip:${String(request.ip)}`;
+    return `client:${(request as { client: AuthenticatedClient }).client.id}`;
   }
 
   /** One bucket per limit and key, whatever the route: "600 per minute, all routes". */

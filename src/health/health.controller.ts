@@ -11,7 +11,6 @@ import {
 import type { Queue } from 'bull';
 import { ApiError, CommonErrorCode } from '../common/api-error';
 import { Public } from '../common/auth.guard';
-import { NoRateLimit } from '../common/rate-limit';
 import { QueueName } from '../common/queues';
 import { withTimeout } from '../common/with-timeout';
 import { appConfig } from '../config/configuration';
@@ -21,7 +20,6 @@ const TIMEOUT_MS = 3000;
 
 @ApiTags('operations')
 @Public()
-@NoRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(

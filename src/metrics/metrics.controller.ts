@@ -2,12 +2,10 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { Public } from '../common/auth.guard';
-import { NoRateLimit } from '../common/rate-limit';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')
 @Public()
-@NoRateLimit()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
