@@ -30,8 +30,8 @@ module.exports = {
       testMatch: ['**/*.e2e-spec.ts'],
       transform,
       transformIgnorePatterns,
-      globalSetup: '<rootDir>/test/global-setup.ts',
-      globalTeardown: '<rootDir>/test/global-teardown.ts',
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
   ],
 };

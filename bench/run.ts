@@ -12,11 +12,12 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { createClient } from '../src/clients/clients.service';
-import { callbacksConfig } from '../src/config/configuration';
+import { ClientsRepository } from '../src/clients/clients.repository';
+import { secretsConfig } from '../src/config/configuration';
 import { dataSourceOptions } from '../src/database/database-options';
 import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
-import { generateOrders, insertOrders } from '../src/orders/order-seed';
+import { generateOrders } from '../src/orders/order-seed';
+import { OrdersRepository } from '../src/orders/orders.repository';
 import { bareRenderRate, benchRender, treeRssMb } from './render';
 
 const ROOT = join(__dirname, '..');
@@ -199,7 +200,10 @@ async function endToEnd(
   dataSource: DataSource,
   clientId: string,
 ) {
-  await insertOrders(dataSource, clientId, generateOrders(50, '2040-06-01', '2040-06-02'));
+  await new OrdersRepository(dataSource).insertMany(
+    clientId,
+    generateOrders(50, '2040-06-01', '2040-06-02'),
+  );
   const arrived = new Map<string, number[]>();
   const receiver = createServer((request, response) => {
     let body = '';
@@ -392,7 +396,7 @@ async function main(): Promise<void> {
   const dataSource = await freshDatabase(env.DATABASE_URL);
   const redis = new Redis(env.REDIS_URL);
   await redis.flushdb();
-  const client = await createClient(dataSource, 'Bench Shop', callbacksConfig().secretsKey);
+  const client = await new ClientsRepository(dataSource, secretsConfig()).create('Bench Shop');
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: {
@@ -479,8 +483,7 @@ async function main(): Promise<void> {
         [10_000, 2021],
         [100_000, 2022],
       ] as const) {
-        await insertOrders(
-          dataSource,
+        await new OrdersRepository(dataSource).insertMany(
           client.id,
           generateOrders(orders, `${year}-01-01`, `${year}-12-31`),
         );

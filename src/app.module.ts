@@ -1,13 +1,18 @@
+import { HttpModule } from '@nestjs/axios';
 import { BullModule } from '@nestjs/bull';
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ApiKeyGuard } from './common/auth.guard';
-import { MAX_STALLED_COUNT } from './common/queues';
+import { CallbackDeliveryProcessor } from './callbacks/callback-delivery.processor';
+import { CallbackSender } from './callbacks/callback-sender';
+import { ApiKeyGuard } from './clients/api-key.guard';
+import { ClientsModule } from './clients/clients.module';
+import { WebhookSecretController } from './clients/webhook-secret.controller';
 import { ErrorFilter } from './common/error.filter';
+import { queueSettings } from './common/jobs';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
 import { RateLimitStorage } from './common/rate-limit-storage';
 import {
@@ -17,49 +22,53 @@ import {
   redisConfig,
   reportsConfig,
 } from './config/configuration';
+import { AppRole } from './config/environment';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { OrdersModule } from './orders/orders.module';
+import { OrdersController } from './orders/orders.controller';
+import { RenderReport } from './reports/render-report';
+import { ReportCallbacksController } from './reports/report-callbacks.controller';
+import { ReportFileStore } from './reports/report-file-store';
+import { ReportOrdersReader } from './reports/report-orders-reader';
+import { ReportRenderProcessor } from './reports/report-render.processor';
+import { ReportSettlement } from './reports/report-settlement';
+import { ReportSweeper } from './reports/report-sweeper';
+import { ReportsController } from './reports/reports.controller';
 import { ReportsModule } from './reports/reports.module';
+import { RenderingModule } from './reports/rendering/rendering.module';
 
-/**
- * A job whose worker died is taken again once its lock expires (RENDER_STALL_TIMEOUT_MS). The lock
- * is renewed every third of that, so a long render on a busy 2-core machine keeps it.
- */
-function bullSettings(stallTimeoutMs: number) {
-  return {
-    lockDuration: stallTimeoutMs,
-    lockRenewTime: Math.floor(stallTimeoutMs / 3),
-    stalledInterval: Math.floor(stallTimeoutMs / 2),
-    maxStalledCount: MAX_STALLED_COUNT,
-  };
-}
+/** What every process holds: configuration, Postgres (migrated at start), the queues. */
+const infrastructure = [
+  ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
+  TypeOrmModule.forRootAsync({
+    inject: [databaseConfig.KEY],
+    useFactory: (db: ConfigType<typeof databaseConfig>) => dataSourceOptions(db.url),
+    dataSourceFactory: async (options) => {
+      const dataSource = await new DataSource(options!).initialize();
+      await runMigrations(dataSource);
+      return dataSource;
+    },
+  }),
+  BullModule.forRootAsync({
+    inject: [redisConfig.KEY, reportsConfig.KEY],
+    useFactory: (
+      redis: ConfigType<typeof redisConfig>,
+      reports: ConfigType<typeof reportsConfig>,
+    ) => ({
+      url: redis.url,
+      prefix: redis.queuePrefix,
+      settings: queueSettings(reports.stallTimeoutMs),
+    }),
+  }),
+  MetricsModule,
+];
 
+/** The API part: the routes, and the guards that check the key and count the rate limits. */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
-    TypeOrmModule.forRootAsync({
-      inject: [databaseConfig.KEY],
-      useFactory: (db: ConfigType<typeof databaseConfig>) => dataSourceOptions(db.url),
-      dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
-        await runMigrations(dataSource);
-        return dataSource;
-      },
-    }),
-    BullModule.forRootAsync({
-      inject: [redisConfig.KEY, reportsConfig.KEY],
-      useFactory: (
-        redis: ConfigType<typeof redisConfig>,
-        reports: ConfigType<typeof reportsConfig>,
-      ) => ({
-        url: redis.url,
-        prefix: redis.queuePrefix,
-        settings: bullSettings(reports.stallTimeoutMs),
-      }),
-    }),
     ThrottlerModule.forRootAsync({
       inject: [rateLimitConfig.KEY, redisConfig.KEY],
       useFactory: (
@@ -71,17 +80,64 @@ function bullSettings(stallTimeoutMs: number) {
         setHeaders: false,
       }),
     }),
-    HealthModule,
-    MetricsModule,
-    OrdersModule,
+    ClientsModule,
     ReportsModule,
   ],
+  controllers: [
+    OrdersController,
+    ReportsController,
+    ReportCallbacksController,
+    WebhookSecretController,
+  ],
   providers: [
-    { provide: APP_FILTER, useClass: ErrorFilter },
     // In this order: a request is counted against its client's limits once its key is known to
     // be valid, so a made-up key is refused (401) and never gets an allowance of its own.
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
 })
-export class AppModule {}
+export class ApiModule {}
+
+/** The worker part: renders reports, delivers callbacks, sweeps. */
+@Module({
+  imports: [HttpModule, ClientsModule, ReportsModule, RenderingModule],
+  providers: [
+    ReportRenderProcessor,
+    RenderReport,
+    ReportOrdersReader,
+    ReportFileStore,
+    ReportSettlement,
+    ReportSweeper,
+    CallbackDeliveryProcessor,
+    CallbackSender,
+  ],
+})
+export class WorkerModule {}
+
+/** The parts a process of each role runs (APP_ROLE). */
+export function partsOf(role: AppRole): { api: boolean; worker: boolean } {
+  return { api: role !== 'worker', worker: role !== 'api' };
+}
+
+/**
+ * The application, built for a role from its parts: the place, and the only one, where the role
+ * decides anything. Both parts answer /health and /metrics.
+ */
+@Module({})
+export class AppModule {
+  /** `logLevel` overrides LOG_LEVEL (the e2e suite keeps its output to warnings and errors). */
+  static forRole(role: AppRole, logLevel?: string): DynamicModule {
+    const parts = partsOf(role);
+    return {
+      module: AppModule,
+      imports: [
+        ...infrastructure,
+        LoggingModule.forRoot(logLevel),
+        HealthModule.forProcess({ renders: parts.worker }),
+        ...(parts.api ? [ApiModule] : []),
+        ...(parts.worker ? [WorkerModule] : []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
+    };
+  }
+}

@@ -1,13 +1,15 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { createClient } from './clients/clients.service';
+import { ClientsRepository } from './clients/clients.repository';
+import { isUuid } from './common/pagination';
+import { periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
-import { callbacksConfig, environment } from './config/configuration';
+import { environment, secretsConfig } from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
-import { generateOrders, insertOrders } from './orders/order-seed';
-import { periodErrors } from './reports/period';
+import { generateOrders } from './orders/order-seed';
+import { OrdersRepository } from './orders/orders.repository';
 
 /** The admin command line: one JSON document on stdout, errors on stderr with a non-zero exit code. */
 const USAGE = `usage:
@@ -45,10 +47,11 @@ async function run(argv: string[]): Promise<unknown> {
   try {
     if (command === 'migrate') return { applied: await runMigrations(dataSource) };
     await runMigrations(dataSource);
+    const clients = new ClientsRepository(dataSource, secretsConfig());
     if (command === 'clients:create') {
       const name = required(values, 'name');
       if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
-      return await createClient(dataSource, name, callbacksConfig().secretsKey);
+      return await clients.create(name);
     }
     const clientId = required(values, 'client-id');
     const count = Number(required(values, 'count'));
@@ -63,13 +66,11 @@ async function run(argv: string[]): Promise<unknown> {
     const period = periodErrors(startDate, endDate, 36600);
     if (period.length > 0)
       throw new UsageError(`--end-date ${period[0].message.replace('start_date', '--start-date')}`);
-    const [client] = await dataSource.query(`SELECT id FROM clients WHERE id::text = $1`, [
-      clientId,
-    ]);
-    if (!client) throw new UsageError(`no client with id ${clientId}`);
-    return {
-      inserted: await insertOrders(dataSource, clientId, generateOrders(count, startDate, endDate)),
-    };
+    if (!isUuid(clientId) || (await clients.name(clientId)) === undefined) {
+      throw new UsageError(`no client with id ${clientId}`);
+    }
+    const orders = generateOrders(count, startDate, endDate);
+    return { inserted: await new OrdersRepository(dataSource).insertMany(clientId, orders) };
   } finally {
     await dataSource.destroy();
   }

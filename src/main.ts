@@ -1,20 +1,20 @@
 import 'reflect-metadata';
-import { DynamicModule, LogLevel } from '@nestjs/common';
+import { LogLevel } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { mountQueueDashboard } from './admin/queue-dashboard';
-import { AppModule } from './app.module';
-import { documentCallbacks } from './callbacks/callbacks.openapi';
-import { ApiError, CommonErrorCode } from './common/api-error';
+import { AppModule, partsOf } from './app.module';
+import { documentReportCallback } from './reports/report-callback.openapi';
+import { ApiError } from './common/api-error';
 import { closeGracefully } from './common/graceful-close';
 import { ErrorBodyDto } from './common/openapi';
 import { illFormedString, validationPipe } from './common/validation';
-import { clientErrorHandler, frameworkErrorHandler, sendApiError } from './common/error.filter';
+import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
-import { APP_LOGGER, LoggingModule, pinoLevel } from './logging/logging.module';
+import { APP_LOGGER, pinoLevel } from './logging/logging.module';
 import { logRequests } from './logging/request-log';
 import { echoRequestId, requestId } from './logging/request-id';
 import { recordHttpMetrics } from './metrics/http-metrics';
@@ -23,17 +23,10 @@ import { MetricsService } from './metrics/metrics.service';
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** What a worker process answers over HTTP: its health and its metrics (renders, callbacks). */
-const OPERATIONS_PATHS = new Set(['/health', '/metrics']);
-
-/** The application with its JSON logs; `logLevel` overrides LOG_LEVEL. */
-function rootModule(logLevel?: string): DynamicModule {
-  return { module: AppModule, imports: [LoggingModule.forRoot(logLevel)] };
-}
-
 /**
- * The HTTP application exactly as served: Fastify (for status-route throughput), pipes, errors,
- * docs, metrics and the queue dashboard. `logger` limits the log levels (the e2e suite's quiet).
+ * The HTTP application exactly as served, for APP_ROLE: Fastify (for status-route throughput),
+ * pipes, errors, metrics, and where the API part runs, the docs and the queue dashboard. `logger`
+ * limits the log levels (the e2e suite's quiet).
  */
 export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
@@ -45,10 +38,9 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   acceptJsonOnly(adapter);
   echoRequestId(adapter.getInstance());
   closeGracefully(adapter.getInstance());
-  const worker = environment().APP_ROLE === 'worker';
-  if (worker) operationsOnly(adapter);
+  const role = environment().APP_ROLE;
   const app = await NestFactory.create<NestFastifyApplication>(
-    rootModule(logger && pinoLevel(logger)),
+    AppModule.forRole(role, logger && pinoLevel(logger)),
     adapter,
     { bodyParser: false, bufferLogs: true },
   );
@@ -57,10 +49,14 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   app.enableShutdownHooks();
   recordHttpMetrics(adapter.getInstance(), app.get(MetricsService));
   logRequests(adapter.getInstance(), app.get(APP_LOGGER));
-  const { adminToken } = app.get<ConfigType<typeof observabilityConfig>>(observabilityConfig.KEY);
-  if (worker) return app;
-  if (adminToken) await mountQueueDashboard(app, adminToken);
+  if (partsOf(role).api) await mountDocsAndDashboard(app);
+  return app;
+}
 
+/** The API part's pages: Swagger UI and the OpenAPI document, and the queue dashboard if enabled. */
+async function mountDocsAndDashboard(app: NestFastifyApplication): Promise<void> {
+  const { adminToken } = app.get<ConfigType<typeof observabilityConfig>>(observabilityConfig.KEY);
+  if (adminToken) await mountQueueDashboard(app, adminToken);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -75,21 +71,10 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
       .build(),
     { extraModels: [ErrorBodyDto] },
   );
-  documentCallbacks(document);
+  documentReportCallback(document);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },
-  });
-  return app;
-}
-
-/** A worker serves no API route: anything but the operations paths is 404 NOT_FOUND. */
-function operationsOnly(adapter: FastifyAdapter): void {
-  adapter.getInstance().addHook('onRequest', async (request, reply) => {
-    if (!OPERATIONS_PATHS.has(request.url.split('?')[0])) {
-      sendApiError(reply, new ApiError(404, CommonErrorCode.NotFound, 'No such route'));
-      return reply;
-    }
   });
 }
 
@@ -107,16 +92,10 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
       ? done(null, undefined)
       : parse(request, body as string, (error, value) =>
           error
-            ? done(
-                ApiError.validation([{ field: 'body', message: 'is not valid JSON' }]),
-                undefined,
-              )
+            ? done(ApiError.invalidField('body', 'is not valid JSON'), undefined)
             : // Lone surrogates cannot be stored (Postgres text and jsonb are UTF-8): refuse them whole.
               illFormedString(value)
-              ? done(
-                  ApiError.validation([{ field: 'body', message: 'must be valid Unicode' }]),
-                  undefined,
-                )
+              ? done(ApiError.invalidField('body', 'must be valid Unicode'), undefined)
               : done(null, value),
         ),
   );

@@ -6,8 +6,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bull';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiError, CommonErrorCode } from '../common/api-error';
-import { QueueName } from '../common/queues';
+import { ApiError } from '../common/api-error';
+import { sendApiError } from '../common/error.filter';
+import { QueueName } from '../common/jobs';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
@@ -48,21 +49,15 @@ export async function mountQueueDashboard(
     ),
     serverAdapter: board,
   });
-  const unauthorized = new ApiError(
-    401,
-    CommonErrorCode.Unauthorized,
+  const unauthorized = ApiError.unauthorized(
     'The admin token is required (Authorization: Bearer <ADMIN_TOKEN>, or Basic with it as password)',
-    undefined,
-    { 'WWW-Authenticate': 'Basic realm="queues"' },
   );
+  unauthorized.headers['WWW-Authenticate'] = 'Basic realm="queues"';
   await app.register(async (scope: FastifyInstance) => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (carriesToken(request.headers.authorization, token)) return;
-      await reply
-        .status(unauthorized.status)
-        .headers(unauthorized.headers)
-        .header('content-type', 'application/json; charset=utf-8')
-        .send(unauthorized.body);
+      sendApiError(reply, unauthorized);
+      return reply;
     });
     await scope.register(board.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
   });

@@ -1,17 +1,15 @@
-import { HttpModule } from '@nestjs/axios';
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
-import { QueueName } from '../common/queues';
-import { CallbackDeliveryProcessor } from './callback-delivery.processor';
+import { QueueName } from '../common/jobs';
+import { CallbackEventsRepository } from './callback-events.repository';
 import { CallbacksService } from './callbacks.service';
-import { WebhookSecretController } from './webhook-secret.controller';
 
 const DELIVERY_QUEUE = BullModule.registerQueue({ name: QueueName.CallbackDelivery });
 
+/** The callbacks' outbox; the delivery worker is in the worker part (app.module.ts). */
 @Module({
-  imports: [HttpModule, DELIVERY_QUEUE],
-  controllers: [WebhookSecretController],
-  providers: [CallbacksService, CallbackDeliveryProcessor],
-  exports: [CallbacksService, DELIVERY_QUEUE],
+  imports: [DELIVERY_QUEUE],
+  providers: [CallbacksService, CallbackEventsRepository],
+  exports: [CallbacksService, CallbackEventsRepository, DELIVERY_QUEUE],
 })
 export class CallbacksModule {}

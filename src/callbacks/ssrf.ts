@@ -7,6 +7,7 @@ import ipaddr from 'ipaddr.js';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { ApiError, CommonErrorCode } from '../common/api-error';
 import { withTimeout } from '../common/with-timeout';
+import { CallbackErrorCode, CallbackUrlProblem } from './callbacks.exceptions';
 
 /**
  * Keeps callbacks from reaching the service's own network (SSRF): the URL is checked when the report is
@@ -65,14 +66,12 @@ export function isPublicAddress(address: string): boolean {
   return parsed.range() === 'unicast';
 }
 
-export type CallbackUrlProblem = {
-  code: 'VALIDATION_FAILED' | 'CALLBACK_URL_NOT_ALLOWED';
-  message: string;
-};
-
 /** The contract's shape rules; no network access, so it can run inside request validation. */
 export function callbackUrlFormatProblem(raw: string): CallbackUrlProblem | undefined {
-  const invalid = (message: string): CallbackUrlProblem => ({ code: 'VALIDATION_FAILED', message });
+  const invalid = (message: string): CallbackUrlProblem => ({
+    code: CommonErrorCode.ValidationFailed,
+    message,
+  });
   if (typeof raw !== 'string') return invalid('must be an absolute http or https URL');
   if (raw.length > MAX_URL_LENGTH) return invalid(`must be at most ${MAX_URL_LENGTH} characters`);
   let url: URL;
@@ -103,7 +102,7 @@ export async function callbackUrlProblem(
   const formatProblem = callbackUrlFormatProblem(raw);
   if (formatProblem || allowPrivateNetworks) return formatProblem;
   const blocked: CallbackUrlProblem = {
-    code: 'CALLBACK_URL_NOT_ALLOWED',
+    code: CallbackErrorCode.CallbackUrlNotAllowed,
     message: BLOCKED_MESSAGE,
   };
 
@@ -125,7 +124,7 @@ export async function callbackUrlProblem(
     addresses = [];
   }
   if (addresses.length === 0) {
-    return { code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' };
+    return { code: CallbackErrorCode.CallbackUrlNotAllowed, message: 'host does not resolve' };
   }
   return addresses.every(isPublicAddress) ? undefined : blocked;
 }
@@ -133,12 +132,9 @@ export async function callbackUrlProblem(
 function dnsUnavailable(host: string, error: unknown): ApiError {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   logger.warn(`DNS lookup of callback_url host ${host} failed: ${String(code ?? message)}`);
-  return new ApiError(
-    503,
-    CommonErrorCode.ServiceUnavailable,
+  return ApiError.unavailable(
     'The callback_url host could not be resolved just now; try again later',
-    undefined,
-    { 'Retry-After': String(DNS_RETRY_AFTER_SECONDS) },
+    DNS_RETRY_AFTER_SECONDS,
   );
 }
 

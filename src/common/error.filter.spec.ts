@@ -9,7 +9,9 @@ describe('toApiError', () => {
   });
 
   it('keeps an ApiError as it is, with its details and headers', () => {
-    const error = new ApiError(429, 'RATE_LIMITED', 'slow down', undefined, { 'Retry-After': '7' });
+    const error = new ApiError(429, 'RATE_LIMITED', 'slow down', {
+      headers: { 'Retry-After': '7' },
+    });
     expect(toApiError(error)).toBe(error);
     expect(error.body).toEqual({ error_code: 'RATE_LIMITED', error_message: 'slow down' });
   });

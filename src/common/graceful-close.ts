@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Socket } from 'node:net';
-import { SHUTDOWN_GRACE_MS } from './queues';
+import { SHUTDOWN_GRACE_MS } from './jobs';
 
 /**
  * On shutdown, closes at once every connection that has no request in flight, and the rest once

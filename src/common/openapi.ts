@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { ApiError, CommonErrorCode } from './api-error';
 
 export class ErrorDetailDto {
   @ApiProperty({ example: 'end_date' }) field: string;
@@ -21,33 +22,21 @@ const RETRY_AFTER = {
   },
 };
 
-/** An error answer in the contract's format, with an example per error code it can carry. */
+/** An error answer in the contract's format, with the errors it can carry as its examples. */
 export function ApiErrorResponse(
   status: number,
-  codes: Record<string, string>,
+  errors: ApiError[],
   headers?: Record<string, { description: string; schema: object }>,
 ) {
-  const examples = Object.fromEntries(
-    Object.entries(codes).map(([code, message]) => [
-      code,
-      {
-        value:
-          code === 'VALIDATION_FAILED'
-            ? {
-                error_code: code,
-                error_message: message,
-                details: [{ field: 'end_date', message: 'must be after start_date' }],
-              }
-            : { error_code: code, error_message: message },
-      },
-    ]),
-  );
   return ApiResponse({
     status,
-    description: Object.keys(codes).join(', '),
+    description: errors.map((error) => error.code).join(', '),
     headers,
     content: {
-      'application/json': { schema: { $ref: '#/components/schemas/ErrorBodyDto' }, examples },
+      'application/json': {
+        schema: { $ref: '#/components/schemas/ErrorBodyDto' },
+        examples: Object.fromEntries(errors.map((error) => [error.code, { value: error.body }])),
+      },
     },
   });
 }
@@ -55,18 +44,18 @@ export function ApiErrorResponse(
 /** The errors every authenticated route can answer. */
 export function ApiCommonErrors() {
   return applyDecorators(
-    ApiErrorResponse(401, {
-      UNAUTHORIZED: 'A valid API key is required (Authorization: Bearer <api_key>)',
-    }),
-    ApiErrorResponse(
-      429,
-      { RATE_LIMITED: 'Rate limit of 600 requests per minute exceeded; retry after 12 s' },
-      RETRY_AFTER,
-    ),
-    ApiErrorResponse(500, { UNEXPECTED_ERROR: 'An unexpected error occurred (error id 3f1c…)' }),
+    ApiErrorResponse(401, [ApiError.unauthorized()]),
+    ApiErrorResponse(429, [ApiError.rateLimited(600, 12)], RETRY_AFTER),
+    ApiErrorResponse(500, [
+      new ApiError(
+        500,
+        CommonErrorCode.UnexpectedError,
+        'An unexpected error occurred (error id 3f1c…)',
+      ),
+    ]),
     ApiErrorResponse(
       503,
-      { SERVICE_UNAVAILABLE: 'The service is temporarily unavailable' },
+      [ApiError.unavailable('The service is temporarily unavailable')],
       RETRY_AFTER,
     ),
   );

@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerOptions } from '@nestjs/throttler';
-import { ApiError, CommonErrorCode } from './api-error';
-import { AuthenticatedClient } from './auth.guard';
+import { ApiError } from './api-error';
+import { AuthenticatedClient } from './auth';
 
 const STATUS_POLLING = 'status-polling-limit';
 /** Puts a route under the status-polling limit (RATE_LIMIT_STATUS_PER_MINUTE) on top of the global one. */
@@ -71,12 +71,6 @@ export class RateLimitGuard extends ThrottlerGuard {
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const retryAfter = Math.max(1, detail.timeToBlockExpire || detail.timeToExpire);
-    throw new ApiError(
-      429,
-      CommonErrorCode.RateLimited,
-      `Rate limit of ${detail.limit} requests per minute exceeded; retry after ${retryAfter} s`,
-      undefined,
-      { 'Retry-After': String(retryAfter) },
-    );
+    throw ApiError.rateLimited(detail.limit, retryAfter);
   }
 }

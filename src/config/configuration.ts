@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
-import { parseEncryptionKey } from '../callbacks/signing';
-import { chromiumFor, Environment, validateEnvironment } from './environment';
+import { parseEncryptionKey } from '../common/encryption';
+import { Environment, validateEnvironment } from './environment';
 
 /** The environment, validated: a bad value stops the boot with one message naming it. */
 export function environment(): Environment {
@@ -11,7 +11,6 @@ export const appConfig = registerAs('app', () => {
   const env = environment();
   return {
     port: env.PORT,
-    role: env.APP_ROLE,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
   };
 });
@@ -27,8 +26,8 @@ export const redisConfig = registerAs('redis', () => {
 export const renderConfig = registerAs('render', () => {
   const env = environment();
   return {
-    /** Undefined in an API process, which never launches Chromium. */
-    executablePath: chromiumFor(env),
+    /** As configured; the renderer resolves and checks it (rendering.module.ts), in workers only. */
+    executablePath: env.PUPPETEER_EXECUTABLE_PATH,
     concurrency: env.RENDER_CONCURRENCY,
     timeoutMs: env.RENDER_TIMEOUT_MS,
     attempts: env.RENDER_ATTEMPTS,
@@ -63,10 +62,13 @@ export const callbacksConfig = registerAs('callbacks', () => {
     retryDelaysMs: env.CALLBACK_RETRY_DELAYS_MS.split(',').map(Number),
     timeoutMs: env.CALLBACK_TIMEOUT_MS,
     allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
-    /** AES-256-GCM key for webhook secrets at rest. */
-    secretsKey: parseEncryptionKey(env.WEBHOOK_SECRETS_KEY),
   };
 });
+
+export const secretsConfig = registerAs('secrets', () => ({
+  /** AES-256-GCM key for webhook secrets at rest. */
+  key: parseEncryptionKey(environment().WEBHOOK_SECRETS_KEY),
+}));
 
 export const observabilityConfig = registerAs('observability', () => {
   const env = environment();
@@ -85,7 +87,6 @@ export const allConfig = [
   reportsConfig,
   rateLimitConfig,
   callbacksConfig,
+  secretsConfig,
   observabilityConfig,
 ];
-
-export type RenderConfig = ReturnType<typeof renderConfig>;

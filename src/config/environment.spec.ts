@@ -1,4 +1,4 @@
-import { chromiumFor, validateEnvironment } from './environment';
+import { chromiumPath, validateEnvironment } from './environment';
 
 const KEY = { WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') };
 
@@ -89,28 +89,17 @@ describe('validateEnvironment', () => {
   });
 });
 
-describe('chromiumFor', () => {
+describe('chromiumPath', () => {
   const missing = ['/nonexistent/chromium'];
 
-  it('gives an API process no Chromium, so an API machine needs none', () => {
-    expect(chromiumFor({ APP_ROLE: 'api' }, missing)).toBeUndefined();
-    expect(chromiumFor({ APP_ROLE: 'api', PUPPETEER_EXECUTABLE_PATH: '/nowhere' })).toBeUndefined();
-  });
-
   it('stops a worker at start when its Chromium is missing, naming the variable', () => {
-    for (const role of ['worker', 'all'] as const) {
-      expect(() => chromiumFor({ APP_ROLE: role }, missing)).toThrow(
-        /^Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found/,
-      );
-      expect(() => chromiumFor({ APP_ROLE: role, PUPPETEER_EXECUTABLE_PATH: '/nowhere' })).toThrow(
-        'Invalid configuration: PUPPETEER_EXECUTABLE_PATH="/nowhere" (no such file)',
-      );
-    }
-    expect(chromiumFor({ APP_ROLE: 'worker', PUPPETEER_EXECUTABLE_PATH: process.execPath })).toBe(
-      process.execPath,
+    expect(() => chromiumPath(undefined, missing)).toThrow(
+      /^Invalid configuration: PUPPETEER_EXECUTABLE_PATH is not set and no Chromium was found/,
     );
-    expect(chromiumFor({ APP_ROLE: 'worker' }, [...missing, process.execPath])).toBe(
-      process.execPath,
+    expect(() => chromiumPath('/nowhere')).toThrow(
+      'Invalid configuration: PUPPETEER_EXECUTABLE_PATH="/nowhere" (no such file)',
     );
+    expect(chromiumPath(process.execPath)).toBe(process.execPath);
+    expect(chromiumPath(undefined, [...missing, process.execPath])).toBe(process.execPath);
   });
 });

@@ -14,6 +14,9 @@ import {
   validateSync,
 } from 'class-validator';
 
+/** `all`: API and worker in one process; `api`: HTTP only; `worker`: queue processors only. */
+export type AppRole = 'all' | 'api' | 'worker';
+
 /** Every variable the service reads, with the contract's defaults. Validated once at boot. */
 export class Environment {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
@@ -25,7 +28,7 @@ export class Environment {
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   PUBLIC_BASE_URL?: string;
-  @IsIn(['all', 'api', 'worker']) APP_ROLE: 'all' | 'api' | 'worker' = 'all';
+  @IsIn(['all', 'api', 'worker']) APP_ROLE: AppRole = 'all';
   @IsInt() @Min(1) @Max(32) RENDER_CONCURRENCY = 2;
   @IsInt() @Min(1000) @Max(600000) RENDER_TIMEOUT_MS = 300000;
   @IsInt() @Min(1) @Max(5) RENDER_ATTEMPTS = 3;
@@ -120,16 +123,14 @@ export function findChromium(candidates = CHROMIUM_CANDIDATES): string | undefin
 }
 
 /**
- * The Chromium a process prints with: PUPPETEER_EXECUTABLE_PATH, which must exist, else the first
- * of `candidates` found; a worker without one stops at start. None for an API process: it prints
- * nothing, so an API machine needs no Chromium.
+ * The Chromium a worker prints with: PUPPETEER_EXECUTABLE_PATH, which must exist, else the first of
+ * `candidates` found. Without one the worker stops at start. (Only the worker's part of the
+ * application asks: an API process prints nothing, so an API machine needs no Chromium.)
  */
-export function chromiumFor(
-  env: Pick<Environment, 'APP_ROLE' | 'PUPPETEER_EXECUTABLE_PATH'>,
+export function chromiumPath(
+  configured: string | undefined,
   candidates = CHROMIUM_CANDIDATES,
-): string | undefined {
-  if (env.APP_ROLE === 'api') return undefined;
-  const configured = env.PUPPETEER_EXECUTABLE_PATH;
+): string {
   if (configured && !existsSync(configured)) {
     throw new Error(
       `Invalid configuration: PUPPETEER_EXECUTABLE_PATH=${JSON.stringify(configured)} (no such file)`,

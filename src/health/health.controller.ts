@@ -1,6 +1,5 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
@@ -9,14 +8,19 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import type { Queue } from 'bull';
-import { ApiError, CommonErrorCode } from '../common/api-error';
-import { Public } from '../common/auth.guard';
-import { QueueName } from '../common/queues';
+import { ApiError } from '../common/api-error';
+import { Public } from '../common/auth';
+import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
-import { appConfig } from '../config/configuration';
-import { PdfRenderer } from '../reports/rendering/pdf-renderer.service';
 
 const TIMEOUT_MS = 3000;
+
+/** What a process checks beyond Postgres and Redis (health.module.ts): its Chromium, if it renders. */
+export const PINGS = Symbol('PINGS');
+export interface Ping {
+  name: string;
+  ping: () => Promise<unknown>;
+}
 
 @ApiTags('operations')
 @Public()
@@ -27,8 +31,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly database: TypeOrmHealthIndicator,
     @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
-    private readonly renderer: PdfRenderer,
-    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+    @Inject(PINGS) private readonly pings: Ping[],
   ) {}
 
   @Get()
@@ -38,37 +41,24 @@ export class HealthController {
   })
   async check() {
     try {
-      return await this.health.check(this.indicators());
+      return await this.health.check([
+        () => this.database.pingCheck('postgres', { timeout: TIMEOUT_MS }),
+        () => this.probe({ name: 'redis', ping: () => this.queue.client.ping() }),
+        ...this.pings.map((ping) => () => this.probe(ping)),
+      ]);
     } catch (error) {
       const down = Object.keys((error as { response?: { error?: object } }).response?.error ?? {});
-      throw new ApiError(
-        503,
-        CommonErrorCode.ServiceUnavailable,
-        `Not healthy: ${down.join(', ') || 'unknown'} does not answer`,
-        undefined,
-        { 'Retry-After': '5' },
-      );
+      throw ApiError.unavailable(`Not healthy: ${down.join(', ') || 'unknown'} does not answer`);
     }
   }
 
-  private indicators() {
-    return [
-      () => this.database.pingCheck('postgres', { timeout: TIMEOUT_MS }),
-      () => this.probe('redis', () => this.queue.client.ping()),
-      // Chromium lives in worker processes; an API-only process has none to check.
-      ...(this.app.role === 'api'
-        ? []
-        : [() => this.probe('chromium', () => this.renderer.ping())]),
-    ];
-  }
-
-  private async probe(key: string, ping: () => Promise<unknown>) {
-    const check = this.indicator.check(key);
+  private async probe({ name, ping }: Ping) {
+    const check = this.indicator.check(name);
     try {
-      await withTimeout(ping(), TIMEOUT_MS, key);
+      await withTimeout(ping(), TIMEOUT_MS, name);
       return check.up();
     } catch {
-      return check.down({ message: `${key} does not answer` });
+      return check.down({ message: `${name} does not answer` });
     }
   }
 }

@@ -1,7 +1,29 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ReportsModule } from '../reports/reports.module';
-import { HealthController } from './health.controller';
+import { PdfRenderer } from '../reports/rendering/pdf-renderer.service';
+import { RenderingModule } from '../reports/rendering/rendering.module';
+import { HealthController, Ping, PINGS } from './health.controller';
 
-@Module({ imports: [TerminusModule, ReportsModule], controllers: [HealthController] })
-export class HealthModule {}
+@Module({})
+export class HealthModule {
+  /** Postgres and Redis in every process; Chromium too in a process that renders. */
+  static forProcess({ renders }: { renders: boolean }): DynamicModule {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule, ReportsModule, ...(renders ? [RenderingModule] : [])],
+      controllers: [HealthController],
+      providers: [
+        renders
+          ? {
+              provide: PINGS,
+              inject: [PdfRenderer],
+              useFactory: (renderer: PdfRenderer): Ping[] => [
+                { name: 'chromium', ping: () => renderer.ping() },
+              ],
+            }
+          : { provide: PINGS, useValue: [] },
+      ],
+    };
+  }
+}

@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
-import { Public } from '../common/auth.guard';
+import { Public } from '../common/auth';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')

@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { QueueName } from '../common/queues';
+import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 
 const PREFIX = 'reports_';

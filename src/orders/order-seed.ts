@@ -1,54 +1,17 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { formatMinorUnits, lineTotal } from '../common/money';
-import { periodBounds } from '../reports/period';
-import { OrderItem } from './order.entity';
+import { periodBounds } from '../common/period';
+import { NewOrder } from './order.entity';
 import { OrderStatus } from './order-status';
 
-const FIRST = [
-  'Ada',
-  'Alan',
-  'Grace',
-  'Linus',
-  'Margaret',
-  'Edsger',
-  'Barbara',
-  'Donald',
-  'Frances',
-  'Ken',
-  'Radia',
-  'Tim',
-  'Hedy',
-  'John',
-  'Sophie',
-  'Dennis',
-  'Katherine',
-  'Niklaus',
-  'Shafi',
-  'Guido',
-];
-const LAST = [
-  'Lovelace',
-  'Turing',
-  'Hopper',
-  'Torvalds',
-  'Hamilton',
-  'Dijkstra',
-  'Liskov',
-  'Knuth',
-  'Allen',
-  'Thompson',
-  'Perlman',
-  'Berners-Lee',
-  'Lamarr',
-  'McCarthy',
-  'Wilson',
-  'Ritchie',
-  'Johnson',
-  'Wirth',
-  'Goldwasser',
-  'van Rossum',
-];
+const FIRST = (
+  'Ada Alan Grace Linus Margaret Edsger Barbara Donald Frances Ken ' +
+  'Radia Tim Hedy John Sophie Dennis Katherine Niklaus Shafi Guido'
+).split(' ');
+const LAST = (
+  'Lovelace,Turing,Hopper,Torvalds,Hamilton,Dijkstra,Liskov,Knuth,Allen,Thompson,Perlman,' +
+  'Berners-Lee,Lamarr,McCarthy,Wilson,Ritchie,Johnson,Wirth,Goldwasser,van Rossum'
+).split(',');
 const PRODUCTS: Array<[string, string, string]> = [
   ['MUG-01', 'Ceramic mug', '12.50'],
   ['TEE-02', 'Organic T-shirt', '24.90'],
@@ -76,20 +39,8 @@ const CURRENCIES = ['EUR', 'EUR', 'EUR', 'EUR', 'USD', 'USD', 'GBP'];
 
 const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)];
 
-export interface SeedOrder {
-  number: string;
-  placedAt: Date;
-  status: OrderStatus;
-  currency: string;
-  customerName: string;
-  customerEmail: string;
-  items: OrderItem[];
-  itemCount: number;
-  total: string;
-}
-
 /** Realistic orders spread over `[startDate, endDate)`, numbered uniquely for this run. */
-export function generateOrders(count: number, startDate: string, endDate: string): SeedOrder[] {
+export function generateOrders(count: number, startDate: string, endDate: string): NewOrder[] {
   const { from, to } = periodBounds(startDate, endDate);
   const span = to.getTime() - from.getTime();
   const run = randomBytes(3).toString('hex').toUpperCase();
@@ -114,36 +65,4 @@ export function generateOrders(count: number, startDate: string, endDate: string
       ),
     };
   });
-}
-
-const INSERT_BATCH = 5000;
-
-/** Inserts with one `unnest` statement per batch: tens of thousands of orders a second. */
-export async function insertOrders(
-  dataSource: DataSource,
-  clientId: string,
-  orders: SeedOrder[],
-): Promise<number> {
-  for (let offset = 0; offset < orders.length; offset += INSERT_BATCH) {
-    const batch = orders.slice(offset, offset + INSERT_BATCH);
-    await dataSource.query(
-      `INSERT INTO orders (client_id, number, placed_at, status, currency, customer_name, customer_email,
-                           items, item_count, total)
-       SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                $8::jsonb[], $9::int[], $10::numeric[])`,
-      [
-        clientId,
-        batch.map((o) => o.number),
-        batch.map((o) => o.placedAt),
-        batch.map((o) => o.status),
-        batch.map((o) => o.currency),
-        batch.map((o) => o.customerName),
-        batch.map((o) => o.customerEmail),
-        batch.map((o) => JSON.stringify(o.items)),
-        batch.map((o) => o.itemCount),
-        batch.map((o) => o.total),
-      ],
-    );
-  }
-  return orders.length;
 }

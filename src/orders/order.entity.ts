@@ -24,3 +24,17 @@ export class Order {
   @Column({ type: 'numeric', precision: 18, scale: 2 }) total: string;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }
+
+/** An order as it is written: the server has computed its item count and total. */
+export type NewOrder = Pick<
+  Order,
+  | 'number'
+  | 'placedAt'
+  | 'status'
+  | 'currency'
+  | 'customerName'
+  | 'customerEmail'
+  | 'items'
+  | 'itemCount'
+  | 'total'
+>;

@@ -6,24 +6,14 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { AuthenticatedClient, CurrentClient } from '../common/auth.guard';
+import { ApiError } from '../common/api-error';
+import { AuthenticatedClient, CurrentClient } from '../common/auth';
 import { ApiCommonErrors, ApiErrorResponse } from '../common/openapi';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
+import { ORDER_EXAMPLE } from './orders.openapi';
+import { orderNotFound, orderNumberTaken } from './orders.exceptions';
 import { OrdersService } from './orders.service';
-
-const ORDER_EXAMPLE = {
-  id: '6b1f4c1e-8a51-4c1c-9d3a-2f0e5b7c9a10',
-  number: 'ORD-1001',
-  placed_at: '2021-10-03T14:12:00.000Z',
-  status: 'PAID',
-  currency: 'EUR',
-  customer: { name: 'Ada Lovelace', email: 'ada@example.com' },
-  items: [{ sku: 'SKU-1', name: 'Mug', quantity: 2, unit_price: '12.50' }],
-  item_count: 2,
-  total: '25.00',
-  created_at: '2021-10-03T14:12:01.000Z',
-};
 
 @ApiTags('orders')
 @ApiBearerAuth()
@@ -36,8 +26,8 @@ export class OrdersController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an order (the total is computed by the server)' })
   @ApiCreatedResponse({ description: 'The order', schema: { example: ORDER_EXAMPLE } })
-  @ApiErrorResponse(400, { VALIDATION_FAILED: 'items.0.quantity must be an integer number' })
-  @ApiErrorResponse(409, { ORDER_NUMBER_TAKEN: 'Order number ORD-1001 is already taken' })
+  @ApiErrorResponse(400, [ApiError.invalidField('items.0.quantity', 'must be an integer number')])
+  @ApiErrorResponse(409, [orderNumberTaken('ORD-1001')])
   create(@CurrentClient() client: AuthenticatedClient, @Body() dto: CreateOrderDto) {
     return this.orders.create(client.id, dto);
   }
@@ -45,7 +35,7 @@ export class OrdersController {
   @Get()
   @ApiOperation({ summary: "List the client's orders in placed_at order" })
   @ApiOkResponse({ schema: { example: { data: [ORDER_EXAMPLE], next_cursor: 'WyIyMDIxLTEw…' } } })
-  @ApiErrorResponse(400, { VALIDATION_FAILED: 'cursor is not a cursor returned by this API' })
+  @ApiErrorResponse(400, [ApiError.invalidField('cursor', 'is not a cursor returned by this API')])
   list(@CurrentClient() client: AuthenticatedClient, @Query() query: ListOrdersQuery) {
     return this.orders.list(client.id, query);
   }
@@ -53,7 +43,7 @@ export class OrdersController {
   @Get(':id')
   @ApiOperation({ summary: 'One order' })
   @ApiOkResponse({ schema: { example: ORDER_EXAMPLE } })
-  @ApiErrorResponse(404, { ORDER_NOT_FOUND: 'No such order' })
+  @ApiErrorResponse(404, [orderNotFound()])
   findOne(@CurrentClient() client: AuthenticatedClient, @Param('id') id: string) {
     return this.orders.findOne(client.id, id);
   }

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
-import { QueueName } from '../common/queues';
+import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 import { redisConfig } from '../config/configuration';
 
@@ -89,7 +89,7 @@ export class ReportEvents implements OnModuleDestroy {
   }
 
   /** Tells every process that the report's status changed. Never fails the caller. */
-  async changed(reportId: string): Promise<void> {
+  async publish(reportId: string): Promise<void> {
     // Bounded like every Redis call on a request path: with Redis away, publish would wait ~10 s.
     await withTimeout(this.queue.client.publish(this.channel, reportId), 1000, 'publish').catch(
       (error: unknown) => {
@@ -103,7 +103,7 @@ export class ReportEvents implements OnModuleDestroy {
    * reading the report, then `wait` if it is unfinished: a change published after the read is not
    * missed. `aborted` (the client left) ends the wait; `dispose()` the handle in every case.
    */
-  async changes(reportId: string, aborted: AbortSignal): Promise<ReportChange> {
+  async subscribe(reportId: string, aborted: AbortSignal): Promise<ReportChange> {
     const key = reportId.toLowerCase(); // the id as the request spelt it; publishers use Postgres's
     const change = new ReportChange(aborted, () => this.unregister(key, change));
     const changes = this.registered.get(key) ?? new Set<ReportChange>();
@@ -114,7 +114,7 @@ export class ReportEvents implements OnModuleDestroy {
       // Without Redis the request is still held until its deadline, only not woken early. Once the
       // subscriber has lost Redis (it reconnects and subscribes again by itself), requests do not
       // each wait a second for it.
-      const subscription = this.subscribe();
+      const subscription = this.listen();
       if (!LOST.has(this.connection?.status ?? '')) {
         await withTimeout(subscription, 1000, 'subscribe').catch(() => undefined);
       }
@@ -135,7 +135,7 @@ export class ReportEvents implements OnModuleDestroy {
     if (changes?.size === 0) this.registered.delete(reportId);
   }
 
-  private subscribe(): Promise<Redis> {
+  private listen(): Promise<Redis> {
     this.subscriber ??= (async () => {
       const subscriber = new Redis(this.redis.url, { maxRetriesPerRequest: null });
       this.connection = subscriber;

@@ -8,6 +8,7 @@ export enum ReportStatus {
   Expired = 'EXPIRED',
 }
 
+/** A report in one of these will not change again but by expiring (or being deleted). */
 export const FINISHED_STATUSES = [
   ReportStatus.Completed,
   ReportStatus.Failed,
@@ -38,25 +39,13 @@ export class Report {
   /** The claim (render_attempts) whose chunks are the PDF. */
   @Column({ name: 'pdf_attempt', type: 'integer', nullable: true }) pdfAttempt: number | null;
   @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
-  /** Times a worker claimed it (report-render.processor.ts gives up past attempts + stalls). */
+  /** Times a worker claimed it (common/jobs.ts: maxRenderClaims). */
   @Column({ name: 'render_attempts', type: 'integer', default: 0 }) renderAttempts: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt: Date | null;
   @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' }) updatedAt: Date;
 }
-
-/**
- * Every Report column as its property, for raw queries on hot paths (the status route reads one
- * report per poll; TypeORM's query builder costs more CPU than the query). Dates stay YYYY-MM-DD.
- */
-export const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS "startDate",
-  end_date::text AS "endDate", status, progress, error_code AS "errorCode",
-  error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
-  request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
-  pdf_etag AS "pdfEtag", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs", render_attempts AS "renderAttempts",
-  created_at AS "createdAt",
-  started_at AS "startedAt", completed_at AS "completedAt", updated_at AS "updatedAt"`;
 
 /**
  * The PDF, in Postgres so that any API process on any machine can serve any report, in chunks of

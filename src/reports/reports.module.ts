@@ -1,22 +1,37 @@
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { CallbacksModule } from '../callbacks/callbacks.module';
-import { QueueName } from '../common/queues';
-import { PdfRenderer } from './rendering/pdf-renderer.service';
-import { Report, ReportFileChunk } from './report.entity';
-import { ReportRenderProcessor } from './report-render.processor';
-import { ReportsController } from './reports.controller';
-import { ReportsService } from './reports.service';
-import { ReportSweeper } from './report-sweeper';
+import { QueueName } from '../common/jobs';
+import { OrdersModule } from '../orders/orders.module';
 import { ReportEvents } from './report-events';
+import { ReportFilesRepository } from './report-files.repository';
+import { ReportsRepository } from './reports.repository';
+import { ReportsService } from './reports.service';
+import { RetryAfterEstimates } from './retry-after';
 
 const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
 
+/**
+ * Reports and their PDFs. What both parts of the application share; the routes are in the API part,
+ * the render and the sweep in the worker part (app.module.ts).
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([Report, ReportFileChunk]), RENDER_QUEUE, CallbacksModule],
-  controllers: [ReportsController],
-  providers: [ReportsService, ReportEvents, ReportRenderProcessor, ReportSweeper, PdfRenderer],
-  exports: [RENDER_QUEUE, PdfRenderer],
+  imports: [RENDER_QUEUE, CallbacksModule, OrdersModule],
+  providers: [
+    ReportsRepository,
+    ReportFilesRepository,
+    ReportsService,
+    ReportEvents,
+    RetryAfterEstimates,
+  ],
+  exports: [
+    RENDER_QUEUE,
+    CallbacksModule,
+    OrdersModule,
+    ReportsRepository,
+    ReportFilesRepository,
+    ReportsService,
+    ReportEvents,
+  ],
 })
 export class ReportsModule {}

@@ -1,50 +1,41 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
-import DataLoader from 'dataloader';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DataSource, Repository } from 'typeorm';
-import { CallbackErrorCode, CallbackSummary } from '../callbacks/callbacks.service';
-import { callbackUrlProblem } from '../callbacks/ssrf';
+import { DataSource } from 'typeorm';
+import { CallbacksService } from '../callbacks/callbacks.service';
 import { ApiError } from '../common/api-error';
-import { cursorInstantSql, decodeCursor, encodeCursor, isUuid, Page } from '../common/pagination';
-import { JobData, QueueName } from '../common/queues';
+import { addJob, JobData, missingJobs, QueueName, renderJob } from '../common/jobs';
+import { encodeCursor, isUuid, Page, Position } from '../common/pagination';
+import { periodBounds, periodErrors } from '../common/period';
 import { withTimeout } from '../common/with-timeout';
-import { callbacksConfig, renderConfig, reportsConfig } from '../config/configuration';
+import { renderConfig, reportsConfig } from '../config/configuration';
+import { OrdersRepository } from '../orders/orders.repository';
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { periodBounds, periodErrors } from './period';
-import { Report, REPORT_COLUMNS, ReportStatus } from './report.entity';
-import { ReportErrorCode } from './report-errors';
-import { estimateRetryAfter } from './retry-after';
+import { FINISHED_STATUSES, Report, ReportStatus } from './report.entity';
+import { ReportEvents } from './report-events';
+import { ReportFilesRepository } from './report-files.repository';
+import {
+  idempotencyKeyReused,
+  reportExpired,
+  reportFailed,
+  reportNotFound,
+  reportNotReady,
+  reportTooLarge,
+} from './reports.exceptions';
+import { ReadReport, ReportsRepository } from './reports.repository';
+import { RetryAfterEstimates } from './retry-after';
 
-/** Assumed render time until the first reports have rendered. */
-const DEFAULT_RENDER_MS = 2000;
-/** How long the queue depth and mean render time are reused before being read again. */
-const ESTIMATE_TTL_MS = 1000;
 /** Redis is a queue that may be away: a request never waits on it longer than this. */
 const REDIS_WAIT_MS = 1000;
-/** How long an Idempotency-Key answers with the same report. */
-const IDEMPOTENCY_WINDOW = '24 hours';
-/** The most report reads one query carries. */
-const MAX_READ_BATCH = 100;
-/** A report with a callback_url: its callback's state, null before the report has finished. */
-const CALLBACK_SUMMARY = `CASE WHEN callback_url IS NOT NULL THEN (
-    SELECT json_build_object('status', e.status, 'attempts', e.attempts)
-      FROM callback_events e WHERE e.report_id = reports.id) END AS "callback"`;
-
-export function renderJobOptions(reportId: string, attempts: number) {
-  return {
-    jobId: reportId,
-    attempts,
-    backoff: { type: 'exponential', delay: 2000 },
-    removeOnComplete: true,
-    removeOnFail: true,
-  };
-}
+/** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
+/** Younger reports may still be on their way into Redis: the sweep leaves them to their request. */
+const SWEEP_GRACE = '5 seconds';
 
 /** The same body hashes the same whatever the order of its keys. */
 function requestHash(dto: CreateReportDto): string {
@@ -52,52 +43,48 @@ function requestHash(dto: CreateReportDto): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-interface QueueEstimate {
-  jobsAhead: number;
-  meanRenderMs: number;
+/** Why the PDF route has no PDF to give for this report, or undefined when it has one. */
+function noPdf(report: Report): ApiError | undefined {
+  switch (report.status) {
+    case ReportStatus.Completed:
+      return report.pdfEtag ? undefined : reportNotReady(report.id);
+    case ReportStatus.Expired:
+      return reportExpired();
+    case ReportStatus.Failed:
+      return reportFailed(report.id, report.errorCode);
+    default:
+      return reportNotReady(report.id);
+  }
 }
-
-/** A report as a client's request reads it: with its callback's state, for the status route. */
-export type ReadReport = Report & { callback: CallbackSummary | null };
 
 export interface CreatedReport {
   report: Report;
   /** True when an Idempotency-Key replay answered an existing report. */
   replayed: boolean;
+  retryAfter: number;
 }
 
+export type Download = { report: Report } & ({ notModified: true } | { pdf: Readable });
+
+/** What a client asks of its reports: create, read (waiting for a change), list, delete, download. */
 @Injectable()
 export class ReportsService {
   private readonly logger = new Logger(ReportsService.name);
-  private estimate?: { at: number; value: Promise<QueueEstimate> };
-  /**
-   * Reads of a client's reports by id: those asked for in one turn of the event loop share one
-   * query, which reads each row for the client that asked for it and no other. Under
-   * load the status route's polls arrive together (measured: 8 per query at 20 connections), and a
-   * query's round trip, not Postgres's work, is what a poll costs most. Nothing is cached: each
-   * read is a query sent after its request arrived.
-   */
-  private readonly reads = new DataLoader<{ clientId: string; id: string }, ReadReport | undefined>(
-    async (keys) => {
-      const rows = await this.dataSource.query<ReadReport[]>(
-        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY} FROM reports
-          WHERE (client_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
-        [keys.map((key) => key.clientId), keys.map((key) => key.id)],
-      );
-      const byKey = new Map(rows.map((row) => [`${row.clientId}/${row.id}`, row]));
-      return keys.map((key) => byKey.get(`${key.clientId}/${key.id}`));
-    },
-    { cache: false, batchScheduleFn: (read) => setImmediate(read), maxBatchSize: MAX_READ_BATCH },
-  );
+  /** Where the sweep stopped: the next pass goes on from there, and starts over at the end. */
+  private sweptUpTo?: Position;
 
   constructor(
-    @InjectRepository(Report) private readonly reports: Repository<Report>,
+    private readonly reports: ReportsRepository,
+    private readonly files: ReportFilesRepository,
+    private readonly orders: OrdersRepository,
+    private readonly callbacks: CallbacksService,
+    private readonly events: ReportEvents,
+    private readonly estimates: RetryAfterEstimates,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QueueName.ReportRender)
     private readonly renderQueue: Queue<JobData[QueueName.ReportRender]>,
     @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
-    @Inject(callbacksConfig.KEY) private readonly callbacks: ConfigType<typeof callbacksConfig>,
   ) {}
 
   async create(
@@ -105,51 +92,48 @@ export class ReportsService {
     dto: CreateReportDto,
     idempotencyKey?: string,
   ): Promise<CreatedReport> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw ApiError.invalidField('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
+    }
     const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
     if (problems.length > 0) throw ApiError.validation(problems);
     const hash = requestHash(dto);
+    const replay = async (report: Report | undefined): Promise<CreatedReport> => {
+      if (!report) throw new Error('Idempotency-Key conflict without a report');
+      if (report.requestHash !== hash) throw idempotencyKeyReused();
+      return { report, replayed: true, retryAfter: await this.estimates.forReport(report) };
+    };
     if (idempotencyKey) {
-      const existing = await this.findByIdempotencyKey(clientId, idempotencyKey);
-      if (existing) return { report: this.replay(existing, hash), replayed: true };
+      const existing = await this.reports.findByIdempotencyKey(clientId, idempotencyKey);
+      if (existing) return replay(existing);
     }
-    if (dto.callback_url !== undefined) await this.checkCallbackUrl(dto.callback_url);
-    await this.checkSize(clientId, dto);
-
-    const [report] = await this.dataSource.query<Report[]>(
-      `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key, request_hash)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING ${REPORT_COLUMNS}`,
-      [
-        clientId,
-        dto.start_date,
-        dto.end_date,
-        dto.callback_url ?? null,
-        idempotencyKey ?? null,
-        hash,
-      ],
-    );
-    if (!report) {
-      // A concurrent request with the same key won the insert: answer its report.
-      const winner = await this.findByIdempotencyKey(clientId, idempotencyKey!);
-      if (!winner) throw new Error('Idempotency-Key conflict without a report');
-      return { report: this.replay(winner, hash), replayed: true };
+    if (dto.callback_url !== undefined) await this.callbacks.checkUrl(dto.callback_url);
+    const period = periodBounds(dto.start_date, dto.end_date);
+    const max = this.config.maxOrders;
+    if ((await this.orders.countPeriod(clientId, period, max + 1)) > max) {
+      throw reportTooLarge(max);
     }
+    const report = await this.reports.insert(clientId, {
+      startDate: dto.start_date,
+      endDate: dto.end_date,
+      callbackUrl: dto.callback_url ?? null,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash: hash,
+    });
+    // A concurrent request with the same key won the insert: answer its report.
+    if (!report) return replay(await this.reports.findByIdempotencyKey(clientId, idempotencyKey!));
     await this.enqueue(report.id);
-    return { report, replayed: false };
+    return { report, replayed: false, retryAfter: await this.estimates.forReport(report) };
   }
 
   /**
    * Queues the render. When Redis does not answer the report is still accepted: it is in Postgres,
-   * and the sweep (ReportSweeper) queues it once Redis is back.
+   * and the sweep queues it once Redis is back.
    */
   async enqueue(reportId: string): Promise<void> {
+    const job = renderJob(reportId, this.render.attempts);
     try {
-      await withTimeout(
-        this.renderQueue.add({ reportId }, renderJobOptions(reportId, this.render.attempts)),
-        REDIS_WAIT_MS,
-        'enqueue',
-      );
+      await withTimeout(addJob(this.renderQueue, job), REDIS_WAIT_MS, 'enqueue');
     } catch (error) {
       this.logger.warn({
         reportId,
@@ -160,36 +144,44 @@ export class ReportsService {
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
   async findForClient(clientId: string, id: string): Promise<ReadReport> {
-    const report = isUuid(id) ? await this.reads.load({ clientId, id }) : undefined;
-    if (!report) throw new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
+    const report = isUuid(id) ? await this.reports.findForClient(clientId, id) : undefined;
+    if (!report) throw reportNotFound();
     return report;
   }
 
   /**
-   * Newest first, on the (created_at, id) keyset. The cursor carries created_at as Postgres writes it,
-   * to the microsecond: a JS Date would round it to the millisecond, and reports created within one
-   * millisecond would then be skipped or repeated at a page boundary.
+   * The report for its status route. With `waitSeconds` (Prefer: wait), an unfinished report is
+   * held until it changes, `waitSeconds` pass or `aborted` (the client left), then read again.
+   * The wait is registered before the first read: a change landing after the read still wakes it.
    */
+  async status(
+    clientId: string,
+    id: string,
+    waitSeconds: number | undefined,
+    aborted: AbortSignal,
+  ): Promise<{ report: ReadReport; retryAfter?: number }> {
+    let report: ReadReport;
+    if (waitSeconds === undefined) {
+      report = await this.findForClient(clientId, id);
+    } else {
+      const change = await this.events.subscribe(id, aborted);
+      try {
+        report = await this.findForClient(clientId, id);
+        if (!FINISHED_STATUSES.includes(report.status)) {
+          await change.wait(waitSeconds * 1000);
+          report = await this.findForClient(clientId, id);
+        }
+      } finally {
+        change.dispose();
+      }
+    }
+    return FINISHED_STATUSES.includes(report.status)
+      ? { report }
+      : { report, retryAfter: await this.estimates.forReport(report) };
+  }
+
   async list(clientId: string, query: ListReportsQuery): Promise<Page<Report>> {
-    const params: unknown[] = [clientId, query.limit + 1];
-    const conditions = ['client_id = $1'];
-    if (query.status) {
-      params.push(query.status);
-      conditions.push(`status = $${params.length}`);
-    }
-    if (query.cursor) {
-      const { at, id } = decodeCursor(query.cursor);
-      params.push(at, id);
-      conditions.push(
-        `(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
-      );
-    }
-    const rows = await this.dataSource.query<(Report & { cursorAt: string })[]>(
-      `SELECT ${REPORT_COLUMNS}, ${cursorInstantSql('created_at')} AS "cursorAt"
-         FROM reports WHERE ${conditions.join(' AND ')}
-        ORDER BY created_at DESC, id DESC LIMIT $2`,
-      params,
-    );
+    const rows = await this.reports.list(clientId, query);
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
@@ -201,22 +193,16 @@ export class ReportsService {
 
   /**
    * DELETE: cancels an unfinished report, which is then gone (404 everywhere), or deletes a
-   * finished one's PDF: a COMPLETED report becomes EXPIRED, as REPORT_TTL_HOURS would make it (the
-   * status route says EXPIRED, the PDF route answers 410), and keeps its callback history. A FAILED
-   * or EXPIRED report has no PDF: nothing changes. Two statements, each seeing what is committed
-   * when it runs: a render finishing meanwhile leaves the first nothing to cancel, and the second
-   * finds the report COMPLETED.
+   * finished one's PDF: a COMPLETED report becomes EXPIRED, as REPORT_TTL_HOURS would make it, and
+   * keeps its callback history. A FAILED or EXPIRED report has no PDF: nothing changes. Two
+   * statements, each seeing what is committed when it runs: a render finishing meanwhile leaves the
+   * first nothing to cancel, and the second finds the report COMPLETED.
    */
-  async remove(report: Report): Promise<void> {
-    const [{ cancelled }] = await this.dataSource.query<{ cancelled: boolean }[]>(
-      `WITH cancelled AS (
-         DELETE FROM reports WHERE id = $1 AND status IN ('PENDING', 'IN_PROGRESS') RETURNING id
-       )
-       SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled`,
-      [report.id],
-    );
-    if (cancelled) await this.dropJob(report.id);
+  async remove(clientId: string, id: string): Promise<void> {
+    const report = await this.findForClient(clientId, id);
+    if (await this.reports.cancel(report.id)) await this.dropJob(report.id);
     else await this.expire({ reportId: report.id });
+    await this.events.publish(report.id); // a status request held on it answers 404 or EXPIRED
   }
 
   /**
@@ -224,22 +210,66 @@ export class ReportsService {
    * report completed more than `olderThanHours` ago (the sweep). Answers how many.
    */
   async expire(which: { reportId: string } | { olderThanHours: number }): Promise<number> {
-    const [condition, value] =
-      'reportId' in which
-        ? ['id = $1', which.reportId]
-        : ['completed_at < now() - make_interval(hours => $1)', which.olderThanHours];
-    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
-      `WITH expired AS (
-         UPDATE reports SET status = 'EXPIRED', updated_at = now()
-          WHERE status = 'COMPLETED' AND ${condition}
-          RETURNING id
-       ), deleted AS (
-         DELETE FROM report_file_chunks WHERE report_id IN (SELECT id FROM expired)
-       )
-       SELECT count(*)::int AS count FROM expired`,
-      [value],
+    return this.dataSource.transaction(async (transaction) => {
+      const expired = await this.reports.expire(transaction, which);
+      await this.files.dropAllBut(transaction, expired, null);
+      return expired.length;
+    });
+  }
+
+  /**
+   * The PDF, read a chunk at a time as the client takes it: serving a long report holds one chunk.
+   * `ifNoneMatch` matching its ETag: not modified.
+   */
+  async download(clientId: string, id: string, ifNoneMatch?: string): Promise<Download> {
+    const report = await this.findForClient(clientId, id);
+    const missing = noPdf(report);
+    if (missing) throw missing;
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
+      return { report, notModified: true };
+    }
+    const first = await this.files.read(report.id, report.pdfAttempt!, 0);
+    if (!first) {
+      // Expired or deleted since it was read: answered as the report stands now (410, 404). Still
+      // COMPLETED without its PDF is a state the service never leaves a report in: a 500.
+      throw (
+        noPdf(await this.findForClient(clientId, id)) ??
+        new Error(`Report ${id} is COMPLETED and its PDF is not stored`)
+      );
+    }
+    return { report, pdf: Readable.from(this.chunks(report, first), { objectMode: false }) };
+  }
+
+  /**
+   * The sweep's part: queues again the next `batch` unfinished reports whose job Redis does not
+   * hold (a restart empties it). A job that exists, in any state, is Bull's to finish (a dead
+   * worker's job is "stalled"). Answers how many.
+   */
+  async requeueUnfinished(batch: number): Promise<number> {
+    const rows = await this.reports.unfinished(this.sweptUpTo, SWEEP_GRACE, batch);
+    const missing = await missingJobs(
+      this.renderQueue,
+      rows.map(({ id }) => id),
+      2 * REDIS_WAIT_MS,
     );
-    return count;
+    for (const id of missing) await this.enqueue(id);
+    // Only once the batch is checked: a pass that failed checks it again.
+    this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
+    return missing.size;
+  }
+
+  private async *chunks(report: Report, head: Buffer): AsyncGenerator<Buffer> {
+    yield head;
+    const size = report.pdfSize ?? 0;
+    let sent = head.length;
+    for (let seq = 1; sent < size; seq += 1) {
+      const next = await this.files.read(report.id, report.pdfAttempt!, seq);
+      // Expired or deleted mid-download: break the connection rather than end short of
+      // Content-Length, which a client would wait on.
+      if (!next) throw new Error(`PDF of report ${report.id} ends at ${sent} of ${size} bytes`);
+      sent += next.length;
+      yield next;
+    }
   }
 
   /** A cancelled report's job: a waiting one is dropped; a running one finds its report gone. */
@@ -253,128 +283,5 @@ export class ReportsService {
         msg: `Report ${reportId}: its job was not removed (${String(error)})`,
       });
     }
-  }
-
-  /**
-   * The PDF, read a chunk at a time as the client takes it: serving a long report holds one chunk.
-   * Undefined, before anything is sent, when the PDF is not stored (expired or deleted meanwhile).
-   */
-  async pdf(report: Report): Promise<Readable | undefined> {
-    const chunk = async (seq: number): Promise<Buffer | undefined> => {
-      const [row] = await this.dataSource.query<{ data: Buffer }[]>(
-        `SELECT data FROM report_file_chunks WHERE report_id = $1 AND attempt = $2 AND seq = $3`,
-        [report.id, report.pdfAttempt, seq],
-      );
-      return row?.data;
-    };
-    const first = await chunk(0);
-    if (!first) return undefined;
-    const size = report.pdfSize ?? 0;
-    async function* chunks(head: Buffer) {
-      yield head;
-      let sent = head.length;
-      for (let seq = 1; sent < size; seq += 1) {
-        const next = await chunk(seq);
-        // Expired or deleted mid-download: break the connection rather than end short of
-        // Content-Length, which a client would wait on.
-        if (!next) throw new Error(`PDF of report ${report.id} ends at ${sent} of ${size} bytes`);
-        sent += next.length;
-        yield next;
-      }
-    }
-    return Readable.from(chunks(first), { objectMode: false });
-  }
-
-  /** Seconds until the report is likely done, from the work ahead and the recent render times. */
-  async retryAfter(report: Report): Promise<number> {
-    const { jobsAhead, meanRenderMs } = await this.queueEstimate();
-    return estimateRetryAfter({
-      jobsAhead: report.status === ReportStatus.Pending ? jobsAhead : 0,
-      concurrency: this.render.concurrency,
-      meanRenderMs,
-      progress: report.progress,
-    });
-  }
-
-  private async findByIdempotencyKey(clientId: string, key: string): Promise<Report | null> {
-    return this.reports
-      .createQueryBuilder('r')
-      .where('r.client_id = :clientId AND r.idempotency_key = :key', { clientId, key })
-      .andWhere(`r.created_at > now() - interval '${IDEMPOTENCY_WINDOW}'`)
-      .getOne()
-      .then(async (report) => {
-        if (report) return report;
-        // An older report keeps its key no longer: free it for the new request.
-        await this.dataSource.query(
-          `UPDATE reports SET idempotency_key = NULL
-            WHERE client_id = $1 AND idempotency_key = $2
-              AND created_at <= now() - interval '${IDEMPOTENCY_WINDOW}'`,
-          [clientId, key],
-        );
-        return null;
-      });
-  }
-
-  private replay(report: Report, hash: string): Report {
-    if (report.requestHash !== hash) {
-      throw new ApiError(
-        422,
-        ReportErrorCode.IdempotencyKeyReused,
-        'This Idempotency-Key was used with a different body in the last 24 hours',
-      );
-    }
-    return report;
-  }
-
-  /** Refused at request time; the delivery checks the address again at connection time. */
-  private async checkCallbackUrl(url: string): Promise<void> {
-    const problem = await callbackUrlProblem(url, this.callbacks.allowPrivateNetworks);
-    if (problem?.code === 'VALIDATION_FAILED') {
-      throw ApiError.validation([{ field: 'callback_url', message: problem.message }]);
-    }
-    if (problem) throw new ApiError(400, CallbackErrorCode.CallbackUrlNotAllowed, problem.message);
-  }
-
-  /** Counts at most REPORT_MAX_ORDERS + 1 rows on the (client_id, placed_at) index: bounded work. */
-  private async checkSize(clientId: string, dto: CreateReportDto): Promise<void> {
-    const { from, to } = periodBounds(dto.start_date, dto.end_date);
-    const [{ count }] = await this.dataSource.query<{ count: number }[]>(
-      `SELECT count(*)::int AS count FROM (
-         SELECT 1 FROM orders WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3 LIMIT $4
-       ) capped`,
-      [clientId, from, to, this.config.maxOrders + 1],
-    );
-    if (count > this.config.maxOrders) {
-      throw new ApiError(
-        422,
-        ReportErrorCode.ReportTooLarge,
-        `The period holds more than ${this.config.maxOrders} orders; ask for a shorter period`,
-      );
-    }
-  }
-
-  /** Read at most once per ESTIMATE_TTL_MS: polls arriving meanwhile share the read in flight. */
-  private queueEstimate(): Promise<QueueEstimate> {
-    if (!this.estimate || Date.now() - this.estimate.at >= ESTIMATE_TTL_MS) {
-      this.estimate = { at: Date.now(), value: this.readQueueEstimate() };
-    }
-    return this.estimate.value;
-  }
-
-  private async readQueueEstimate(): Promise<QueueEstimate> {
-    const [counts, [recent]] = await Promise.all([
-      withTimeout(this.renderQueue.getJobCounts(), REDIS_WAIT_MS, 'job counts').catch(() => null),
-      this.dataSource
-        .query<{ mean: string | null }[]>(
-          `SELECT avg(render_ms) AS mean FROM (
-             SELECT render_ms FROM reports WHERE status = 'COMPLETED'
-             ORDER BY completed_at DESC LIMIT 20) recent`,
-        )
-        .catch(() => [{ mean: null }]),
-    ]);
-    return {
-      jobsAhead: counts ? Math.max(0, counts.waiting + counts.active + counts.delayed - 1) : 0,
-      meanRenderMs: recent?.mean ? Number(recent.mean) : DEFAULT_RENDER_MS,
-    };
   }
 }

@@ -2,7 +2,8 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { findChromium } from '../../config/environment';
 import { memorySink } from './pdf-join';
-import { PdfRenderer, RenderError } from './pdf-renderer.service';
+import { PdfRenderer } from './pdf-renderer.service';
+import { RenderError } from './render-error';
 import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
 
 // Integration spec: drives the real system Chromium, nothing is mocked.

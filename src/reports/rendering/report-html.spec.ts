@@ -1,7 +1,6 @@
 import {
   escapeHtml,
   estimateLines,
-  formatAmount,
   formatPeriod,
   ReportHeader,
   ReportHtmlBuilder,
@@ -86,14 +85,20 @@ describe('formatPeriod', () => {
   });
 });
 
-describe('formatAmount', () => {
+describe('amounts as the report prints them', () => {
+  const printed = (total: string) => {
+    const builder = new ReportHtmlBuilder(header, 40);
+    builder.addRows([row({ total, currency: 'EUR' })]);
+    return builder.toHtml();
+  };
+
   it('groups thousands and keeps every decimal', () => {
-    expect(formatAmount('1234567.5')).toBe('1,234,567.50');
-    expect(formatAmount('3')).toBe('3.00');
+    expect(printed('1234567.5')).toContain('1,234,567.50 EUR');
+    expect(printed('3')).toContain('3.00 EUR');
   });
 
   it('rejects what is not a decimal', () => {
-    expect(() => formatAmount('1e3')).toThrow('Not a money amount');
+    expect(() => printed('1e3')).toThrow('Not a money amount');
   });
 });
 

@@ -1,5 +1,6 @@
 /** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
 import { formatMinorUnits, toMinorUnits } from '../../common/money';
+import type { PeriodOrder } from '../../orders/orders.repository';
 
 export interface ReportHeader {
   clientName: string;
@@ -10,16 +11,8 @@ export interface ReportHeader {
   generatedAt: Date;
 }
 
-export interface ReportRow {
-  number: string;
-  placedAt: Date;
-  customerName: string;
-  status: string;
-  itemCount: number;
-  /** Exact decimal string, e.g. "25.00". */
-  total: string;
-  currency: string;
-}
+/** What a row of the table prints of an order. */
+export type ReportRow = Omit<PeriodOrder, 'id'>;
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -83,11 +76,6 @@ function groupThousands(digits: string): string {
 function displayAmount(minor: bigint): string {
   const [whole, fraction] = formatMinorUnits(minor).split('.');
   return `${groupThousands(whole)}.${fraction}`;
-}
-
-/** Exact decimal string formatted for display, e.g. "1234.5" → "1,234.50". */
-export function formatAmount(value: string): string {
-  return displayAmount(toMinorUnits(value));
 }
 
 const STYLE = `

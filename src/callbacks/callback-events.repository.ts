@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { cursorInstantSql, Position } from '../common/pagination';
+import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
+
+/** An event to send. */
+export type PendingEvent = Pick<
+  CallbackEvent,
+  'id' | 'reportId' | 'clientId' | 'url' | 'payload' | 'status' | 'attempts'
+>;
+
+/** What one attempt gave, as recorded. */
+export interface RecordedAttempt {
+  attempt: number;
+  at: Date;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  excerpt: string | null;
+  /** The event's state after it, and when the next attempt is due (PENDING only). */
+  status: CallbackStatus;
+  nextAttemptAt: Date | null;
+}
+
+/**
+ * A report's callback as its status route shows it: `{status, attempts}`, null before its report has
+ * finished. An SQL expression on the report row `reports`, so that the status route reads a report
+ * and its callback in one query.
+ */
+export const CALLBACK_SUMMARY_SQL = `CASE WHEN reports.callback_url IS NOT NULL THEN (
+    SELECT json_build_object('status', e.status, 'attempts', e.attempts)
+      FROM callback_events e WHERE e.report_id = reports.id) END`;
+
+/** Every statement on `callback_events` and `callback_attempts`: the callbacks' outbox. */
+@Injectable()
+export class CallbackEventsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Writes an event due now, in the caller's transaction. */
+  async insert(
+    transaction: EntityManager,
+    event: Pick<CallbackEvent, 'id' | 'reportId' | 'clientId' | 'url' | 'payload'>,
+  ): Promise<void> {
+    await transaction.query(
+      `INSERT INTO callback_events (id, report_id, client_id, url, payload, status, attempts,
+                                    next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 0, now())`,
+      [event.id, event.reportId, event.clientId, event.url, event.payload, CallbackStatus.Pending],
+    );
+  }
+
+  async find(id: string): Promise<PendingEvent | undefined> {
+    const [event] = await this.dataSource.query<PendingEvent[]>(
+      `SELECT id, report_id AS "reportId", client_id AS "clientId", url, payload, status, attempts
+         FROM callback_events WHERE id = $1`,
+      [id],
+    );
+    return event;
+  }
+
+  /** The attempt and the event's new state, in one statement (so, atomically). */
+  async recordAttempt(eventId: string, attempt: RecordedAttempt): Promise<void> {
+    await this.dataSource.query(
+      `WITH recorded AS (
+         INSERT INTO callback_attempts
+                (event_id, attempt, at, status_code, duration_ms, error, response_excerpt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+       )
+       UPDATE callback_events SET attempts = $2, status = $8, next_attempt_at = $9, updated_at = now()
+        WHERE id = $1`,
+      [
+        eventId,
+        attempt.attempt,
+        attempt.at,
+        attempt.statusCode,
+        attempt.durationMs,
+        attempt.error,
+        attempt.excerpt,
+        attempt.status,
+        attempt.nextAttemptAt,
+      ],
+    );
+  }
+
+  attemptsOfReport(reportId: string): Promise<CallbackAttempt[]> {
+    return this.dataSource
+      .getRepository(CallbackAttempt)
+      .createQueryBuilder('a')
+      .innerJoin(CallbackEvent, 'e', 'e.id = a.event_id')
+      .where('e.report_id = :reportId', { reportId })
+      .orderBy('a.attempt', 'ASC')
+      .getMany();
+  }
+
+  /** Makes the report's event due now, whatever became of it; undefined when it has none. */
+  async makeDueNow(reportId: string): Promise<Pick<CallbackEvent, 'id' | 'attempts'> | undefined> {
+    const [rows] = await this.dataSource.query<[Pick<CallbackEvent, 'id' | 'attempts'>[], number]>(
+      `UPDATE callback_events SET status = $2, next_attempt_at = now(), updated_at = now()
+        WHERE report_id = $1
+        RETURNING id, attempts`,
+      [reportId, CallbackStatus.Pending],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Undelivered events that were due more than `grace` ago, after `after` in (next_attempt_at, id)
+   * order: the sweep's pages.
+   */
+  due(
+    after: Position | undefined,
+    grace: string,
+    limit: number,
+  ): Promise<Array<Position & { attempts: number }>> {
+    return this.dataSource.query(
+      `SELECT id, attempts, ${cursorInstantSql('next_attempt_at')} AS at FROM callback_events
+        WHERE status = $1 AND next_attempt_at < now() - $2::interval
+          AND (next_attempt_at, id) > ($3::timestamptz, $4)
+        ORDER BY next_attempt_at, id LIMIT $5`,
+      [CallbackStatus.Pending, grace, after?.at ?? '-infinity', after?.id ?? '', limit],
+    );
+  }
+}

@@ -1,0 +1,115 @@
+import type { JobOptions, Queue } from 'bull';
+import { withTimeout } from './with-timeout';
+
+/** Every queue in one place, with the data each job carries: ids, never documents. */
+export enum QueueName {
+  ReportRender = 'report-render',
+  CallbackDelivery = 'callback-delivery',
+}
+
+export interface JobData {
+  [QueueName.ReportRender]: { reportId: string };
+  /** One job per attempt: `attempt` is 1-based. */
+  [QueueName.CallbackDelivery]: { eventId: string; attempt: number };
+}
+
+/** A job as it is added (`addJob`). */
+export interface JobSpec<Q extends QueueName> {
+  data: JobData[Q];
+  opts: JobOptions;
+}
+
+export function addJob<Q extends QueueName>(queue: Queue<JobData[Q]>, job: JobSpec<Q>) {
+  return queue.add(job.data, job.opts);
+}
+
+/**
+ * On SIGTERM a worker stops taking jobs and lets the running ones finish for up to this long; a job
+ * still running then is handed back (its lock expires and another worker takes it).
+ */
+export const SHUTDOWN_GRACE_MS = 25_000;
+
+/**
+ * How many times a render is tried, and why, in one place:
+ * - a render that fails (Chromium crashed, the print timed out) is tried again by Bull, up to
+ *   RENDER_ATTEMPTS tries in all, with exponential backoff (`renderJob`);
+ * - a try whose worker died (out of memory, killed) loses its lock after RENDER_STALL_TIMEOUT_MS and is
+ *   taken again, up to MAX_STALLED_COUNT times (`queueSettings`);
+ * - a job Redis lost (a restart empties it) is queued again by the sweep, with fresh counters;
+ * - so Postgres counts every claim (reports.render_attempts), and a report claimed more than
+ *   `maxRenderClaims` times ends FAILED instead of looping forever on a render that kills its worker.
+ */
+const MAX_STALLED_COUNT = 2;
+
+export function maxRenderClaims(attempts: number): number {
+  return attempts + MAX_STALLED_COUNT;
+}
+
+/** Bull's settings for every queue: a dead worker's job is taken again once its lock expires. */
+export function queueSettings(stallTimeoutMs: number) {
+  return {
+    lockDuration: stallTimeoutMs,
+    // Renewed every third of it, so that a long render on a busy 2-core machine keeps its lock.
+    lockRenewTime: Math.floor(stallTimeoutMs / 3),
+    stalledInterval: Math.floor(stallTimeoutMs / 2),
+    maxStalledCount: MAX_STALLED_COUNT,
+  };
+}
+
+/** The render of a report. Its id is the report's: queueing the same report twice is harmless. */
+export function renderJob(reportId: string, attempts: number): JobSpec<QueueName.ReportRender> {
+  return {
+    data: { reportId },
+    opts: {
+      jobId: reportId,
+      attempts,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    },
+  };
+}
+
+export const deliveryJobId = (eventId: string, attempt: number) => `${eventId}:${attempt}`;
+
+/**
+ * One attempt to deliver a callback event, after `delayMs`. Each attempt is its own job (its id names
+ * the attempt), scheduled from the recorded state of the one before (retry-schedule.ts); Bull's own
+ * three tries only cover a delivery that could not record its attempt (Postgres away).
+ */
+export function deliveryJob(
+  eventId: string,
+  attempt: number,
+  delayMs = 0,
+): JobSpec<QueueName.CallbackDelivery> {
+  return {
+    data: { eventId, attempt },
+    opts: {
+      jobId: deliveryJobId(eventId, attempt),
+      delay: delayMs,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    },
+  };
+}
+
+/** Of the given job ids, those Bull holds in no state: one pipelined round trip to Redis. */
+export async function missingJobs(
+  queue: Queue<unknown>,
+  jobIds: string[],
+  timeoutMs: number,
+): Promise<Set<string>> {
+  if (jobIds.length === 0) return new Set();
+  const pipeline = queue.client.pipeline();
+  for (const jobId of jobIds) pipeline.exists(queue.toKey(jobId));
+  const answers = (await withTimeout(pipeline.exec(), timeoutMs, 'checking jobs')) ?? [];
+  return new Set(
+    jobIds.filter((_, i) => {
+      const [error, exists] = answers[i] ?? [new Error('no answer'), null];
+      if (error) throw error;
+      return exists === 0;
+    }),
+  );
+}

@@ -1,0 +1,135 @@
+import { CallbackAttempt, CallbackStatus } from '../../callbacks/callback-event.entity';
+import { HttpAnswer } from '../../common/http-answer';
+import { FinalState, ReadReport } from '../reports.repository';
+import { Report, ReportStatus } from '../report.entity';
+import { pdfFilename, reportPath, statusPath } from '../report-links';
+
+const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
+
+/** The 202 of POST /v1/orders/reports. */
+export function acceptedAnswer(
+  report: Report,
+  retryAfter: number,
+  replayed: boolean,
+): HttpAnswer<object> {
+  return {
+    headers: {
+      Location: statusPath(report.id),
+      'Retry-After': String(retryAfter),
+      ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
+    },
+    body: { id: report.id, status: report.status, links: statusLinks(report.id) },
+  };
+}
+
+/**
+ * The status route's answer: 303 to the PDF once COMPLETED, otherwise 200 with the state (and
+ * Retry-After while unfinished); with a callback_url, how its callback goes.
+ */
+export function statusAnswer(
+  report: ReadReport,
+  retryAfter: number | undefined,
+  waited: number | undefined,
+): HttpAnswer<object> {
+  const headers: Record<string, string> =
+    waited === undefined ? {} : { 'Preference-Applied': `wait=${waited}` };
+  const answer = ((): HttpAnswer<object> => {
+    switch (report.status) {
+      case ReportStatus.Completed:
+        return {
+          status: 303,
+          headers: { ...headers, Location: reportPath(report.id) },
+          body: {
+            id: report.id,
+            status: report.status,
+            links: [{ rel: 'reports', href: reportPath(report.id) }],
+          },
+        };
+      case ReportStatus.Failed:
+        return {
+          headers,
+          body: {
+            id: report.id,
+            status: report.status,
+            error: { error_code: report.errorCode, error_message: report.errorMessage },
+          },
+        };
+      case ReportStatus.Expired:
+        return { headers, body: { id: report.id, status: report.status } };
+      default:
+        return {
+          headers: { ...headers, 'Retry-After': String(retryAfter) },
+          body: {
+            id: report.id,
+            status: report.status,
+            progress: report.progress,
+            created_at: report.createdAt.toISOString(),
+          },
+        };
+    }
+  })();
+  if (report.callbackUrl) {
+    answer.body = {
+      ...answer.body,
+      callback: report.callback ?? { status: CallbackStatus.Pending, attempts: 0 },
+    };
+  }
+  return answer;
+}
+
+/** A report in the list. */
+export function listedReport(report: Report) {
+  return {
+    id: report.id,
+    status: report.status,
+    start_date: report.startDate,
+    end_date: report.endDate,
+    ...(report.callbackUrl ? { callback_url: report.callbackUrl } : {}),
+    created_at: report.createdAt.toISOString(),
+    completed_at: report.completedAt?.toISOString() ?? null,
+    links: statusLinks(report.id),
+  };
+}
+
+/** One attempt to deliver the report's callback. */
+export function listedAttempt(attempt: CallbackAttempt) {
+  return {
+    attempt: attempt.attempt,
+    at: attempt.at.toISOString(),
+    status_code: attempt.statusCode,
+    duration_ms: attempt.durationMs,
+    error: attempt.error,
+  };
+}
+
+/** The PDF's headers (an answer to If-None-Match that matched carries the ETag alone). */
+export function pdfHeaders(report: Report): Record<string, string> {
+  return {
+    ETag: report.pdfEtag!,
+    'Content-Type': 'application/pdf',
+    'Content-Length': String(report.pdfSize),
+    'Content-Disposition': `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
+    'Cache-Control': 'private, max-age=0, must-revalidate',
+  };
+}
+
+/** The body POSTed to the report's callback_url when it ends (recipe 2), links absolute. */
+export function callbackBody(
+  reportId: string,
+  state: Pick<FinalState, 'status'> | Extract<FinalState, { status: ReportStatus.Failed }>,
+  publicBaseUrl: string,
+): string {
+  const body = !('errorCode' in state)
+    ? {
+        id: reportId,
+        status: state.status,
+        links: [{ rel: 'reports', href: publicBaseUrl + reportPath(reportId) }],
+      }
+    : {
+        id: reportId,
+        status: state.status,
+        error: { error_code: state.errorCode, error_message: state.errorMessage },
+        links: [{ rel: 'status', href: publicBaseUrl + statusPath(reportId) }],
+      };
+  return JSON.stringify(body);
+}

@@ -1,0 +1,54 @@
+import { ApiError } from '../common/api-error';
+import { statusPath } from './report-links';
+
+export enum ReportErrorCode {
+  ReportNotFound = 'REPORT_NOT_FOUND',
+  ReportNotReady = 'REPORT_NOT_READY',
+  ReportFailed = 'REPORT_FAILED',
+  ReportExpired = 'REPORT_EXPIRED',
+  ReportTooLarge = 'REPORT_TOO_LARGE',
+  IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
+  /** A failed report's own error codes, in its status and callback bodies. */
+  RenderFailed = 'RENDER_FAILED',
+  RenderTimeout = 'RENDER_TIMEOUT',
+}
+
+const statusLink = (reportId: string) => ({ Link: `<${statusPath(reportId)}>; rel="status"` });
+
+export const reportNotFound = () =>
+  new ApiError(404, ReportErrorCode.ReportNotFound, 'No such report');
+
+/** 404 REPORT_NOT_READY, with the status route to poll in its Link header. */
+export const reportNotReady = (reportId: string) =>
+  new ApiError(
+    404,
+    ReportErrorCode.ReportNotReady,
+    'The report is not ready yet; see the Link header for its status',
+    { headers: statusLink(reportId) },
+  );
+
+/** A FAILED report will never have a PDF: its status route says why. */
+export const reportFailed = (reportId: string, errorCode: string | null) =>
+  new ApiError(
+    404,
+    ReportErrorCode.ReportFailed,
+    `The report failed (${errorCode}) and has no PDF; see the Link header for its status`,
+    { headers: statusLink(reportId) },
+  );
+
+export const reportExpired = () =>
+  new ApiError(410, ReportErrorCode.ReportExpired, 'The report has expired; ask for a new one');
+
+export const reportTooLarge = (maxOrders: number) =>
+  new ApiError(
+    422,
+    ReportErrorCode.ReportTooLarge,
+    `The period holds more than ${maxOrders} orders; ask for a shorter period`,
+  );
+
+export const idempotencyKeyReused = () =>
+  new ApiError(
+    422,
+    ReportErrorCode.IdempotencyKeyReused,
+    'This Idempotency-Key was used with a different body in the last 24 hours',
+  );
