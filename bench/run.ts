@@ -5,6 +5,7 @@
 import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,10 @@ function benchEnvironment(): Record<string, string> {
     WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 2).toString('base64'),
     RATE_LIMIT_PER_MINUTE: '100000000',
     RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
+    // The throughput steps load one client with thousands of reports: they measure the render
+    // path, not the bounds, which the fairness step measures on clients of its own.
+    REPORT_MAX_UNFINISHED_PER_CLIENT: '100000000',
+    REPORT_QUEUE_MAX: '100000000',
     CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 }
@@ -95,9 +100,11 @@ function load(
     body?: string;
     /** Paths requested in turn across all connections (each request takes the next), not the URL's. */
     paths?: string[];
+    connections?: number;
+    requests?: autocannon.Request[];
   },
 ) {
-  const { paths, ...rest } = options;
+  const { paths, connections = CONNECTIONS, ...rest } = options;
   let next = 0;
   const requests = paths && [
     {
@@ -109,18 +116,15 @@ function load(
     },
   ];
   return new Promise<LoadResult>((resolve, reject) => {
-    autocannon(
-      { url, connections: CONNECTIONS, duration: 8, requests, ...rest },
-      (error, result) => {
-        if (error) return reject(error);
-        resolve({
-          requestsPerSecond: Math.round(result.requests.average),
-          p50Ms: result.latency.p50,
-          p99Ms: result.latency.p99,
-          non2xx: result.non2xx,
-        });
-      },
-    );
+    autocannon({ url, connections, duration: 8, requests, ...rest }, (error, result) => {
+      if (error) return reject(error);
+      resolve({
+        requestsPerSecond: Math.round(result.requests.average),
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+      });
+    });
   });
 }
 
@@ -152,11 +156,15 @@ async function statusAgainstBare(
   };
 }
 
-/** Polls a status URL every 100 ms while its report is unfinished (10 minutes at most): the last HTTP status. */
-async function untilFinished(url: string, headers: Record<string, string>): Promise<number> {
+/** Polls a status URL every `everyMs` while its report is unfinished (10 minutes at most): the last HTTP status. */
+async function untilFinished(
+  url: string,
+  headers: Record<string, string>,
+  everyMs = 100,
+): Promise<number> {
   const deadline = Date.now() + 600_000;
   for (;;) {
-    await sleep(100);
+    await sleep(everyMs);
     const answer = await fetch(url, { headers, redirect: 'manual' });
     const { status } = (await answer.json()) as { status: string };
     if (!['PENDING', 'IN_PROGRESS'].includes(status) || Date.now() > deadline) return answer.status;
@@ -344,6 +352,105 @@ async function bigReport(
   }
 }
 
+/** POSTs one report of `day` and waits for its 303: milliseconds. */
+async function postTo303(base: string, headers: Record<string, string>, day: string) {
+  const started = performance.now();
+  const accepted = await fetch(`${base}/v1/orders/reports`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ start_date: day, end_date: nextDay(day) }),
+  });
+  const location = accepted.headers.get('location')!;
+  const status = await untilFinished(base + location, headers, 20);
+  if (status !== 303) throw new Error(`${location} finished with HTTP ${status}, not 303`);
+  return Math.round(performance.now() - started);
+}
+
+const nextDay = (day: string) =>
+  new Date(new Date(`${day}T00:00:00Z`).getTime() + 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * Fair queuing: a quiet client's report of 50 orders, POST to 303, on an idle service and behind
+ * another client's flood of 40 reports of 50 orders, against the flood's drain time.
+ */
+async function fairness(base: string, dataSource: DataSource) {
+  const clients = new ClientsRepository(dataSource, secretsConfig());
+  const orders = new OrdersRepository(dataSource);
+  const [flood, quiet] = [await clients.create('Flood'), await clients.create('Quiet')];
+  const auth = (key: string) => ({
+    authorization: `Bearer ${key}`,
+    'content-type': 'application/json',
+  });
+  // Every day of a month of its own holds 50 orders: each report of a day renders 50 orders.
+  for (const [client, month] of [
+    [flood, '2041-01'],
+    [quiet, '2041-02'],
+  ] as const) {
+    for (let day = 1; day <= 28; day += 1) {
+      const date = `${month}-${String(day).padStart(2, '0')}`;
+      await orders.insertMany(client.id, generateOrders(50, date, nextDay(date)));
+    }
+  }
+  const idle = [];
+  for (let i = 1; i <= 3; i += 1)
+    idle.push(await postTo303(base, auth(quiet.api_key), `2041-02-0${i}`));
+  const floodStarted = performance.now();
+  const floodPaths = await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const day = `2041-01-${String(1 + (i % 28)).padStart(2, '0')}`;
+      const accepted = await fetch(`${base}/v1/orders/reports`, {
+        method: 'POST',
+        headers: auth(flood.api_key),
+        body: JSON.stringify({ start_date: day, end_date: nextDay(day) }),
+      });
+      return accepted.headers.get('location')!;
+    }),
+  );
+  const behindFlood = await postTo303(base, auth(quiet.api_key), '2041-02-10');
+  for (const path of floodPaths) await untilFinished(base + path, auth(flood.api_key), 20);
+  const floodMs = Math.round(performance.now() - floodStarted);
+  const idleMs = percentile(idle, 50);
+  return {
+    idleMs,
+    behindFloodMs: behindFlood,
+    floodDrainMs: floodMs,
+    ratioToIdle: round1(behindFlood / idleMs),
+    shareOfFlood: Math.round((behindFlood / floodMs) * 1000) / 1000,
+  };
+}
+
+/**
+ * An authenticated poll's latency alone, and while another load floods the API process: made-up
+ * API keys (a new one per request) or /health.
+ */
+async function pollsUnderFlood(base: string, headers: Record<string, string>, path: string) {
+  const polls = () => load(base, { headers, paths: [path], connections: 4 });
+  const alone = await polls();
+  const madeUpKeys = load(base, {
+    connections: 16,
+    requests: [
+      {
+        method: 'GET',
+        path: '/v1/orders',
+        setupRequest: (request: autocannon.Request) => ({
+          ...request,
+          headers: { authorization: `Bearer rk_${randomBytes(32).toString('base64url')}` },
+        }),
+      },
+    ],
+  });
+  const [duringMadeUpKeys, madeUpFlood] = await Promise.all([polls(), madeUpKeys]);
+  const health = load(`${base}/health`, { connections: 16 });
+  const [duringHealth, healthFlood] = await Promise.all([polls(), health]);
+  return {
+    alone: { p50Ms: alone.p50Ms, p99Ms: alone.p99Ms, requestsPerSecond: alone.requestsPerSecond },
+    duringMadeUpKeys: { p50Ms: duringMadeUpKeys.p50Ms, p99Ms: duringMadeUpKeys.p99Ms },
+    madeUpKeyFlood: { requestsPerSecond: madeUpFlood.requestsPerSecond },
+    duringHealth: { p50Ms: duringHealth.p50Ms, p99Ms: duringHealth.p99Ms },
+    healthFlood: { requestsPerSecond: healthFlood.requestsPerSecond },
+  };
+}
+
 /** The run as the Markdown table the README carries, with the machine it ran on. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object built above
 function summaryTable(results: Record<string, any>): string {
@@ -381,6 +488,19 @@ function summaryTable(results: Record<string, any>): string {
     `| 100 reports of 50 orders with callbacks (reports/min; median of ${callbacks.rounds.length} rounds) | ` +
       `${callbacks.reportsPerMinute} | ${callbacks.bareReportsPerMinute} (Puppeteer printing them on as many pages, ` +
       `the round before) | ${callbacks.ratioToBare} (rounds: ${callbacks.ratiosToBare.join(', ')}) |`,
+    `| quiet client's report behind another's flood of 40, POST → 303 (ms) | ${results.fairness.behindFloodMs} | ` +
+      `${results.fairness.idleMs} on an idle service; the flood drains in ${results.fairness.floodDrainMs} | ` +
+      `${results.fairness.ratioToIdle} of idle, ${results.fairness.shareOfFlood} of the flood |`,
+    ...(['duringMadeUpKeys', 'duringHealth'] as const).map((flood) => {
+      const { alone, [flood]: during, madeUpKeyFlood, healthFlood } = api.pollsUnderFlood;
+      const rate = flood === 'duringHealth' ? healthFlood : madeUpKeyFlood;
+      const what = flood === 'duringHealth' ? '/health' : 'made-up API keys';
+      return (
+        `| authenticated poll p50 / p99 (ms) during a flood of ${what} (${rate.requestsPerSecond} req/s) | ` +
+        `${during.p50Ms} / ${during.p99Ms} | ${alone.p50Ms} / ${alone.p99Ms} alone | ` +
+        `${round1(during.p99Ms / Math.max(1, alone.p99Ms))} (p99) |`
+      );
+    }),
     `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
     `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
@@ -456,6 +576,7 @@ async function main(): Promise<void> {
         body: JSON.stringify({ start_date: '2030-01-01', end_date: '2030-01-02' }),
       }),
       status200: await statusAgainstBare(base, bareBase, headers, pending),
+      pollsUnderFlood: await pollsUnderFlood(base, headers, pending[0]),
     };
     // Drop those reports (rows and jobs): the next steps measure their own reports alone.
     await redis.flushdb();
@@ -479,6 +600,8 @@ async function main(): Promise<void> {
         headers,
         completed,
       );
+      results.fairness = await fairness(base, dataSource);
+      console.log('A quiet client behind a flood of 40 reports:', results.fairness);
       for (const [orders, year] of [
         [10_000, 2021],
         [100_000, 2022],

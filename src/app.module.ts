@@ -8,6 +8,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CallbackDeliveryProcessor } from './callbacks/callback-delivery.processor';
 import { CallbackSender } from './callbacks/callback-sender';
+import { CallbackSlots } from './callbacks/callback-slots';
 import { ApiKeyGuard } from './clients/api-key.guard';
 import { ClientsModule } from './clients/clients.module';
 import { WebhookSecretController } from './clients/webhook-secret.controller';
@@ -110,6 +111,7 @@ export class ApiModule {}
     ReportSweeper,
     CallbackDeliveryProcessor,
     CallbackSender,
+    CallbackSlots,
   ],
 })
 export class WorkerModule {}

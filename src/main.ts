@@ -29,16 +29,29 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
  * limits the log levels (the e2e suite's quiet).
  */
 export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplication> {
+  const env = environment();
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestId,
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    // A request (headers and body) must arrive within HTTP_REQUEST_TIMEOUT_MS, checked every
+    // second (Node's default, 30 s, let a slow client hold its connection for 45). Only the
+    // request is timed: a held Prefer: wait answer is not cut.
+    requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+      requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
   });
+  // Beyond it, a new connection is closed at once: what a process holds stays bounded.
+  adapter.getInstance().server.maxConnections = env.HTTP_MAX_CONNECTIONS;
   acceptJsonOnly(adapter);
   echoRequestId(adapter.getInstance());
   closeGracefully(adapter.getInstance());
-  const role = environment().APP_ROLE;
+  const role = env.APP_ROLE;
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRole(role, logger && pinoLevel(logger)),
     adapter,
@@ -99,6 +112,12 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
               : done(null, value),
         ),
   );
+}
+
+/** TRUST_PROXY as Fastify takes it: whose X-Forwarded-For gives the client's address. */
+function trustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 async function bootstrap(): Promise<void> {

@@ -3,13 +3,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Job, Queue } from 'bull';
 import { ClientsRepository } from '../clients/clients.repository';
-import { JobData, QueueName } from '../common/jobs';
+import { deliveryJobId, JobData, QueueName } from '../common/jobs';
 import { QueueProcessor } from '../common/queue-processor';
 import { callbacksConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { CallbackStatus } from './callback-event.entity';
-import { CallbackEventsRepository } from './callback-events.repository';
+import { CallbackEventsRepository, PendingEvent } from './callback-events.repository';
 import { CallbackSender } from './callback-sender';
+import { CallbackSlots } from './callback-slots';
 import { CallbacksService } from './callbacks.service';
 import { retryDelayMs } from './retry-schedule';
 
@@ -25,7 +26,10 @@ export function outcomeOf(statusCode: number | null): CallbackStatus {
   return CallbackStatus.Pending;
 }
 
-/** Takes delivery jobs: sends the attempt, records it, and schedules the next one from what it recorded. */
+/**
+ * Takes delivery jobs: sends the attempt in one of its client's slots (CallbackSlots), records it,
+ * and schedules the next one from what it recorded.
+ */
 @Injectable()
 export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
   constructor(
@@ -33,6 +37,7 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
     private readonly events: CallbackEventsRepository,
     private readonly clients: ClientsRepository,
     private readonly sender: CallbackSender,
+    private readonly slots: CallbackSlots,
     private readonly callbacks: CallbacksService,
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
     private readonly metrics: MetricsService,
@@ -42,9 +47,25 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
 
   protected async handle({ data: { eventId, attempt } }: Job<Delivery>): Promise<void> {
     const event = await this.events.find(eventId);
+    const member = deliveryJobId(eventId, attempt);
     // Bull delivers at least once: an attempt already made, or an event already settled, is skipped.
-    if (!event || event.status !== CallbackStatus.Pending || event.attempts + 1 !== attempt) return;
+    if (!event || event.status !== CallbackStatus.Pending || event.attempts + 1 !== attempt) {
+      if (event) await this.slots.leaveLine(event.clientId, member);
+      return;
+    }
+    // Waiting for one of the client's slots, or made by another worker now: nothing to do here.
+    if ((await this.slots.take(event.clientId, member)) !== 'taken') return;
+    try {
+      await this.attempt(event, attempt);
+    } finally {
+      const next = await this.slots.release(event.clientId, member);
+      if (next) await this.callbacks.resume(next);
+    }
+  }
 
+  /** Sends the attempt, records it, and queues the next one if there is to be one. */
+  private async attempt(event: PendingEvent, attempt: number): Promise<void> {
+    const eventId = event.id;
     const started = performance.now();
     const result = await this.sender.send(event, await this.clients.webhookSecrets(event.clientId));
     const durationMs = Math.round(performance.now() - started);

@@ -74,6 +74,12 @@ export class CallbacksService {
     await addJob(this.queue, deliveryJob(eventId, attempt, delayMs));
   }
 
+  /** Queues again an attempt that waited for one of its client's slots (`<eventId>:<attempt>`). */
+  async resume(waiting: string): Promise<void> {
+    const [eventId, attempt] = waiting.split(':');
+    await addJob(this.queue, deliveryJob(eventId, Number(attempt), 0, { resumed: true }));
+  }
+
   attempts(reportId: string): Promise<CallbackAttempt[]> {
     return this.events.attemptsOfReport(reportId);
   }

@@ -1,10 +1,13 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
+import { InjectThrottlerStorage, ThrottlerStorage } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../common/api-error';
 import { AuthenticatedRequest, PUBLIC_ROUTE } from '../common/auth';
-import { hashApiKey } from './api-key';
+import { rateLimitConfig } from '../config/configuration';
+import { API_KEY_SHAPE, hashApiKey } from './api-key';
 import { ClientsRepository } from './clients.repository';
 
 /**
@@ -21,13 +24,20 @@ const KEY_CACHE_SIZE = 10_000;
  */
 const UNKNOWN_KEY_TTL_MS = 30_000;
 
-/** The SHA-256 of the request's bearer API key, or undefined without one. */
+/** The SHA-256 of the request's bearer API key; undefined without one, or one of the wrong shape. */
 function apiKeyHash(request: FastifyRequest): string | undefined {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
-  return token ? hashApiKey(token) : undefined;
+  return token && API_KEY_SHAPE.test(token) ? hashApiKey(token) : undefined;
 }
 
-/** Every route but the @Public() ones needs a valid API key; the request then carries its client. */
+const MINUTE_MS = 60_000;
+
+/**
+ * Every route but the @Public() ones needs a valid API key; the request then carries its client. A
+ * request whose key is not already known here (missing, malformed, unknown, or not yet looked up)
+ * is first counted against its address (RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE, in Redis): past the
+ * limit it is refused 429 before any Postgres lookup, so made-up keys cannot load the database.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly clientIds = new LRUCache<string, string>({
@@ -42,6 +52,8 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly clients: ClientsRepository,
+    @InjectThrottlerStorage() private readonly counters: ThrottlerStorage,
+    @Inject(rateLimitConfig.KEY) private readonly limits: ConfigType<typeof rateLimitConfig>,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -52,15 +64,27 @@ export class ApiKeyGuard implements CanActivate {
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const keyHash = apiKeyHash(request);
-    const clientId = keyHash ? await this.clientId(keyHash) : undefined;
+    const known = keyHash && this.clientIds.get(keyHash);
+    const clientId = known || (await this.lookUp(request.ip, keyHash));
     if (!clientId) throw ApiError.unauthorized();
     request.client = { id: clientId };
     return true;
   }
 
-  private async clientId(keyHash: string): Promise<string | undefined> {
-    const cached = this.clientIds.get(keyHash);
-    if (cached || this.unknownKeys.has(keyHash)) return cached;
+  /** The client of a key not known here yet, once its address is within its limit. */
+  private async lookUp(address: string, keyHash: string | undefined): Promise<string | undefined> {
+    const limit = this.limits.unauthenticatedPerMinute;
+    const count = await this.counters.increment(
+      `unauthenticated:${address}`,
+      MINUTE_MS,
+      limit,
+      MINUTE_MS,
+      'unauthenticated',
+    );
+    if (count.isBlocked) {
+      throw ApiError.rateLimited(limit, Math.max(1, count.timeToBlockExpire || count.timeToExpire));
+    }
+    if (!keyHash || this.unknownKeys.has(keyHash)) return undefined;
     const id = await this.clients.idByKeyHash(keyHash);
     if (id) this.clientIds.set(keyHash, id);
     else this.unknownKeys.set(keyHash, true);

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 const PREFIX = 'rk_';
+/** What generateApiKey makes: anything else is refused without a lookup. */
+export const API_KEY_SHAPE = /^rk_[A-Za-z0-9_-]{43}$/;
 
 /** A new API key: 32 random bytes, base64url, with a recognisable prefix. */
 export function generateApiKey(): string {

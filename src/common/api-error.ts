@@ -8,6 +8,7 @@ export enum CommonErrorCode {
   Unauthorized = 'UNAUTHORIZED',
   NotFound = 'NOT_FOUND',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
+  RequestTimeout = 'REQUEST_TIMEOUT',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UriTooLong = 'URI_TOO_LONG',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',

@@ -131,20 +131,26 @@ export function frameworkErrorHandler(
   );
 }
 
-/** Requests Node's HTTP parser refuses (headers too large, not HTTP): a raw answer, same format. */
+/**
+ * Requests Node's HTTP server refuses before any route sees them: headers too large, not HTTP, or
+ * not received within HTTP_REQUEST_TIMEOUT_MS (a slow client holding a connection). A raw answer,
+ * same format, and the connection closed.
+ */
 export function clientErrorHandler(error: { code?: string }, socket: Duplex): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const body = JSON.stringify(
-    status === 431
-      ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large').body
-      : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP').body,
-  );
+  const refusal =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError(408, CommonErrorCode.RequestTimeout, 'The request did not arrive in time')
+        : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP');
+  const body = JSON.stringify(refusal.body);
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

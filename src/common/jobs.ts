@@ -56,12 +56,20 @@ export function queueSettings(stallTimeoutMs: number) {
   };
 }
 
-/** The render of a report. Its id is the report's: queueing the same report twice is harmless. */
-export function renderJob(reportId: string, attempts: number): JobSpec<QueueName.ReportRender> {
+/**
+ * The render of a report, in its turn (reports.fair_round: Bull serves lower priorities first, in
+ * arrival order within one). Its id is the report's: queueing the same report twice is harmless.
+ */
+export function renderJob(
+  reportId: string,
+  attempts: number,
+  turn: number,
+): JobSpec<QueueName.ReportRender> {
   return {
     data: { reportId },
     opts: {
       jobId: reportId,
+      priority: turn,
       attempts,
       backoff: { type: 'exponential', delay: 2000 },
       removeOnComplete: true,
@@ -75,17 +83,22 @@ export const deliveryJobId = (eventId: string, attempt: number) => `${eventId}:$
 /**
  * One attempt to deliver a callback event, after `delayMs`. Each attempt is its own job (its id names
  * the attempt), scheduled from the recorded state of the one before (retry-schedule.ts); Bull's own
- * three tries only cover a delivery that could not record its attempt (Postgres away).
+ * three tries only cover a delivery that could not record its attempt (Postgres away). An attempt
+ * `resumed` after waiting for its client's slot gets an id of its own, which its waiting job (done,
+ * but maybe not yet removed) cannot hold: a duplicate is harmless, the slot lease and the recorded
+ * attempts let one send.
  */
 export function deliveryJob(
   eventId: string,
   attempt: number,
   delayMs = 0,
+  { resumed = false } = {},
 ): JobSpec<QueueName.CallbackDelivery> {
+  const jobId = deliveryJobId(eventId, attempt);
   return {
     data: { eventId, attempt },
     opts: {
-      jobId: deliveryJobId(eventId, attempt),
+      jobId: resumed ? `${jobId}:resumed:${Date.now()}` : jobId,
       delay: delayMs,
       attempts: 3,
       backoff: { type: 'exponential', delay: 1000 },

@@ -45,6 +45,11 @@ export const reportsConfig = registerAs('reports', () => {
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     /** A render whose worker stopped renewing its lock for this long is taken by another. */
     stallTimeoutMs: env.RENDER_STALL_TIMEOUT_MS,
+    maxUnfinishedPerClient: env.REPORT_MAX_UNFINISHED_PER_CLIENT,
+    queueMax: env.REPORT_QUEUE_MAX,
+    /** Status requests held by Prefer: wait at once, per client and per process. */
+    longPollPerClient: env.LONG_POLL_MAX_PER_CLIENT,
+    longPollPerProcess: env.LONG_POLL_MAX_PER_PROCESS,
   };
 });
 
@@ -53,6 +58,7 @@ export const rateLimitConfig = registerAs('rateLimit', () => {
   return {
     perMinute: env.RATE_LIMIT_PER_MINUTE,
     statusPerMinute: env.RATE_LIMIT_STATUS_PER_MINUTE,
+    unauthenticatedPerMinute: env.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
   };
 });
 
@@ -62,6 +68,7 @@ export const callbacksConfig = registerAs('callbacks', () => {
     retryDelaysMs: env.CALLBACK_RETRY_DELAYS_MS.split(',').map(Number),
     timeoutMs: env.CALLBACK_TIMEOUT_MS,
     allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
+    maxInFlightPerClient: env.CALLBACK_MAX_IN_FLIGHT_PER_CLIENT,
   };
 });
 

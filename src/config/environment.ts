@@ -39,8 +39,22 @@ export class Environment {
   @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;
   @IsInt() @Min(1000) @Max(3600000) SWEEP_INTERVAL_MS = 15000;
   @IsInt() @Min(1000) @Max(3600000) RENDER_STALL_TIMEOUT_MS = 30000;
+  @IsInt() @Min(1) @Max(100000) REPORT_MAX_UNFINISHED_PER_CLIENT = 20;
+  @IsInt() @Min(1) @Max(10000000) REPORT_QUEUE_MAX = 10000;
   @IsInt() @Min(1) RATE_LIMIT_PER_MINUTE = 600;
   @IsInt() @Min(1) RATE_LIMIT_STATUS_PER_MINUTE = 120;
+  /** Per address: requests whose API key is missing, malformed or unknown (each costs a lookup). */
+  @IsInt() @Min(1) RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE = 60;
+  @IsInt() @Min(0) @Max(100000) LONG_POLL_MAX_PER_CLIENT = 20;
+  @IsInt() @Min(0) @Max(1000000) LONG_POLL_MAX_PER_PROCESS = 2000;
+  @IsInt() @Min(1000) @Max(600000) HTTP_REQUEST_TIMEOUT_MS = 15000;
+  @IsInt() @Min(1) @Max(1000000) HTTP_MAX_CONNECTIONS = 4096;
+  /** Whose X-Forwarded-For to believe for the client's address: false, true, a hop count or addresses. */
+  @IsString()
+  @Matches(/^(false|true|\d+|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be false, true, a number of hops or comma-separated addresses',
+  })
+  TRUST_PROXY = 'false';
   @IsString()
   @Matches(/^\d+(,\d+)*$/, {
     message: 'CALLBACK_RETRY_DELAYS_MS must be comma-separated milliseconds',
@@ -49,6 +63,7 @@ export class Environment {
     '5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000';
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
+  @IsInt() @Min(1) @Max(1000) CALLBACK_MAX_IN_FLIGHT_PER_CLIENT = 4;
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
   /** Opens the queue dashboard at /admin/queues; without it the dashboard is not served at all. */
   @IsOptional()

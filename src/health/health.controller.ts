@@ -3,6 +3,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
+  HealthCheckResult,
   HealthCheckService,
   HealthIndicatorService,
   TypeOrmHealthIndicator,
@@ -14,6 +15,8 @@ import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 
 const TIMEOUT_MS = 3000;
+/** A check's answer is given again for this long: a flood of /health costs one check a second. */
+const REUSE_MS = 1000;
 
 /** What a process checks beyond Postgres and Redis (health.module.ts): its Chromium, if it renders. */
 export const PINGS = Symbol('PINGS');
@@ -26,6 +29,8 @@ export interface Ping {
 @Public()
 @Controller('health')
 export class HealthController {
+  private last?: { at: number; result: Promise<HealthCheckResult> };
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
@@ -39,7 +44,17 @@ export class HealthController {
   @ApiOperation({
     summary: '200 when Postgres, Redis and Chromium answer; 503 naming the one that does not',
   })
-  async check() {
+  check(): Promise<HealthCheckResult> {
+    if (!this.last || Date.now() - this.last.at >= REUSE_MS) {
+      // Reused while it runs, and for REUSE_MS after its end: a slow check is not run twice.
+      const last = { at: Infinity, result: this.checkNow() };
+      void last.result.catch(() => undefined).finally(() => (last.at = Date.now()));
+      this.last = last;
+    }
+    return this.last.result;
+  }
+
+  private async checkNow(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
         () => this.database.pingCheck('postgres', { timeout: TIMEOUT_MS }),

@@ -5,7 +5,7 @@ import type { Queue } from 'bull';
 import Redis from 'ioredis';
 import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
-import { redisConfig } from '../config/configuration';
+import { redisConfig, reportsConfig } from '../config/configuration';
 
 /** ioredis connection states in which Redis is known to be away. */
 const LOST = new Set(['reconnecting', 'close', 'end']);
@@ -72,11 +72,15 @@ export class ReportEvents implements OnModuleDestroy {
   /** The subscriber's connection, as soon as it is opened: shutdown closes it even mid-subscribe. */
   private connection?: Redis;
   private readonly registered = new Map<string, Set<ReportChange>>();
+  /** Status requests held now, per client and in all: each bounded (LONG_POLL_MAX_*). */
+  private readonly holding = new Map<string, number>();
+  private holdingAll = 0;
   private stopping = false;
 
   constructor(
     @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
     @Inject(redisConfig.KEY) private readonly redis: ConfigType<typeof redisConfig>,
+    @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
   ) {
     this.channel = `${redis.queuePrefix}:report-status-changed`;
   }
@@ -86,6 +90,32 @@ export class ReportEvents implements OnModuleDestroy {
     let count = 0;
     for (const changes of this.registered.values()) count += changes.size;
     return count;
+  }
+
+  /**
+   * A place for one held status request of the client, or undefined when the client
+   * (LONG_POLL_MAX_PER_CLIENT) or the process (LONG_POLL_MAX_PER_PROCESS) holds its most: the
+   * answer is then given at once. Call the function it gives when the request is answered.
+   */
+  hold(clientId: string): (() => void) | undefined {
+    const mine = this.holding.get(clientId) ?? 0;
+    if (
+      mine >= this.reports.longPollPerClient ||
+      this.holdingAll >= this.reports.longPollPerProcess
+    ) {
+      return undefined;
+    }
+    this.holding.set(clientId, mine + 1);
+    this.holdingAll += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holdingAll -= 1;
+      const left = (this.holding.get(clientId) ?? 1) - 1;
+      if (left > 0) this.holding.set(clientId, left);
+      else this.holding.delete(clientId);
+    };
   }
 
   /** Tells every process that the report's status changed. Never fails the caller. */

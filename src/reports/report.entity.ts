@@ -39,6 +39,8 @@ export class Report {
   /** The claim (render_attempts) whose chunks are the PDF. */
   @Column({ name: 'pdf_attempt', type: 'integer', nullable: true }) pdfAttempt: number | null;
   @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
+  /** Its turn in the render queue, and its Bull priority (migrations/*-FairQueue.ts). */
+  @Column({ name: 'fair_round', type: 'integer', default: 1 }) fairRound: number;
   /** Times a worker claimed it (common/jobs.ts: maxRenderClaims). */
   @Column({ name: 'render_attempts', type: 'integer', default: 0 }) renderAttempts: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;

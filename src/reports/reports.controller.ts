@@ -76,11 +76,10 @@ export class ReportsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const wait = preferredWait(prefer);
-    const { report, retryAfter } = await untilClientLeaves(request, (left) =>
-      this.reports.status(client.id, id, wait, left),
+    const { report, retryAfter, waited } = await untilClientLeaves(request, (left) =>
+      this.reports.status(client.id, id, preferredWait(prefer), left),
     );
-    return answer(reply, statusAnswer(report, retryAfter, wait));
+    return answer(reply, statusAnswer(report, retryAfter, waited));
   }
 
   @Get(':id')

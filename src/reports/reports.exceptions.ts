@@ -8,6 +8,8 @@ export enum ReportErrorCode {
   ReportExpired = 'REPORT_EXPIRED',
   ReportTooLarge = 'REPORT_TOO_LARGE',
   IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
+  TooManyReports = 'TOO_MANY_REPORTS',
+  Overloaded = 'OVERLOADED',
   /** A failed report's own error codes, in its status and callback bodies. */
   RenderFailed = 'RENDER_FAILED',
   RenderTimeout = 'RENDER_TIMEOUT',
@@ -51,4 +53,22 @@ export const idempotencyKeyReused = () =>
     422,
     ReportErrorCode.IdempotencyKeyReused,
     'This Idempotency-Key was used with a different body in the last 24 hours',
+  );
+
+/** The client has REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished: one must finish first. */
+export const tooManyReports = (max: number, retryAfterSeconds: number) =>
+  new ApiError(
+    429,
+    ReportErrorCode.TooManyReports,
+    `You have ${max} reports unfinished, the most a client may have; retry after ${retryAfterSeconds} s`,
+    { headers: { 'Retry-After': String(retryAfterSeconds) } },
+  );
+
+/** REPORT_QUEUE_MAX reports wait for a render: new ones are refused, not absorbed. */
+export const overloaded = (retryAfterSeconds: number) =>
+  new ApiError(
+    503,
+    ReportErrorCode.Overloaded,
+    `Too many reports are waiting to be rendered; retry after ${retryAfterSeconds} s`,
+    { headers: { 'Retry-After': String(retryAfterSeconds) } },
   );

@@ -62,7 +62,11 @@ export const CreateReportDocs = () =>
       summary: 'Ask for a PDF export of the orders placed in a period',
       description:
         'Answers at once with 202: the PDF is rendered by a queue worker. Poll the `Location` ' +
-        '(recipe 1) until it answers 303 See Other to the PDF.',
+        '(recipe 1) until it answers 303 See Other to the PDF. Clients are served in turn: a ' +
+        "client's n-th unfinished report renders after every other client's earlier ones. A " +
+        'client may have REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished (beyond: 429 ' +
+        'TOO_MANY_REPORTS), and when REPORT_QUEUE_MAX reports wait for a render new ones are ' +
+        'refused (503 OVERLOADED), both with Retry-After; an Idempotency-Key replay never is.',
     }),
     ApiAcceptedResponse({
       description: 'Accepted: poll the status URL',
@@ -96,6 +100,16 @@ export const CreateReportDocs = () =>
       schema: { type: 'string', maxLength: 255 },
     }),
     ApiErrorResponse(422, [errors.idempotencyKeyReused(), errors.reportTooLarge(100000)]),
+    ApiErrorResponse(
+      429,
+      [ApiError.rateLimited(600, 12), errors.tooManyReports(20, 4)],
+      RETRY_AFTER,
+    ),
+    ApiErrorResponse(
+      503,
+      [ApiError.unavailable('The service is temporarily unavailable'), errors.overloaded(2)],
+      RETRY_AFTER,
+    ),
   );
 
 export const ListReportsDocs = () =>

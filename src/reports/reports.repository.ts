@@ -16,19 +16,44 @@ const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS "startD
   error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
   request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
   pdf_etag AS "pdfEtag", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs",
-  render_attempts AS "renderAttempts", created_at AS "createdAt", started_at AS "startedAt",
-  completed_at AS "completedAt", updated_at AS "updatedAt"`;
+  render_attempts AS "renderAttempts", fair_round AS "fairRound", created_at AS "createdAt",
+  started_at AS "startedAt", completed_at AS "completedAt", updated_at AS "updatedAt"`;
 
 const { Pending, InProgress, Completed, Failed, Expired } = ReportStatus;
 const UNFINISHED = `('${Pending}', '${InProgress}')`;
+
+/**
+ * How many PENDING reports render before this one, in the queue's order: turn, then arrival (the
+ * order Bull serves priorities in). Null for a report in any other status.
+ */
+const JOBS_AHEAD = `CASE WHEN reports.status = '${Pending}' THEN (
+    SELECT count(*)::int FROM reports ahead
+     WHERE ahead.status = '${Pending}'
+       AND (ahead.fair_round, ahead.created_at, ahead.id)
+         < (reports.fair_round, reports.created_at, reports.id)
+  ) END AS "jobsAhead"`;
+/** Any fixed number: with a client's id, the lock that admits its reports one at a time. */
+const ADMISSION_LOCK = 724_201_103;
 
 /** How long an Idempotency-Key answers with the same report. */
 const IDEMPOTENCY_WINDOW = '24 hours';
 /** The most report reads one query carries. */
 const MAX_READ_BATCH = 100;
 
-/** A report as a client's request reads it: with its callback's state, for the status route. */
-export type ReadReport = Report & { callback: CallbackSummary | null };
+/** A report as a client's request reads it: its place in the queue and its callback's state. */
+export type ReadReport = Report & { jobsAhead: number | null; callback: CallbackSummary | null };
+
+/** What admitting a new report depends on, read under the client's admission lock. */
+export interface Admission {
+  /** The report this Idempotency-Key already answers, if any. */
+  existing?: ReadReport;
+  /** The client's reports PENDING or IN_PROGRESS, counted up to the bound. */
+  unfinished: number;
+  /** Reports waiting for a render, all clients, counted up to the bound. */
+  backlog: number;
+  /** Reports that render before the client's next one (0 when one of its reports is rendering). */
+  clientAhead: number;
+}
 
 export type NewReport = Pick<
   Report,
@@ -70,7 +95,7 @@ export class ReportsRepository {
   private readonly reads = new DataLoader<{ clientId: string; id: string }, ReadReport | undefined>(
     async (keys) => {
       const rows = await this.dataSource.query<ReadReport[]>(
-        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY_SQL} AS "callback" FROM reports
+        `SELECT ${REPORT_COLUMNS}, ${JOBS_AHEAD}, ${CALLBACK_SUMMARY_SQL} AS "callback" FROM reports
           WHERE (client_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
         [keys.map((key) => key.clientId), keys.map((key) => key.id)],
       );
@@ -82,13 +107,69 @@ export class ReportsRepository {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The new PENDING report; undefined when a concurrent request with its Idempotency-Key won. */
-  async insert(clientId: string, report: NewReport): Promise<Report | undefined> {
-    const [row] = await this.dataSource.query<Report[]>(
-      `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key, request_hash)
-       VALUES ($1, $2, $3, $4, $5, $6)
+  /**
+   * Takes the client's admission lock until `transaction` ends: the client's reports are admitted
+   * one at a time, so that the bound on its unfinished reports holds under concurrent requests.
+   */
+  async lockAdmission(transaction: EntityManager, clientId: string): Promise<void> {
+    await transaction.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
+      ADMISSION_LOCK,
+      clientId,
+    ]);
+  }
+
+  /** What admitting a report depends on; under the admission lock, each count sees the last admitted. */
+  async admission(
+    transaction: EntityManager,
+    clientId: string,
+    idempotencyKey: string | undefined,
+    bounds: { unfinished: number; backlog: number },
+  ): Promise<Admission> {
+    const [row] = await transaction.query<
+      Array<Omit<Admission, 'existing'> & { existing: string | null }>
+    >(
+      `SELECT
+         (SELECT id FROM reports WHERE client_id = $1 AND idempotency_key = $2
+             AND created_at > now() - interval '${IDEMPOTENCY_WINDOW}') AS existing,
+         (SELECT count(*)::int FROM (SELECT 1 FROM reports
+             WHERE client_id = $1 AND status IN ${UNFINISHED} LIMIT $3) mine) AS unfinished,
+         (SELECT count(*)::int FROM (SELECT 1 FROM reports
+             WHERE status = '${Pending}' LIMIT $4) queued) AS backlog,
+         CASE WHEN EXISTS (SELECT 1 FROM reports WHERE client_id = $1 AND status = '${InProgress}')
+              THEN 0
+              ELSE (SELECT count(*)::int FROM reports ahead, (
+                      SELECT fair_round, created_at, id FROM reports
+                       WHERE client_id = $1 AND status = '${Pending}'
+                       ORDER BY fair_round, created_at, id LIMIT 1) first
+                     WHERE ahead.status = '${Pending}'
+                       AND (ahead.fair_round, ahead.created_at, ahead.id)
+                         < (first.fair_round, first.created_at, first.id))
+         END AS "clientAhead"`,
+      [clientId, idempotencyKey ?? null, bounds.unfinished, bounds.backlog],
+    );
+    const existing = row.existing ? await this.findForClient(clientId, row.existing) : undefined;
+    return { ...row, existing };
+  }
+
+  /**
+   * The new PENDING report, in its turn: one after its client's previous unfinished report, and
+   * never before the turn being served now (a client with nothing queued goes next in line).
+   * Undefined when a report with its Idempotency-Key exists after all.
+   */
+  async insert(
+    transaction: EntityManager,
+    clientId: string,
+    report: NewReport,
+  ): Promise<ReadReport | undefined> {
+    const [row] = await transaction.query<ReadReport[]>(
+      `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key,
+                           request_hash, fair_round)
+       VALUES ($1, $2, $3, $4, $5, $6, GREATEST(
+         (SELECT coalesce(min(fair_round) - 1, 0) FROM reports WHERE status = '${Pending}'),
+         (SELECT coalesce(max(fair_round), 0) + 1 FROM reports
+           WHERE client_id = $1 AND status IN ${UNFINISHED})))
        ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING ${REPORT_COLUMNS}`,
+       RETURNING ${REPORT_COLUMNS}, ${JOBS_AHEAD}, NULL AS "callback"`,
       [
         clientId,
         report.startDate,
@@ -102,9 +183,9 @@ export class ReportsRepository {
   }
 
   /** The report an Idempotency-Key answers; an older one's key is freed for the new request. */
-  async findByIdempotencyKey(clientId: string, key: string): Promise<Report | undefined> {
-    const [report] = await this.dataSource.query<Report[]>(
-      `SELECT ${REPORT_COLUMNS} FROM reports
+  async findByIdempotencyKey(clientId: string, key: string): Promise<ReadReport | undefined> {
+    const [report] = await this.dataSource.query<ReadReport[]>(
+      `SELECT ${REPORT_COLUMNS}, ${JOBS_AHEAD}, NULL AS "callback" FROM reports
         WHERE client_id = $1 AND idempotency_key = $2
           AND created_at > now() - interval '${IDEMPOTENCY_WINDOW}'`,
       [clientId, key],
@@ -250,9 +331,13 @@ export class ReportsRepository {
   }
 
   /** Unfinished reports created more than `grace` ago, after `after` in (created_at, id) order: the sweep's pages. */
-  unfinished(after: Position | undefined, grace: string, limit: number): Promise<Position[]> {
+  unfinished(
+    after: Position | undefined,
+    grace: string,
+    limit: number,
+  ): Promise<Array<Position & Pick<Report, 'fairRound'>>> {
     return this.dataSource.query(
-      `SELECT id, ${cursorInstantSql('created_at')} AS at FROM reports
+      `SELECT id, fair_round AS "fairRound", ${cursorInstantSql('created_at')} AS at FROM reports
         WHERE status IN ${UNFINISHED} AND created_at < now() - $1::interval
           AND (created_at, id) > ($2::timestamptz, $3::uuid)
         ORDER BY created_at, id LIMIT $4`,

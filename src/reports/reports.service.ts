@@ -21,11 +21,13 @@ import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
 import {
   idempotencyKeyReused,
+  overloaded,
   reportExpired,
   reportFailed,
   reportNotFound,
   reportNotReady,
   reportTooLarge,
+  tooManyReports,
 } from './reports.exceptions';
 import { ReadReport, ReportsRepository } from './reports.repository';
 import { RetryAfterEstimates } from './retry-after';
@@ -87,6 +89,12 @@ export class ReportsService {
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
   ) {}
 
+  /**
+   * A new report, queued in its client's turn; or, for an Idempotency-Key seen before with the same
+   * body, the report it answers (never refused by the bounds). Refused when the client has
+   * REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished (429), or REPORT_QUEUE_MAX reports wait for
+   * a render (503): overload is refused, not absorbed.
+   */
   async create(
     clientId: string,
     dto: CreateReportDto,
@@ -98,7 +106,7 @@ export class ReportsService {
     const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
     if (problems.length > 0) throw ApiError.validation(problems);
     const hash = requestHash(dto);
-    const replay = async (report: Report | undefined): Promise<CreatedReport> => {
+    const replay = async (report: ReadReport | undefined): Promise<CreatedReport> => {
       if (!report) throw new Error('Idempotency-Key conflict without a report');
       if (report.requestHash !== hash) throw idempotencyKeyReused();
       return { report, replayed: true, retryAfter: await this.estimates.forReport(report) };
@@ -113,16 +121,33 @@ export class ReportsService {
     if ((await this.orders.countPeriod(clientId, period, max + 1)) > max) {
       throw reportTooLarge(max);
     }
-    const report = await this.reports.insert(clientId, {
-      startDate: dto.start_date,
-      endDate: dto.end_date,
-      callbackUrl: dto.callback_url ?? null,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash: hash,
+    const admitted = await this.dataSource.transaction(async (transaction) => {
+      await this.reports.lockAdmission(transaction, clientId);
+      const admission = await this.reports.admission(transaction, clientId, idempotencyKey, {
+        unfinished: this.config.maxUnfinishedPerClient,
+        backlog: this.config.queueMax,
+      });
+      if (admission.existing) return { replayOf: admission.existing };
+      if (admission.unfinished >= this.config.maxUnfinishedPerClient) {
+        const wait = await this.estimates.forQueue(admission.clientAhead);
+        throw tooManyReports(this.config.maxUnfinishedPerClient, wait);
+      }
+      if (admission.backlog >= this.config.queueMax) {
+        throw overloaded(await this.estimates.forQueue(admission.backlog - this.config.queueMax));
+      }
+      const report = await this.reports.insert(transaction, clientId, {
+        startDate: dto.start_date,
+        endDate: dto.end_date,
+        callbackUrl: dto.callback_url ?? null,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash: hash,
+      });
+      if (!report) throw new Error('Idempotency-Key conflict under the admission lock');
+      return { report };
     });
-    // A concurrent request with the same key won the insert: answer its report.
-    if (!report) return replay(await this.reports.findByIdempotencyKey(clientId, idempotencyKey!));
-    await this.enqueue(report.id);
+    if ('replayOf' in admitted) return replay(admitted.replayOf);
+    const { report } = admitted;
+    await this.enqueue(report.id, report.fairRound);
     return { report, replayed: false, retryAfter: await this.estimates.forReport(report) };
   }
 
@@ -130,8 +155,8 @@ export class ReportsService {
    * Queues the render. When Redis does not answer the report is still accepted: it is in Postgres,
    * and the sweep queues it once Redis is back.
    */
-  async enqueue(reportId: string): Promise<void> {
-    const job = renderJob(reportId, this.render.attempts);
+  async enqueue(reportId: string, turn: number): Promise<void> {
+    const job = renderJob(reportId, this.render.attempts, turn);
     try {
       await withTimeout(addJob(this.renderQueue, job), REDIS_WAIT_MS, 'enqueue');
     } catch (error) {
@@ -151,33 +176,38 @@ export class ReportsService {
 
   /**
    * The report for its status route. With `waitSeconds` (Prefer: wait), an unfinished report is
-   * held until it changes, `waitSeconds` pass or `aborted` (the client left), then read again.
-   * The wait is registered before the first read: a change landing after the read still wakes it.
+   * held until it changes, `waitSeconds` pass or `aborted` (the client left), then read again; the
+   * answer says how long it was willing to wait (`waited`), or nothing when the client or the
+   * process already holds its most. The wait is registered before the first read: a change
+   * landing after the read still wakes it.
    */
   async status(
     clientId: string,
     id: string,
     waitSeconds: number | undefined,
     aborted: AbortSignal,
-  ): Promise<{ report: ReadReport; retryAfter?: number }> {
+  ): Promise<{ report: ReadReport; retryAfter?: number; waited?: number }> {
+    const release = waitSeconds === undefined ? undefined : this.events.hold(clientId);
     let report: ReadReport;
-    if (waitSeconds === undefined) {
+    if (!release) {
       report = await this.findForClient(clientId, id);
     } else {
       const change = await this.events.subscribe(id, aborted);
       try {
         report = await this.findForClient(clientId, id);
         if (!FINISHED_STATUSES.includes(report.status)) {
-          await change.wait(waitSeconds * 1000);
+          await change.wait(waitSeconds! * 1000);
           report = await this.findForClient(clientId, id);
         }
       } finally {
         change.dispose();
+        release();
       }
     }
+    const waited = release ? waitSeconds : undefined;
     return FINISHED_STATUSES.includes(report.status)
-      ? { report }
-      : { report, retryAfter: await this.estimates.forReport(report) };
+      ? { report, waited }
+      : { report, waited, retryAfter: await this.estimates.forReport(report) };
   }
 
   async list(clientId: string, query: ListReportsQuery): Promise<Page<Report>> {
@@ -252,7 +282,7 @@ export class ReportsService {
       rows.map(({ id }) => id),
       2 * REDIS_WAIT_MS,
     );
-    for (const id of missing) await this.enqueue(id);
+    for (const { id, fairRound } of rows) if (missing.has(id)) await this.enqueue(id, fairRound);
     // Only once the batch is checked: a pass that failed checks it again.
     this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
     return missing.size;

@@ -1,15 +1,11 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bull';
-import { QueueName } from '../common/jobs';
-import { withTimeout } from '../common/with-timeout';
 import { renderConfig } from '../config/configuration';
-import { Report, ReportStatus } from './report.entity';
-import { ReportsRepository } from './reports.repository';
+import { ReportStatus } from './report.entity';
+import { ReadReport, ReportsRepository } from './reports.repository';
 
 export interface RetryAfterInput {
-  /** Render jobs waiting or running ahead of this report (0 when it is itself running). */
+  /** Reports that render before this one (0 when it is itself rendering). */
   jobsAhead: number;
   /** Renders that run at once. */
   concurrency: number;
@@ -40,54 +36,51 @@ export function estimateRetryAfter({
 
 /** Assumed render time until the first reports have rendered. */
 const DEFAULT_RENDER_MS = 2000;
-/** How long the queue depth and mean render time are reused before being read again. */
-const ESTIMATE_TTL_MS = 1000;
-/** A request never waits on Redis longer than this for an estimate. */
-const REDIS_WAIT_MS = 1000;
+/** How long the mean render time is reused before being read again. */
+const MEAN_TTL_MS = 1000;
 
-interface QueueEstimate {
-  jobsAhead: number;
-  meanRenderMs: number;
-}
-
-/** Retry-After for a report: the render queue's depth and the recent render times, read once a second. */
+/**
+ * Retry-After from a report's real place in the queue (fair order: ReportsRepository's jobsAhead)
+ * and the mean of the recent render times, read at most once a second.
+ */
 @Injectable()
 export class RetryAfterEstimates {
-  private estimate?: { at: number; value: Promise<QueueEstimate> };
+  private mean?: { at: number; value: Promise<number> };
 
   constructor(
-    @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
     private readonly reports: ReportsRepository,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
   ) {}
 
   /** Seconds until the report is likely done. */
-  async forReport(report: Pick<Report, 'status' | 'progress'>): Promise<number> {
-    const { jobsAhead, meanRenderMs } = await this.queueEstimate();
+  forReport(report: Pick<ReadReport, 'status' | 'progress' | 'jobsAhead'>): Promise<number> {
+    const ahead = report.status === ReportStatus.Pending ? (report.jobsAhead ?? 0) : 0;
+    return this.estimate(ahead, report.progress);
+  }
+
+  /** Seconds until a report behind `jobsAhead` others would be done. */
+  forQueue(jobsAhead: number): Promise<number> {
+    return this.estimate(jobsAhead, 0);
+  }
+
+  private async estimate(jobsAhead: number, progress: number): Promise<number> {
     return estimateRetryAfter({
-      jobsAhead: report.status === ReportStatus.Pending ? jobsAhead : 0,
+      jobsAhead,
       concurrency: this.render.concurrency,
-      meanRenderMs,
-      progress: report.progress,
+      meanRenderMs: await this.meanRenderMs(),
+      progress,
     });
   }
 
-  /** Read at most once per ESTIMATE_TTL_MS: polls arriving meanwhile share the read in flight. */
-  private queueEstimate(): Promise<QueueEstimate> {
-    if (!this.estimate || Date.now() - this.estimate.at >= ESTIMATE_TTL_MS) {
-      this.estimate = { at: Date.now(), value: this.readQueueEstimate() };
+  /** Polls arriving within MEAN_TTL_MS share one read. */
+  private meanRenderMs(): Promise<number> {
+    if (!this.mean || Date.now() - this.mean.at >= MEAN_TTL_MS) {
+      const value = this.reports
+        .recentMeanRenderMs()
+        .then((mean) => mean ?? DEFAULT_RENDER_MS)
+        .catch(() => DEFAULT_RENDER_MS);
+      this.mean = { at: Date.now(), value };
     }
-    return this.estimate.value;
-  }
-
-  private async readQueueEstimate(): Promise<QueueEstimate> {
-    const [counts, meanRenderMs] = await Promise.all([
-      withTimeout(this.queue.getJobCounts(), REDIS_WAIT_MS, 'job counts').catch(() => null),
-      this.reports.recentMeanRenderMs().catch(() => undefined),
-    ]);
-    return {
-      jobsAhead: counts ? Math.max(0, counts.waiting + counts.active + counts.delayed - 1) : 0,
-      meanRenderMs: meanRenderMs ?? DEFAULT_RENDER_MS,
-    };
+    return this.mean.value;
   }
 }

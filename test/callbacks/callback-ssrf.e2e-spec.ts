@@ -81,7 +81,7 @@ describe('Callback URLs cannot reach private networks (SSRF), at request and at 
       [shop.id, url],
     );
     const queue = test.app.get<Queue>(getQueueToken('report-render'));
-    await addJob(queue, renderJob(id, 1));
+    await addJob(queue, renderJob(id, 1, 1));
 
     const status = await eventually(async () => {
       const body = (

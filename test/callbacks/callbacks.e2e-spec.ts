@@ -131,7 +131,7 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
        VALUES ($1, '2041-05-01', '2041-05-02', $2) RETURNING id`,
       [shop.id, url],
     );
-    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3));
+    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3, 1));
 
     const [delivery] = await eventually(
       async () => receiver.at('/failed').length > 0 && receiver.at('/failed'),

@@ -4,6 +4,9 @@ import { hashApiKey } from '../../src/clients/api-key';
 import { testEnvironment } from '../support/env';
 import { call, newClient, startApp, TestApp } from '../support/harness';
 
+/** A key of the shape the service makes, that no client has. */
+const madeUpKey = () => `rk_${randomBytes(32).toString('base64url')}`;
+
 describe('Rate limits per API key, shared across API processes through Redis', () => {
   let first: TestApp;
   let second: TestApp;
@@ -81,7 +84,7 @@ describe('Rate limits per API key, shared across API processes through Redis', (
     const { api_key: valid } = await newClient(first);
     expect((await call(first, 'GET', '/v1/orders', { key: valid })).status).toBe(200);
 
-    const madeUp = Array.from({ length: 13 }, () => randomBytes(24).toString('base64url'));
+    const madeUp = Array.from({ length: 13 }, madeUpKey);
     const statuses: number[] = [];
     for (const key of madeUp)
       statuses.push((await call(first, 'GET', '/v1/orders', { key })).status);
@@ -101,11 +104,24 @@ describe('Rate limits per API key, shared across API processes through Redis', (
   it('asks Postgres about an unknown key once, then answers it 401 from memory', async () => {
     const lookups = jest.spyOn(first.dataSource, 'query');
     try {
-      const key = randomBytes(24).toString('base64url');
+      const key = madeUpKey();
       for (let i = 0; i < 5; i += 1)
         expect((await call(first, 'GET', '/v1/orders', { key })).status).toBe(401);
       const keyQueries = lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash'));
       expect(keyQueries).toHaveLength(1);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it('refuses a key of the wrong shape (401) without asking Postgres', async () => {
+    const lookups = jest.spyOn(first.dataSource, 'query');
+    try {
+      for (const key of ['rk_short', randomBytes(32).toString('base64url'), `rk_${'a'.repeat(44)}`])
+        expect((await call(first, 'GET', '/v1/orders', { key })).status).toBe(401);
+      expect(lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash'))).toEqual(
+        [],
+      );
     } finally {
       lookups.mockRestore();
     }

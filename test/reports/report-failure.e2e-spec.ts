@@ -47,7 +47,7 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
       `INSERT INTO reports (client_id, start_date, end_date) VALUES ($1, '2021-10-01', '2021-11-01') RETURNING id`,
       [shop.id],
     );
-    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3));
+    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3, 1));
 
     const done = await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
     expect(done.status).toBe(200);
@@ -84,7 +84,7 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
         [id, attempt, Buffer.from('%PDF-1.7 half-written')],
       );
     }
-    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3));
+    await addJob(test.app.get<Queue>(getQueueToken('report-render')), renderJob(id, 3, 1));
 
     const done = await pollUntilDone(test, shop.api_key, `/v1/orders/reports/status/${id}`);
     expect(done.body).toEqual({

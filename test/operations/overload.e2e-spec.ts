@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { connect, Socket } from 'node:net';
+import Redis from 'ioredis';
+import { ReportEvents } from '../../src/reports/report-events';
+import { forgetQueues, testEnvironment } from '../support/env';
+import { call, newClient, startApp, TestApp } from '../support/harness';
+import { eventually } from '../support/receiver';
+
+/** Limits of their own: counters and queues under a prefix no other spec shares. */
+const QUEUES = { QUEUE_PREFIX: `${testEnvironment().QUEUE_PREFIX}-overload` };
+
+/** A raw connection: what it received, and whether the server closed it. */
+function rawConnection(
+  test: TestApp,
+): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  const { hostname, port } = new URL(test.url);
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = connect(Number(port), hostname, () =>
+      resolve({ socket, received: () => data, closed }),
+    );
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    socket.on('data', (chunk) => (data += chunk.toString('utf8')));
+    socket.once('error', reject);
+  });
+}
+
+describe('The HTTP server bounded against slow and anonymous clients', () => {
+  let test: TestApp;
+
+  // An API process alone, with short bounds: reports stay PENDING, so status requests are held.
+  beforeAll(async () => {
+    test = await startApp({
+      APP_ROLE: 'api',
+      ...QUEUES,
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_MAX_CONNECTIONS: '40',
+      LONG_POLL_MAX_PER_CLIENT: '2',
+      LONG_POLL_MAX_PER_PROCESS: '3',
+      RATE_LIMIT_STATUS_PER_MINUTE: '100000',
+    });
+  });
+  afterAll(async () => {
+    await test.close();
+    const redis = new Redis(testEnvironment().REDIS_URL);
+    await forgetQueues(redis, QUEUES.QUEUE_PREFIX);
+    redis.disconnect();
+  });
+
+  it('disconnects a client that sends its headers and one byte of body, with 408 REQUEST_TIMEOUT', async () => {
+    const slow = await rawConnection(test);
+    slow.socket.write(
+      'POST /v1/orders/reports HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 100\r\n\r\n{',
+    );
+    await slow.closed;
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(slow.received().split('\r\n\r\n')[1])).toEqual({
+      error_code: 'REQUEST_TIMEOUT',
+      error_message: 'The request did not arrive in time',
+    });
+  });
+
+  it('disconnects a client whose headers never end, and one that never sends anything', async () => {
+    const halfHeaders = await rawConnection(test);
+    halfHeaders.socket.write('GET /health HTTP/1.1\r\nHost: te');
+    const silent = await rawConnection(test);
+    await Promise.all([halfHeaders.closed, silent.closed]);
+    expect(halfHeaders.received()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('does not cut a held Prefer: wait answer, which lasts longer than the request timeout', async () => {
+    const shop = await newClient(test, 'Patient');
+    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+      key: shop.api_key,
+      json: { start_date: '2047-01-01', end_date: '2047-01-02' },
+    });
+    const held = await call(test, 'GET', accepted.headers.get('location')!, {
+      key: shop.api_key,
+      headers: { prefer: 'wait=4' },
+    });
+    expect(held.status).toBe(200);
+    expect(held.body.status).toBe('PENDING');
+    expect(held.headers.get('preference-applied')).toBe('wait=4');
+  });
+
+  it('holds at most LONG_POLL_MAX_PER_CLIENT status requests per client and LONG_POLL_MAX_PER_PROCESS in all; beyond, answers at once', async () => {
+    const [one, two] = [await newClient(test, 'Holder 1'), await newClient(test, 'Holder 2')];
+    const pending = async (key: string) =>
+      (
+        await call(test, 'POST', '/v1/orders/reports', {
+          key,
+          json: { start_date: '2047-02-01', end_date: '2047-02-02' },
+        })
+      ).headers.get('location')!;
+    const [mine, theirs] = [await pending(one.api_key), await pending(two.api_key)];
+    const wait = (key: string, location: string) =>
+      call(test, 'GET', location, { key, headers: { prefer: 'wait=5' } });
+    const events = test.app.get(ReportEvents);
+    const held = [wait(one.api_key, mine), wait(one.api_key, mine)];
+    await eventually(async () => events.held === 2, 10);
+    // The client's third is answered at once, without Preference-Applied.
+    const third = await wait(one.api_key, mine);
+    expect(third.status).toBe(200);
+    expect(third.headers.get('preference-applied')).toBeNull();
+    // Another client's first is held: the process holds three, its most.
+    held.push(wait(two.api_key, theirs));
+    await eventually(async () => events.held === 3, 10);
+    const overProcess = await wait(two.api_key, theirs);
+    expect(overProcess.headers.get('preference-applied')).toBeNull();
+    for (const answer of await Promise.all(held)) {
+      expect(answer.headers.get('preference-applied')).toBe('wait=5');
+    }
+    expect(events.held).toBe(0);
+  });
+
+  it('answers a flood of /health from one check a second', async () => {
+    const pings = jest.spyOn(test.dataSource, 'query');
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () => call(test, 'GET', '/health')),
+      );
+      expect(answers.every((answer) => answer.status === 200)).toBe(true);
+      expect(pings.mock.calls.filter(([sql]) => String(sql).trim() === 'SELECT 1')).toHaveLength(1);
+    } finally {
+      pings.mockRestore();
+    }
+  });
+
+  it('closes connections past HTTP_MAX_CONNECTIONS at once, and takes new ones once others close', async () => {
+    const open = await Promise.all(Array.from({ length: 40 }, () => rawConnection(test)));
+    const extra = await rawConnection(test);
+    await extra.closed;
+    expect(extra.received()).toBe('');
+    for (const connection of open) connection.socket.destroy();
+    await Promise.all(open.map((connection) => connection.closed));
+    await eventually(async () => (await call(test, 'GET', '/health')).status === 200, 10);
+  });
+
+  describe('with RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE=5', () => {
+    let limited: TestApp;
+    const prefix = { QUEUE_PREFIX: `${QUEUES.QUEUE_PREFIX}-addresses` };
+
+    beforeAll(async () => {
+      limited = await startApp({
+        APP_ROLE: 'api',
+        ...prefix,
+        RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '5',
+      });
+    });
+    afterAll(async () => {
+      await limited.close();
+      const redis = new Redis(testEnvironment().REDIS_URL);
+      await forgetQueues(redis, prefix.QUEUE_PREFIX);
+      redis.disconnect();
+    });
+
+    it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, asking Postgres nothing', async () => {
+      // A known key keeps working: it is already known here, no lookup, no count.
+      const shop = await newClient(limited, 'Known');
+      expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
+      const lookups = jest.spyOn(limited.dataSource, 'query');
+      try {
+        const madeUp = () => `rk_${randomBytes(32).toString('base64url')}`;
+        const statuses: number[] = [];
+        for (let i = 0; i < 8; i += 1) {
+          statuses.push((await call(limited, 'GET', '/v1/orders', { key: madeUp() })).status);
+        }
+        // The known key's lookup counted once: 4 more made-up keys are looked up, then refused.
+        expect(statuses).toEqual([401, 401, 401, 401, 429, 429, 429, 429]);
+        const keyQueries = () =>
+          lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash')).length;
+        expect(keyQueries()).toBe(4);
+        const refused = await call(limited, 'GET', '/v1/orders', { key: madeUp() });
+        expect(refused.body.error_code).toBe('RATE_LIMITED');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        const anonymous = await call(limited, 'GET', '/v1/orders');
+        expect(anonymous.status).toBe(429);
+        expect(keyQueries()).toBe(4);
+        expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
+      } finally {
+        lookups.mockRestore();
+      }
+    });
+  });
+});
