@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { ClientsRepository } from './clients/clients.repository';
 import { isUuid } from './common/pagination';
-import { periodErrors } from './common/period';
+import { canonicalTimeZone, periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
 import { environment, secretsConfig } from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
@@ -14,7 +14,7 @@ import { OrdersRepository } from './orders/orders.repository';
 /** The admin command line: one JSON document on stdout, errors on stderr with a non-zero exit code. */
 const USAGE = `usage:
   node dist/cli.js migrate
-  node dist/cli.js clients:create --name NAME
+  node dist/cli.js clients:create --name NAME [--time-zone ZONE]
   node dist/cli.js orders:seed --client-id ID --count N --start-date YYYY-MM-DD --end-date YYYY-MM-DD`;
 
 class UsageError extends Error {}
@@ -31,6 +31,7 @@ async function run(argv: string[]): Promise<unknown> {
     args: rest,
     options: {
       name: { type: 'string' },
+      'time-zone': { type: 'string' },
       'client-id': { type: 'string' },
       count: { type: 'string' },
       'start-date': { type: 'string' },
@@ -51,7 +52,10 @@ async function run(argv: string[]): Promise<unknown> {
     if (command === 'clients:create') {
       const name = required(values, 'name');
       if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
-      return await clients.create(name);
+      const zone =
+        values['time-zone'] === undefined ? 'UTC' : canonicalTimeZone(values['time-zone']);
+      if (!zone) throw new UsageError('--time-zone must be an IANA time zone such as Europe/Paris');
+      return await clients.create(name, zone);
     }
     const clientId = required(values, 'client-id');
     const count = Number(required(values, 'count'));

@@ -13,5 +13,7 @@ export class Client {
   previousWebhookSecret: string | null;
   @Column({ name: 'previous_webhook_secret_expires_at', type: 'timestamptz', nullable: true })
   previousWebhookSecretExpiresAt: Date | null;
+  /** IANA name: the default zone of the client's reports (their periods and printed times). */
+  @Column({ name: 'time_zone', type: 'text', default: 'UTC' }) timeZone: string;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

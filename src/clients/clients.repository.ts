@@ -11,6 +11,7 @@ import { generateWebhookSecret, ROTATION_OVERLAP_MS } from './webhook-secret';
 export interface CreatedClient {
   id: string;
   name: string;
+  time_zone: string;
   api_key: string;
   webhook_secret: string;
 }
@@ -28,16 +29,26 @@ export class ClientsRepository {
     @Inject(secretsConfig.KEY) private readonly secrets: ConfigType<typeof secretsConfig>,
   ) {}
 
-  /** A client with a new API key and webhook secret: the only time either is shown. */
-  async create(name: string): Promise<CreatedClient> {
+  /**
+   * A client with a new API key and webhook secret: the only time either is shown. `timeZone` (an
+   * IANA name, canonical) is its reports' default.
+   */
+  async create(name: string, timeZone = 'UTC'): Promise<CreatedClient> {
     const apiKey = generateApiKey();
     const webhookSecret = generateWebhookSecret();
     const client = await this.dataSource.getRepository(Client).save({
       name,
+      timeZone,
       apiKeyHash: hashApiKey(apiKey),
       webhookSecret: encryptSecret(webhookSecret, this.secrets.key),
     });
-    return { id: client.id, name: client.name, api_key: apiKey, webhook_secret: webhookSecret };
+    return {
+      id: client.id,
+      name: client.name,
+      time_zone: client.timeZone,
+      api_key: apiKey,
+      webhook_secret: webhookSecret,
+    };
   }
 
   async idByKeyHash(keyHash: string): Promise<string | undefined> {
@@ -55,6 +66,15 @@ export class ClientsRepository {
       [id],
     );
     return row?.name;
+  }
+
+  /** The zone of the client's reports when they name none. */
+  async timeZone(id: string): Promise<string> {
+    const [row] = await this.dataSource.query<{ timeZone: string }[]>(
+      `SELECT time_zone AS "timeZone" FROM clients WHERE id = $1`,
+      [id],
+    );
+    return row?.timeZone ?? 'UTC';
   }
 
   /** A new secret; the current one keeps signing for ROTATION_OVERLAP_MS. */

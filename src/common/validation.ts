@@ -1,6 +1,7 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidationOptions, registerDecorator } from 'class-validator';
 import { ApiError, ErrorDetail } from './api-error';
+import { canonicalTimeZone } from './period';
 
 /** Flattens class-validator's tree into `details[]`: `items.0.quantity`, one entry per broken rule. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -58,6 +59,18 @@ export function IsCalendarDay(options?: ValidationOptions): PropertyDecorator {
       propertyName: propertyName as string,
       options: { message: '$property must be a calendar date YYYY-MM-DD', ...options },
       validator: { validate: (value: unknown) => isCalendarDay(value) },
+    });
+}
+
+/** An IANA time zone name such as Europe/Paris (period.ts: canonicalTimeZone). */
+export function IsTimeZone(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isTimeZone',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must be an IANA time zone such as Europe/Paris', ...options },
+      validator: { validate: (value: unknown) => canonicalTimeZone(value) !== undefined },
     });
 }
 

@@ -27,7 +27,7 @@ export class ReportOrdersReader {
   ) {}
 
   async open(report: ClaimedReport): Promise<ReportOrders> {
-    const period = periodBounds(report.startDate, report.endDate);
+    const period = periodBounds(report.startDate, report.endDate, report.timeZone);
     const first = await this.orders.readPeriod(report.clientId, period, BATCH_SIZE);
     // A period that fits in one batch is counted by reading it: one query fewer per small report.
     const count =

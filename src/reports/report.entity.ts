@@ -20,10 +20,12 @@ export const FINISHED_STATUSES = [
 export class Report {
   @PrimaryGeneratedColumn('uuid') id: string;
   @Column({ name: 'client_id', type: 'uuid' }) clientId: string;
-  /** Inclusive first day, YYYY-MM-DD (UTC). */
+  /** Inclusive first day, YYYY-MM-DD, in `timeZone`. */
   @Column({ name: 'start_date', type: 'date' }) startDate: string;
-  /** Exclusive last day, YYYY-MM-DD (UTC). */
+  /** Exclusive last day, YYYY-MM-DD. */
   @Column({ name: 'end_date', type: 'date' }) endDate: string;
+  /** The IANA zone whose local midnights bound the period, and in which its times print. */
+  @Column({ name: 'time_zone', type: 'text', default: 'UTC' }) timeZone: string;
   @Column({ type: 'text', default: ReportStatus.Pending }) status: ReportStatus;
   @Column({ type: 'smallint', default: 0 }) progress: number;
   @Column({ name: 'error_code', type: 'text', nullable: true }) errorCode: string | null;

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { CallbacksModule } from '../callbacks/callbacks.module';
+import { ClientsModule } from '../clients/clients.module';
 import { QueueName } from '../common/jobs';
 import { OrdersModule } from '../orders/orders.module';
 import { ReportEvents } from './report-events';
@@ -16,7 +17,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
  * the render and the sweep in the worker part (app.module.ts).
  */
 @Module({
-  imports: [RENDER_QUEUE, CallbacksModule, OrdersModule],
+  imports: [RENDER_QUEUE, CallbacksModule, ClientsModule, OrdersModule],
   providers: [
     ReportsRepository,
     ReportFilesRepository,

@@ -35,6 +35,7 @@ const example = (status: ReportStatus, fields: Partial<ReadReport> = {}): ReadRe
     status,
     startDate: '2021-10-01',
     endDate: '2021-11-01',
+    timeZone: 'Europe/Paris',
     progress: 40,
     callbackUrl: null,
     createdAt: new Date('2021-11-02T09:00:00Z'),

@@ -12,7 +12,7 @@ import { Report, ReportStatus } from './report.entity';
  * report per poll; TypeORM's query builder costs more CPU than the query). Dates stay YYYY-MM-DD.
  */
 const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS "startDate",
-  end_date::text AS "endDate", status, progress, error_code AS "errorCode",
+  end_date::text AS "endDate", time_zone AS "timeZone", status, progress, error_code AS "errorCode",
   error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
   request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
   pdf_etag AS "pdfEtag", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs",
@@ -57,13 +57,13 @@ export interface Admission {
 
 export type NewReport = Pick<
   Report,
-  'startDate' | 'endDate' | 'callbackUrl' | 'idempotencyKey' | 'requestHash'
+  'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'idempotencyKey' | 'requestHash'
 >;
 
 /** A report as a claim returns it: what rendering it needs. */
 export type ClaimedReport = Pick<
   Report,
-  'id' | 'clientId' | 'startDate' | 'endDate' | 'callbackUrl' | 'renderAttempts'
+  'id' | 'clientId' | 'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'renderAttempts'
 >;
 
 /** How a report ends: COMPLETED with its PDF, or FAILED with why. */
@@ -163,8 +163,8 @@ export class ReportsRepository {
   ): Promise<ReadReport | undefined> {
     const [row] = await transaction.query<ReadReport[]>(
       `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key,
-                           request_hash, fair_round)
-       VALUES ($1, $2, $3, $4, $5, $6, GREATEST(
+                           request_hash, time_zone, fair_round)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, GREATEST(
          (SELECT coalesce(min(fair_round) - 1, 0) FROM reports WHERE status = '${Pending}'),
          (SELECT coalesce(max(fair_round), 0) + 1 FROM reports
            WHERE client_id = $1 AND status IN ${UNFINISHED})))
@@ -177,6 +177,7 @@ export class ReportsRepository {
         report.callbackUrl,
         report.idempotencyKey,
         report.requestHash,
+        report.timeZone,
       ],
     );
     return row;
@@ -243,7 +244,7 @@ export class ReportsRepository {
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ${UNFINISHED}
         RETURNING id, client_id AS "clientId", start_date::text AS "startDate",
-                  end_date::text AS "endDate", callback_url AS "callbackUrl",
+                  end_date::text AS "endDate", time_zone AS "timeZone", callback_url AS "callbackUrl",
                   render_attempts AS "renderAttempts"`,
       [id],
     );

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { CallbacksService } from '../callbacks/callbacks.service';
+import { ClientsRepository } from '../clients/clients.repository';
 import { ApiError } from '../common/api-error';
 import { addJob, JobData, missingJobs, QueueName, renderJob } from '../common/jobs';
 import { encodeCursor, isUuid, Page, Position } from '../common/pagination';
-import { periodBounds, periodErrors } from '../common/period';
+import { canonicalTimeZone, periodBounds, periodErrors } from '../common/period';
 import { withTimeout } from '../common/with-timeout';
 import { renderConfig, reportsConfig } from '../config/configuration';
 import { OrdersRepository } from '../orders/orders.repository';
@@ -39,9 +40,17 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 /** Younger reports may still be on their way into Redis: the sweep leaves them to their request. */
 const SWEEP_GRACE = '5 seconds';
 
-/** The same body hashes the same whatever the order of its keys. */
-function requestHash(dto: CreateReportDto): string {
-  const canonical = JSON.stringify([dto.start_date, dto.end_date, dto.callback_url ?? null]);
+/**
+ * The same body hashes the same whatever the order of its keys, and a body without time_zone as one
+ * naming the client's own zone.
+ */
+function requestHash(dto: CreateReportDto, timeZone: string): string {
+  const canonical = JSON.stringify([
+    dto.start_date,
+    dto.end_date,
+    dto.callback_url ?? null,
+    timeZone,
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -79,6 +88,7 @@ export class ReportsService {
     private readonly reports: ReportsRepository,
     private readonly files: ReportFilesRepository,
     private readonly orders: OrdersRepository,
+    private readonly clients: ClientsRepository,
     private readonly callbacks: CallbacksService,
     private readonly events: ReportEvents,
     private readonly estimates: RetryAfterEstimates,
@@ -105,7 +115,10 @@ export class ReportsService {
     }
     const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
     if (problems.length > 0) throw ApiError.validation(problems);
-    const hash = requestHash(dto);
+    const timeZone = dto.time_zone
+      ? canonicalTimeZone(dto.time_zone)!
+      : await this.clients.timeZone(clientId);
+    const hash = requestHash(dto, timeZone);
     const replay = async (report: ReadReport | undefined): Promise<CreatedReport> => {
       if (!report) throw new Error('Idempotency-Key conflict without a report');
       if (report.requestHash !== hash) throw idempotencyKeyReused();
@@ -116,7 +129,7 @@ export class ReportsService {
       if (existing) return replay(existing);
     }
     if (dto.callback_url !== undefined) await this.callbacks.checkUrl(dto.callback_url);
-    const period = periodBounds(dto.start_date, dto.end_date);
+    const period = periodBounds(dto.start_date, dto.end_date, timeZone);
     const max = this.config.maxOrders;
     if ((await this.orders.countPeriod(clientId, period, max + 1)) > max) {
       throw reportTooLarge(max);
@@ -138,6 +151,7 @@ export class ReportsService {
       const report = await this.reports.insert(transaction, clientId, {
         startDate: dto.start_date,
         endDate: dto.end_date,
+        timeZone,
         callbackUrl: dto.callback_url ?? null,
         idempotencyKey: idempotencyKey ?? null,
         requestHash: hash,

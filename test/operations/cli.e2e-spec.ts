@@ -39,7 +39,14 @@ describe('Admin CLI: one JSON document on stdout, errors on stderr with a non-ze
     const created = await cli(['clients:create', '--name', 'CLI Shop']);
     expect(created).toMatchObject({ code: 0, stderr: '' });
     const client = document(created);
-    expect(Object.keys(client).sort()).toEqual(['api_key', 'id', 'name', 'webhook_secret']);
+    expect(Object.keys(client).sort()).toEqual([
+      'api_key',
+      'id',
+      'name',
+      'time_zone',
+      'webhook_secret',
+    ]);
+    expect(client.time_zone).toBe('UTC');
     expect(client.name).toBe('CLI Shop');
     expect(client.webhook_secret).toMatch(/^whsec_/);
 

@@ -250,7 +250,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       key: shop.api_key,
     });
     expect(status.status).toBe(200);
-    expect(status.body).toEqual({ id, status: 'EXPIRED' });
+    expect(status.body).toEqual({ id, status: 'EXPIRED', time_zone: 'UTC' });
     const [{ count }] = await test.dataSource.query(
       `SELECT count(*)::int AS count FROM report_file_chunks WHERE report_id = $1`,
       [id],
@@ -358,7 +358,7 @@ describe('The report lifecycle: Idempotency-Key, listing, DELETE, expiry', () =>
       key: shop.api_key,
     });
     expect(status.status).toBe(200);
-    expect(status.body).toEqual({ id, status: 'EXPIRED' });
+    expect(status.body).toEqual({ id, status: 'EXPIRED', time_zone: 'UTC' });
     const pdf = await call(test, 'GET', `/v1/orders/reports/${id}`, { key: shop.api_key });
     expect(pdf.status).toBe(410);
     expect(pdf.body).toEqual({

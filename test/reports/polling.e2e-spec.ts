@@ -56,6 +56,7 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(accepted.body).toEqual({
       id,
       status: 'PENDING',
+      time_zone: 'UTC',
       links: [{ rel: 'status', href: location }],
     });
 
@@ -65,6 +66,7 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(done.body).toEqual({
       id,
       status: 'COMPLETED',
+      time_zone: 'UTC',
       links: [{ rel: 'reports', href: `/v1/orders/reports/${id}` }],
     });
 
@@ -112,6 +114,7 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     expect(status.body).toEqual({
       id,
       status: 'PENDING',
+      time_zone: 'UTC',
       progress: 0,
       created_at: expect.any(String),
     });

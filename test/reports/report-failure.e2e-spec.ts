@@ -54,6 +54,7 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
     expect(done.body).toEqual({
       id,
       status: 'FAILED',
+      time_zone: 'UTC',
       error: {
         error_code: 'REPORT_TOO_LARGE',
         error_message: 'The period holds 3 orders, more than the 2 a report may hold',
@@ -90,6 +91,7 @@ describe('A report with more orders than REPORT_MAX_ORDERS', () => {
     expect(done.body).toEqual({
       id,
       status: 'FAILED',
+      time_zone: 'UTC',
       error: { error_code: 'RENDER_FAILED', error_message: 'The PDF could not be rendered' },
     });
     const [row] = await test.dataSource.query(

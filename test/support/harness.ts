@@ -40,10 +40,10 @@ export async function startApp(overrides: Record<string, string> = {}): Promise<
   };
 }
 
-export async function newClient(test: TestApp, name = 'Test Shop') {
+export async function newClient(test: TestApp, name = 'Test Shop', timeZone?: string) {
   return test.app
     .get(ClientsRepository)
-    .create(`${name} ${Math.random().toString(36).slice(2, 8)}`);
+    .create(`${name} ${Math.random().toString(36).slice(2, 8)}`, timeZone);
 }
 
 /** Writes orders straight into Postgres (thousands at a time), as the admin CLI's seed does. */

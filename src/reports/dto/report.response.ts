@@ -18,7 +18,12 @@ export function acceptedAnswer(
       'Retry-After': String(retryAfter),
       ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
     },
-    body: { id: report.id, status: report.status, links: statusLinks(report.id) },
+    body: {
+      id: report.id,
+      status: report.status,
+      time_zone: report.timeZone,
+      links: statusLinks(report.id),
+    },
   };
 }
 
@@ -42,6 +47,7 @@ export function statusAnswer(
           body: {
             id: report.id,
             status: report.status,
+            time_zone: report.timeZone,
             links: [{ rel: 'reports', href: reportPath(report.id) }],
           },
         };
@@ -51,17 +57,22 @@ export function statusAnswer(
           body: {
             id: report.id,
             status: report.status,
+            time_zone: report.timeZone,
             error: { error_code: report.errorCode, error_message: report.errorMessage },
           },
         };
       case ReportStatus.Expired:
-        return { headers, body: { id: report.id, status: report.status } };
+        return {
+          headers,
+          body: { id: report.id, status: report.status, time_zone: report.timeZone },
+        };
       default:
         return {
           headers: { ...headers, 'Retry-After': String(retryAfter) },
           body: {
             id: report.id,
             status: report.status,
+            time_zone: report.timeZone,
             progress: report.progress,
             created_at: report.createdAt.toISOString(),
           },
@@ -84,6 +95,7 @@ export function listedReport(report: Report) {
     status: report.status,
     start_date: report.startDate,
     end_date: report.endDate,
+    time_zone: report.timeZone,
     ...(report.callbackUrl ? { callback_url: report.callbackUrl } : {}),
     created_at: report.createdAt.toISOString(),
     completed_at: report.completedAt?.toISOString() ?? null,
