@@ -93,7 +93,9 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
     this.logger.log({
       reportId: event.reportId,
       callbackEventId: eventId,
-      msg: `Report ${event.reportId}: callback ${eventId} attempt ${attempt} → ${result.statusCode ?? result.error} (${status})`,
+      msg:
+        `Report ${event.reportId}: callback ${eventId} attempt ${attempt} → ` +
+        `${result.statusCode ?? result.detail ?? result.error} (${status})`,
     });
     if (delay !== undefined) await this.callbacks.send(eventId, attempt + 1, delay);
   }

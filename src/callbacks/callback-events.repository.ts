@@ -93,15 +93,36 @@ export class CallbackEventsRepository {
       .getMany();
   }
 
-  /** Makes the report's event due now, whatever became of it; undefined when it has none. */
-  async makeDueNow(reportId: string): Promise<Pick<CallbackEvent, 'id' | 'attempts'> | undefined> {
-    const [rows] = await this.dataSource.query<[Pick<CallbackEvent, 'id' | 'attempts'>[], number]>(
-      `UPDATE callback_events SET status = $2, next_attempt_at = now(), updated_at = now()
-        WHERE report_id = $1
-        RETURNING id, attempts`,
-      [reportId, CallbackStatus.Pending],
+  /**
+   * Makes the report's event due now, whatever became of it, unless it was redelivered less than
+   * `everySeconds` ago: then the seconds left. Undefined when the report has no event.
+   */
+  async redeliver(
+    reportId: string,
+    everySeconds: number,
+  ): Promise<Pick<CallbackEvent, 'id' | 'attempts'> | { waitSeconds: number } | undefined> {
+    const [row] = await this.dataSource.query<
+      Array<{ id: string; attempts: number; redelivered: boolean; waitSeconds: number }>
+    >(
+      `WITH event AS (
+         SELECT id, attempts, redelivered_at FROM callback_events WHERE report_id = $1
+       ), redelivered AS (
+         -- Conditions on the row itself: a concurrent redeliver is waited for, then seen.
+         UPDATE callback_events e
+            SET status = $2, next_attempt_at = now(), redelivered_at = now(), updated_at = now()
+          WHERE e.report_id = $1
+            AND (e.redelivered_at IS NULL OR e.redelivered_at <= now() - make_interval(secs => $3))
+         RETURNING e.id
+       )
+       SELECT event.id, event.attempts, EXISTS (SELECT 1 FROM redelivered) AS redelivered,
+              ceil(extract(epoch FROM event.redelivered_at + make_interval(secs => $3) - now()))::int
+                AS "waitSeconds"
+         FROM event`,
+      [reportId, CallbackStatus.Pending, everySeconds],
     );
-    return rows[0];
+    if (!row) return undefined;
+    if (!row.redelivered) return { waitSeconds: Math.max(1, row.waitSeconds) };
+    return { id: row.id, attempts: row.attempts };
   }
 
   /**

@@ -6,7 +6,7 @@ import { callbacksConfig } from '../config/configuration';
 import { PendingEvent } from './callback-events.repository';
 import { parseRetryAfter } from './retry-schedule';
 import { signatureHeader } from './signing';
-import { callbackAgents } from './ssrf';
+import { callbackAgents, portAllowed } from './ssrf';
 
 /** How much of a partner's answer is read and kept: enough to debug, never a whole page. */
 const RESPONSE_EXCERPT_BYTES = 1024;
@@ -14,18 +14,29 @@ const USER_AGENT = 'orders-reports-callbacks/1.0 (+Standard Webhooks)';
 
 export interface AttemptResult {
   statusCode: number | null;
+  /**
+   * What the client reads in its attempts log: null (delivered), `HTTP <status>`, or a coarse class
+   * of failure ('connection failed', 'timed out', 'TLS failed'), never finer, so that callbacks tell
+   * nobody how another host's ports answer.
+   */
   error: string | null;
+  /** The failure in our own, finer words, for the service's own log line. */
+  detail: string | null;
   excerpt: string | null;
   retryAfterSeconds?: number;
 }
 
-/** Our own words for a failed connection: library messages never reach a client. */
-export function describeFailure(error: unknown, timeoutMs: number): string {
+/** A failed connection: its coarse class for the client, and our own finer words for the log. */
+export function describeFailure(
+  error: unknown,
+  timeoutMs: number,
+): { error: string; detail: string } {
   const { code, name, message } = (error ?? {}) as {
     code?: string;
     name?: string;
     message?: string;
   };
+  const failed = (detail: string) => ({ error: 'connection failed', detail });
   if (
     name === 'AbortError' ||
     name === 'CanceledError' ||
@@ -33,17 +44,19 @@ export function describeFailure(error: unknown, timeoutMs: number): string {
     code === 'ETIMEDOUT' ||
     code === 'ERR_CANCELED'
   ) {
-    return `timed out after ${timeoutMs} ms`;
+    return { error: 'timed out', detail: `timed out after ${timeoutMs} ms` };
   }
   if (/is not allowed|private|DNS lookup .* not allowed/i.test(message ?? '')) {
-    return 'blocked: the host resolves to a private, loopback or reserved address';
+    return failed('blocked: the host resolves to a private, loopback or reserved address');
   }
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
-  if (code === 'ENOTFOUND') return 'host not found';
-  if (code === 'EAI_AGAIN') return 'DNS lookup failed temporarily';
-  if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) return 'TLS handshake failed';
-  return 'connection failed';
+  if (code === 'ECONNREFUSED') return failed('connection refused');
+  if (code === 'ECONNRESET' || code === 'EPIPE') return failed('connection reset');
+  if (code === 'ENOTFOUND') return failed('host not found');
+  if (code === 'EAI_AGAIN') return failed('DNS lookup failed temporarily');
+  if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) {
+    return { error: 'TLS failed', detail: 'TLS handshake failed' };
+  }
+  return failed('connection failed');
 }
 
 async function readExcerpt(stream: Readable): Promise<string> {
@@ -78,11 +91,17 @@ export class CallbackSender {
   async send(event: PendingEvent, secrets: string[]): Promise<AttemptResult> {
     const timestamp = Math.floor(Date.now() / 1000);
     if (secrets.length === 0) {
+      const error =
+        'no usable webhook secret (none, or not readable with WEBHOOK_SECRETS_KEY): ' +
+        'rotate one with POST /v1/webhook-secret/rotate';
+      return { statusCode: null, error, detail: error, excerpt: null };
+    }
+    if (!portAllowed(event.url, this.config.allowedPorts)) {
+      // Allowed when it was asked for, and CALLBACK_ALLOWED_PORTS changed since.
       return {
         statusCode: null,
-        error:
-          'no usable webhook secret (none, or not readable with WEBHOOK_SECRETS_KEY): ' +
-          'rotate one with POST /v1/webhook-secret/rotate',
+        error: 'connection failed',
+        detail: 'port not allowed',
         excerpt: null,
       };
     }
@@ -112,23 +131,17 @@ export class CallbackSender {
       const excerpt = await readExcerpt(response.data);
       const statusCode = response.status;
       const retryAfter = response.headers['retry-after'] as string | undefined;
+      const delivered = statusCode >= 200 && statusCode < 300;
       return {
         statusCode,
         excerpt,
         retryAfterSeconds: parseRetryAfter(retryAfter),
-        error:
-          statusCode >= 300 && statusCode < 400
-            ? `redirect (${statusCode}) not followed`
-            : statusCode >= 200 && statusCode < 300
-              ? null
-              : `HTTP ${statusCode}`,
+        error: delivered ? null : `HTTP ${statusCode}`,
+        detail:
+          statusCode >= 300 && statusCode < 400 ? `redirect (${statusCode}) not followed` : null,
       };
     } catch (error) {
-      return {
-        statusCode: null,
-        error: describeFailure(error, this.config.timeoutMs),
-        excerpt: null,
-      };
+      return { statusCode: null, ...describeFailure(error, this.config.timeoutMs), excerpt: null };
     }
   }
 }

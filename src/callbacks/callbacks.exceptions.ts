@@ -20,6 +20,14 @@ export function callbackUrlRefused(problem: CallbackUrlProblem): ApiError {
     : callbackUrlNotAllowed(problem.message);
 }
 
+export const redeliveredTooSoon = (retryAfterSeconds: number) =>
+  new ApiError(
+    429,
+    CommonErrorCode.RateLimited,
+    `This callback was sent again less than a minute ago; retry after ${retryAfterSeconds} s`,
+    { headers: { 'Retry-After': String(retryAfterSeconds) } },
+  );
+
 export const callbackNotFound = () =>
   new ApiError(
     404,

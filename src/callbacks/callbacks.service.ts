@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bull';
 import { randomUUID } from 'node:crypto';
@@ -17,8 +17,8 @@ import { withTimeout } from '../common/with-timeout';
 import { callbacksConfig } from '../config/configuration';
 import { CallbackAttempt, CallbackStatus } from './callback-event.entity';
 import { CallbackEventsRepository } from './callback-events.repository';
-import { callbackNotFound, callbackUrlRefused } from './callbacks.exceptions';
-import { callbackUrlProblem } from './ssrf';
+import { callbackNotFound, callbackUrlRefused, redeliveredTooSoon } from './callbacks.exceptions';
+import { callbackPortProblem, callbackUrlFormatProblem, callbackUrlProblem } from './ssrf';
 
 export interface CallbackSummary {
   status: CallbackStatus;
@@ -33,6 +33,8 @@ export interface NewCallbackEvent {
   payload: string;
 }
 
+/** How often a client may have an event sent again. */
+const REDELIVER_EVERY_S = 60;
 /** Younger events may still be on their way into Redis: the sweep leaves them to their sender. */
 const SWEEP_GRACE = '5 seconds';
 const REDIS_WAIT_MS = 2000;
@@ -42,7 +44,8 @@ const REDIS_WAIT_MS = 2000;
  * its callback being due), then queued; the sweep queues again what Redis lost.
  */
 @Injectable()
-export class CallbacksService {
+export class CallbacksService implements OnModuleInit {
+  private readonly logger = new Logger(CallbacksService.name);
   /** Where the sweep stopped: the next pass goes on from there, and starts over at the end. */
   private sweptUpTo?: Position;
 
@@ -53,9 +56,23 @@ export class CallbacksService {
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
   ) {}
 
+  /** Said loudly at every start: the setting turns off both SSRF checks. */
+  onModuleInit(): void {
+    if (this.config.allowPrivateNetworks) {
+      this.logger.warn(
+        'CALLBACK_ALLOW_PRIVATE_NETWORKS=true: callback URLs may reach loopback and private ' +
+          'addresses, at request and at connection time (SSRF checks off). For development and ' +
+          'tests only, never in production.',
+      );
+    }
+  }
+
   /** Refuses a callback_url at request time; the delivery checks the address again when it connects. */
   async checkUrl(url: string): Promise<void> {
-    const problem = await callbackUrlProblem(url, this.config.allowPrivateNetworks);
+    const problem =
+      callbackUrlFormatProblem(url) ??
+      callbackPortProblem(url, this.config.allowedPorts) ??
+      (await callbackUrlProblem(url, this.config.allowPrivateNetworks));
     if (problem) throw callbackUrlRefused(problem);
   }
 
@@ -84,10 +101,14 @@ export class CallbacksService {
     return this.events.attemptsOfReport(reportId);
   }
 
-  /** Sends the report's event again now, with the same webhook-id, whatever became of it. */
+  /**
+   * Sends the report's event again now, with the same webhook-id, whatever became of it; at most
+   * once a minute (a client cannot make the service knock on a host at its pace).
+   */
   async redeliver(reportId: string): Promise<CallbackSummary> {
-    const event = await this.events.makeDueNow(reportId);
+    const event = await this.events.redeliver(reportId, REDELIVER_EVERY_S);
     if (!event) throw callbackNotFound();
+    if ('waitSeconds' in event) throw redeliveredTooSoon(event.waitSeconds);
     // The next attempt may already wait for its retry (a delayed job with the same id, which
     // queueing again would leave as it is): then it is sent now.
     const waiting = await this.queue.getJob(deliveryJobId(event.id, event.attempts + 1));

@@ -66,6 +66,33 @@ export function isPublicAddress(address: string): boolean {
   return parsed.range() === 'unicast';
 }
 
+/** Inclusive port ranges, as CALLBACK_ALLOWED_PORTS gives them. */
+export type PortRange = [number, number];
+
+/** The URL's port, its scheme's default when it names none, is one of the allowed. */
+export function portAllowed(raw: string, allowed: PortRange[]): boolean {
+  const url = new URL(raw);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return allowed.some(([low, high]) => port >= low && port <= high);
+}
+
+/**
+ * A callback_url on a port CALLBACK_ALLOWED_PORTS does not allow (by default all but 80 and 443):
+ * callbacks are web requests, and would otherwise let a client probe other services' ports.
+ */
+export function callbackPortProblem(
+  raw: string,
+  allowed: PortRange[],
+): CallbackUrlProblem | undefined {
+  if (portAllowed(raw, allowed)) return undefined;
+  const url = new URL(raw);
+  const ports = allowed.map(([low, high]) => (low === high ? low : `${low}-${high}`)).join(', ');
+  return {
+    code: CallbackErrorCode.CallbackUrlNotAllowed,
+    message: `callback_url port ${url.port} is not allowed (allowed: ${ports})`,
+  };
+}
+
 /** The contract's shape rules; no network access, so it can run inside request validation. */
 export function callbackUrlFormatProblem(raw: string): CallbackUrlProblem | undefined {
   const invalid = (message: string): CallbackUrlProblem => ({

@@ -69,6 +69,11 @@ export const callbacksConfig = registerAs('callbacks', () => {
     timeoutMs: env.CALLBACK_TIMEOUT_MS,
     allowPrivateNetworks: env.CALLBACK_ALLOW_PRIVATE_NETWORKS === 'true',
     maxInFlightPerClient: env.CALLBACK_MAX_IN_FLIGHT_PER_CLIENT,
+    /** Inclusive ranges: `80,443,8000-8999`. */
+    allowedPorts: env.CALLBACK_ALLOWED_PORTS.split(',').map((part) => {
+      const [low, high = low] = part.split('-').map(Number);
+      return [low, high] as [number, number];
+    }),
   };
 });
 

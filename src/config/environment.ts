@@ -64,6 +64,12 @@ export class Environment {
   @IsInt() @Min(100) @Max(120000) CALLBACK_TIMEOUT_MS = 15000;
   @IsBooleanString() CALLBACK_ALLOW_PRIVATE_NETWORKS = 'false';
   @IsInt() @Min(1) @Max(1000) CALLBACK_MAX_IN_FLIGHT_PER_CLIENT = 4;
+  @IsString()
+  @Matches(/^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$/, {
+    message:
+      'CALLBACK_ALLOWED_PORTS must be comma-separated ports or ranges, like 80,443,8000-8999',
+  })
+  CALLBACK_ALLOWED_PORTS = '80,443';
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
   /** Opens the queue dashboard at /admin/queues; without it the dashboard is not served at all. */
   @IsOptional()

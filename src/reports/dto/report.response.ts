@@ -109,7 +109,8 @@ export function listedAttempt(attempt: CallbackAttempt) {
     attempt: attempt.attempt,
     at: attempt.at.toISOString(),
     status_code: attempt.statusCode,
-    duration_ms: attempt.durationMs,
+    // Only when the partner answered: how fast a connection failed would tell how a port answers.
+    duration_ms: attempt.statusCode === null ? null : attempt.durationMs,
     error: attempt.error,
   };
 }
