@@ -1,4 +1,11 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  Inject,
+  Injectable,
+  OnModuleDestroy,
+  OnModuleInit,
+} from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerStorage, ThrottlerStorage } from '@nestjs/throttler';
@@ -6,21 +13,21 @@ import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../common/api-error';
 import { AuthenticatedRequest, PUBLIC_ROUTE } from '../common/auth';
-import { rateLimitConfig } from '../config/configuration';
+import { rateLimitConfig, redisConfig } from '../config/configuration';
+import { ApiKeyEvents } from './api-key-events';
 import { API_KEY_SHAPE, hashApiKey } from './api-key';
 import { ClientsRepository } from './clients.repository';
 
 /**
- * How long a known key's client id is reused without asking Postgres. Keys are never reassigned
- * and only ids are kept (no name, no secret), so the cache changes nothing but the cost of a
- * request: a poll no longer pays a query to find its client.
+ * How long a known key's client id is reused without asking Postgres (only ids are kept: no name,
+ * no secret). A poll no longer pays a query to find its client. A rotation or a revocation is heard
+ * through Redis at once (ApiKeyEvents); a rotated-out key is kept no longer than its grace period.
  */
 const KEY_CACHE_TTL_MS = 60_000;
 const KEY_CACHE_SIZE = 10_000;
 /**
  * How long an unknown key is answered 401 without asking Postgres again: a revoked key, a typo or a
- * client retrying in a loop costs one query, not one per request. (Keys are made by the server and
- * shown once, so a key unknown now is never valid later.)
+ * client retrying in a loop costs one query, not one per request.
  */
 const UNKNOWN_KEY_TTL_MS = 30_000;
 
@@ -39,7 +46,7 @@ const MINUTE_MS = 60_000;
  * limit it is refused 429 before any Postgres lookup, so made-up keys cannot load the database.
  */
 @Injectable()
-export class ApiKeyGuard implements CanActivate {
+export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
   private readonly clientIds = new LRUCache<string, string>({
     max: KEY_CACHE_SIZE,
     ttl: KEY_CACHE_TTL_MS,
@@ -49,12 +56,30 @@ export class ApiKeyGuard implements CanActivate {
     ttl: UNKNOWN_KEY_TTL_MS,
   });
 
+  private readonly keyEvents: ApiKeyEvents;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly clients: ClientsRepository,
     @InjectThrottlerStorage() private readonly counters: ThrottlerStorage,
     @Inject(rateLimitConfig.KEY) private readonly limits: ConfigType<typeof rateLimitConfig>,
-  ) {}
+    @Inject(redisConfig.KEY) redis: ConfigType<typeof redisConfig>,
+  ) {
+    this.keyEvents = new ApiKeyEvents(redis.url, redis.queuePrefix);
+  }
+
+  /** A client whose keys changed: every key of it this process remembers is looked up again. */
+  onModuleInit(): void {
+    this.keyEvents.subscribe((clientId) => {
+      for (const [keyHash, id] of this.clientIds.entries()) {
+        if (id === clientId) this.clientIds.delete(keyHash);
+      }
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.keyEvents.close();
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [
@@ -85,9 +110,15 @@ export class ApiKeyGuard implements CanActivate {
       throw ApiError.rateLimited(limit, Math.max(1, count.timeToBlockExpire || count.timeToExpire));
     }
     if (!keyHash || this.unknownKeys.has(keyHash)) return undefined;
-    const id = await this.clients.idByKeyHash(keyHash);
-    if (id) this.clientIds.set(keyHash, id);
-    else this.unknownKeys.set(keyHash, true);
-    return id;
+    const client = await this.clients.byKeyHash(keyHash);
+    if (!client) {
+      this.unknownKeys.set(keyHash, true);
+      return undefined;
+    }
+    const graceLeft = client.validUntil ? client.validUntil.getTime() - Date.now() : Infinity;
+    this.clientIds.set(keyHash, client.id, {
+      ttl: Math.max(1, Math.min(KEY_CACHE_TTL_MS, graceLeft)),
+    });
+    return client.id;
   }
 }

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { parseEncryptionKey } from '../common/encryption';
+import { parseEncryptionKey, SecretKeys } from '../common/encryption';
 import { Environment, validateEnvironment } from './environment';
 
 /** The environment, validated: a bad value stops the boot with one message naming it. */
@@ -77,10 +77,17 @@ export const callbacksConfig = registerAs('callbacks', () => {
   };
 });
 
-export const secretsConfig = registerAs('secrets', () => ({
-  /** AES-256-GCM key for webhook secrets at rest. */
-  key: parseEncryptionKey(environment().WEBHOOK_SECRETS_KEY),
-}));
+export const secretsConfig = registerAs('secrets', () => {
+  const env = environment();
+  /** AES-256-GCM keys of webhook secrets at rest: the current one writes, both read. */
+  const keys: SecretKeys = {
+    current: parseEncryptionKey(env.WEBHOOK_SECRETS_KEY),
+    previous: env.WEBHOOK_SECRETS_KEY_PREVIOUS
+      ? parseEncryptionKey(env.WEBHOOK_SECRETS_KEY_PREVIOUS)
+      : undefined,
+  };
+  return { keys };
+});
 
 export const observabilityConfig = registerAs('observability', () => {
   const env = environment();

@@ -62,6 +62,27 @@ describe('validateEnvironment', () => {
     );
   });
 
+  it('accepts exactly the encodings the key parser reads: hex, base64 and base64url, for both keys', () => {
+    const bytes = Buffer.alloc(32, 0xfb); // base64 and base64url differ: +/ against -_
+    for (const text of [
+      bytes.toString('hex'),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      bytes.toString('base64').replace(/=+$/, ''),
+    ]) {
+      const env = validateEnvironment({
+        WEBHOOK_SECRETS_KEY: text,
+        WEBHOOK_SECRETS_KEY_PREVIOUS: text,
+      });
+      expect(env.WEBHOOK_SECRETS_KEY).toBe(text);
+    }
+    expect(() =>
+      validateEnvironment({ ...KEY, WEBHOOK_SECRETS_KEY_PREVIOUS: 'not a key' }),
+    ).toThrow(
+      /WEBHOOK_SECRETS_KEY_PREVIOUS=<hidden, 9 characters> \(WEBHOOK_SECRETS_KEY_PREVIOUS must be 32/,
+    );
+  });
+
   it('never prints a secret it rejects: keys and tokens hidden, URL passwords masked', () => {
     const messageOf = (raw: Record<string, string>) => {
       try {

@@ -11,8 +11,10 @@ import {
   Matches,
   Max,
   Min,
+  registerDecorator,
   validateSync,
 } from 'class-validator';
+import { parseEncryptionKey } from '../common/encryption';
 
 /** `all`: API and worker in one process; `api`: HTTP only; `worker`: queue processors only. */
 export type AppRole = 'all' | 'api' | 'worker';
@@ -76,15 +78,35 @@ export class Environment {
   @IsString()
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters' })
   ADMIN_TOKEN?: string;
-  @IsString()
-  @Matches(/^([A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$/, {
-    message: 'WEBHOOK_SECRETS_KEY must be 32 random bytes, base64 or hex (openssl rand -base64 32)',
-  })
-  WEBHOOK_SECRETS_KEY: string;
+  @IsEncryptionKey() WEBHOOK_SECRETS_KEY: string;
+  /** The key before a rotation: secrets written under it are read, never written (secrets:reencrypt). */
+  @IsOptional() @IsEncryptionKey() WEBHOOK_SECRETS_KEY_PREVIOUS?: string;
+}
+
+/** What parseEncryptionKey (the one parser of keys) accepts: 32 bytes as hex, base64 or base64url. */
+function IsEncryptionKey(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isEncryptionKey',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: {
+        message: `${String(propertyName)} must be 32 random bytes, base64 or hex (openssl rand -base64 32)`,
+      },
+      validator: {
+        validate: (value: unknown) => {
+          try {
+            return typeof value === 'string' && parseEncryptionKey(value).length === 32;
+          } catch {
+            return false;
+          }
+        },
+      },
+    });
 }
 
 /** Variables whose values are never printed, even when wrong: the message goes to logs. */
-const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'ADMIN_TOKEN']);
+const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'WEBHOOK_SECRETS_KEY_PREVIOUS', 'ADMIN_TOKEN']);
 
 /**
  * A rejected value as the message shows it: secrets hidden, and of a URL, whatever comes before its
@@ -112,6 +134,7 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
         'PUPPETEER_EXECUTABLE_PATH',
         'PUBLIC_BASE_URL',
         'WEBHOOK_SECRETS_KEY',
+        'WEBHOOK_SECRETS_KEY_PREVIOUS',
         'ADMIN_TOKEN',
       ])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')

@@ -1,34 +1,7 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { createDatabaseIfMissing } from '../../src/database/migrate';
+import { cli, document } from '../support/cli';
 import { testEnvironment } from '../support/env';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `node dist/cli.js ...args` as an operator runs it, against the suite's database. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli.js'), ...args], {
-    env: { ...process.env, ...testEnvironment(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-/** Exactly one JSON document on stdout. */
-function document(run: Run): Record<string, unknown> {
-  expect(run.stdout.endsWith('\n')).toBe(true);
-  expect(run.stdout.trim().split('\n')).toHaveLength(1);
-  return JSON.parse(run.stdout) as Record<string, unknown>;
-}
 
 describe('Admin CLI: one JSON document on stdout, errors on stderr with a non-zero exit code', () => {
   it('migrates, creates a client and seeds its orders', async () => {
