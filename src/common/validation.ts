@@ -78,9 +78,20 @@ export function IsTimeZone(options?: ValidationOptions): PropertyDecorator {
 const INSTANT =
   /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
+/** The instants Postgres and every API answer can hold: years 1 to 9999, in UTC. */
+const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * An instant with an offset, on a real calendar day, between years 1 and 9999 in UTC: checking its
+ * local day alone let `0001-01-01T00:00:00+14:00` (year 0 in UTC) through, which then broke every
+ * cursor of the client's order list.
+ */
 export function isInstant(value: unknown): value is string {
   const match = typeof value === 'string' ? INSTANT.exec(value) : null;
-  return match !== null && isCalendarDay(match[1]);
+  if (match === null || !isCalendarDay(match[1])) return false;
+  const at = Date.parse(value as string);
+  return at >= FIRST_INSTANT && at <= LAST_INSTANT;
 }
 
 export function IsInstant(options?: ValidationOptions): PropertyDecorator {
@@ -91,7 +102,8 @@ export function IsInstant(options?: ValidationOptions): PropertyDecorator {
       propertyName: propertyName as string,
       options: {
         message:
-          '$property must be an ISO 8601 date-time with an offset, like 2021-10-03T14:12:00Z',
+          '$property must be an ISO 8601 date-time with an offset, like 2021-10-03T14:12:00Z, ' +
+          'between years 1 and 9999 in UTC',
         ...options,
       },
       validator: { validate: (value: unknown) => isInstant(value) },

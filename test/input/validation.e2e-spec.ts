@@ -86,6 +86,8 @@ describe('Every bad request gets a clear error in the contract format and change
     ['a lower-case currency', { currency: 'eur' }, 'currency'],
     ['a placed_at without an offset', { placed_at: '2021-10-03T14:12:00' }, 'placed_at'],
     ['a placed_at on 30 February', { placed_at: '2021-02-30T14:12:00Z' }, 'placed_at'],
+    ['a placed_at in year 0 in UTC', { placed_at: '0001-01-01T00:00:00+14:00' }, 'placed_at'],
+    ['a placed_at in year 10000 in UTC', { placed_at: '9999-12-31T23:00:00-02:00' }, 'placed_at'],
     ['a NUL byte in the number', { number: 'ORD\u0000-1' }, 'number'],
     ['no items', { items: [] }, 'items'],
     [
