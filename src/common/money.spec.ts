@@ -1,9 +1,12 @@
 import {
   currencyDigits,
+  displayDecimal,
   displayMoney,
+  formatDecimal,
   formatMinorUnits,
   lineTotal,
   MONEY_PATTERN,
+  parseDecimal,
   toMinorUnits,
 } from './money';
 
@@ -103,5 +106,14 @@ describe('money in each currency', () => {
     expect(formatMinorUnits(lineTotal(2, '1250', 'JPY'), 'JPY')).toBe('2500');
     expect(formatMinorUnits(lineTotal(3, '1.125', 'KWD'), 'KWD')).toBe('3.375');
     expect(() => lineTotal(2, '12.50', 'JPY')).toThrow(RangeError);
+  });
+
+  it('reads and writes decimals at any number of digits, for amounts not in their currency’s', () => {
+    expect(parseDecimal('12.5', 2)).toBe(1250n);
+    expect(parseDecimal('12.505', 2)).toBeUndefined();
+    expect(parseDecimal('-1', 2)).toBeUndefined();
+    expect(formatDecimal(1250n, 2)).toBe('12.50');
+    expect(formatDecimal(1250n, 0)).toBe('1250');
+    expect(displayDecimal(251250n, 2, 'JPY')).toBe('2,512.50 JPY');
   });
 });

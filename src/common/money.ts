@@ -34,29 +34,45 @@ export function currencyDigits(currency: string): number {
  */
 export function toMinorUnits(amount: string, currency?: string): bigint {
   const digits = currency === undefined ? DEFAULT_DIGITS : currencyDigits(currency);
-  const match = /^(\d+)(?:\.(\d+))?$/.exec(amount);
-  if (!match || (match[2] ?? '').length > digits) {
+  const units = parseDecimal(amount, digits);
+  if (units === undefined) {
     throw new RangeError(
       `Not a money amount${currency ? ` in ${currency}` : ''} (at most ${digits} decimals): ${amount}`,
     );
   }
-  const [, whole, fraction = ''] = match;
-  return BigInt(whole) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0');
+  return units;
 }
 
 /** Minor units as the API writes them, with every decimal of the currency: "25.00", "2500", "3.375". */
 export function formatMinorUnits(minor: bigint, currency?: string): string {
-  const digits = currency === undefined ? DEFAULT_DIGITS : currencyDigits(currency);
-  const sign = minor < 0n ? '-' : '';
-  const abs = minor < 0n ? -minor : minor;
+  return formatDecimal(minor, currency === undefined ? DEFAULT_DIGITS : currencyDigits(currency));
+}
+
+/** For people: thousands grouped and the code after: "1,234,567.50 EUR", "2,500 JPY", "3.375 KWD". */
+export function displayMoney(minor: bigint, currency: string): string {
+  return displayDecimal(minor, currencyDigits(currency), currency);
+}
+
+/** An unsigned decimal string as a count of 10^-digits, if it has at most `digits` decimals. */
+export function parseDecimal(amount: string, digits: number): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(amount);
+  if (!match || (match[2] ?? '').length > digits) return undefined;
+  const [, whole, fraction = ''] = match;
+  return BigInt(whole) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0');
+}
+
+/** A count of 10^-digits as a decimal string with `digits` decimals. */
+export function formatDecimal(units: bigint, digits: number): string {
+  const sign = units < 0n ? '-' : '';
+  const abs = units < 0n ? -units : units;
   if (digits === 0) return `${sign}${abs}`;
   const scale = 10n ** BigInt(digits);
   return `${sign}${abs / scale}.${(abs % scale).toString().padStart(digits, '0')}`;
 }
 
-/** For people: thousands grouped and the code after: "1,234,567.50 EUR", "2,500 JPY", "3.375 KWD". */
-export function displayMoney(minor: bigint, currency: string): string {
-  const [whole, fraction] = formatMinorUnits(minor, currency).split('.');
+/** `formatDecimal` with thousands grouped and the currency after. */
+export function displayDecimal(units: bigint, digits: number, currency: string): string {
+  const [whole, fraction] = formatDecimal(units, digits).split('.');
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `${grouped}${fraction === undefined ? '' : `.${fraction}`} ${currency}`;
 }

@@ -57,8 +57,19 @@ describe('amounts as the report prints them', () => {
     expect(printed([row({ total: '1.10', currency: 'KWD' })])).toContain('1.100 KWD');
   });
 
-  it('refuses a total its currency cannot hold, and what is not a decimal', () => {
-    expect(() => printed([row({ total: '12.50', currency: 'JPY' })])).toThrow(
+  it('prints a total with more decimals than its currency as stored, never rounded', () => {
+    // The orders API took "12.50" for yen before it knew each currency's digits.
+    const html = printed([
+      row({ total: '12.50', currency: 'JPY' }),
+      row({ total: '2500.00', currency: 'JPY' }),
+    ]);
+    expect(html).toContain('>12.50 JPY<');
+    expect(html).toContain('>2,500 JPY<');
+    expect(html).toContain('<dt>Total JPY</dt><dd>2,512.50 JPY</dd>');
+  });
+
+  it('refuses what is not a decimal, or has more decimals than were ever stored', () => {
+    expect(() => printed([row({ total: '12.505', currency: 'JPY' })])).toThrow(
       'Not a money amount in JPY',
     );
     expect(() => printed([row({ total: '1e3' })])).toThrow('Not a money amount');

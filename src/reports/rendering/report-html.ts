@@ -1,5 +1,5 @@
 /** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
-import { currencyDigits, displayMoney, toMinorUnits } from '../../common/money';
+import { currencyDigits, displayDecimal, parseDecimal } from '../../common/money';
 import type { PeriodOrder } from '../../orders/orders.repository';
 import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
 import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
@@ -24,14 +24,27 @@ export interface ReportHeader {
 export type ReportRow = Omit<PeriodOrder, 'id'>;
 
 /**
- * A row's total in its currency's minor units. Totals are stored with two decimals until each
- * currency's own are (issue 15): zeros past the currency's digits carry no value ("2500.00" JPY is
- * 2500 yen); any other digit there fails the render rather than print a wrong amount.
+ * Amounts are read and added at two decimals or their currency's, whichever is more: totals are
+ * stored with two decimals until each currency's own are (issue 15), and the orders API took
+ * "12.50" for yen before it knew they have none. They print with the currency's digits unless
+ * that would drop one that is not zero ("2500.00" JPY prints 2,500 JPY, "12.50" JPY 12.50 JPY):
+ * never a wrong amount, nor a failed report.
  */
-function minorUnits(total: string, currency: string): bigint {
+const scaleOf = (currency: string): number => Math.max(currencyDigits(currency), 2);
+
+function readAmount(total: string, currency: string): bigint {
+  const units = parseDecimal(total, scaleOf(currency));
+  if (units === undefined) throw new RangeError(`Not a money amount in ${currency}: ${total}`);
+  return units;
+}
+
+function displayAmount(units: bigint, currency: string): string {
   const digits = currencyDigits(currency);
-  const trimmed = total.replace(new RegExp(`(\\.\\d{${digits}})0+$`), '$1').replace(/\.$/, '');
-  return toMinorUnits(trimmed, currency);
+  const scale = scaleOf(currency);
+  const unit = 10n ** BigInt(scale - digits);
+  return units % unit === 0n
+    ? displayDecimal(units / unit, digits, currency)
+    : displayDecimal(units, scale, currency);
 }
 
 /** One document to print, and where its pages go in the joined PDF. */
@@ -100,7 +113,7 @@ export class ReportHtmlBuilder {
     if (this.finished) throw new Error('The report is already finished');
     for (const row of rows) {
       const currency = row.currency.trim().toUpperCase();
-      const amount = minorUnits(row.total, currency);
+      const amount = readAmount(row.total, currency);
       this.totals.set(currency, (this.totals.get(currency) ?? 0n) + amount);
       this.count += 1;
       this.addCells({
@@ -109,7 +122,7 @@ export class ReportHtmlBuilder {
         customer: row.customerName,
         status: row.status,
         items: String(row.itemCount),
-        total: displayMoney(amount, currency),
+        total: displayAmount(amount, currency),
       });
     }
   }
@@ -198,7 +211,7 @@ export class ReportHtmlBuilder {
       ['Orders', this.count.toLocaleString('en')],
       ...[...this.totals.entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([currency, sum]) => [`Total ${currency}`, displayMoney(sum, currency)]),
+        .map(([currency, sum]) => [`Total ${currency}`, displayAmount(sum, currency)]),
     ];
     const lines = Math.max(SUMMARY_LINES, Math.ceil(entries.length / 3));
     return (
