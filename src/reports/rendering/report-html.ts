@@ -204,7 +204,8 @@ export class ReportHtmlBuilder {
 
   /**
    * The order count and the totals per currency, SUMMARY_LINES to a column (what the first page
-   * keeps room for); past three columns, the columns grow longer instead.
+   * keeps room for), in two columns at most beside the details: more than nine currencies make
+   * the columns longer, and push the first page's orders onto the next.
    */
   private summaryHtml(): string {
     const entries = [
@@ -213,7 +214,7 @@ export class ReportHtmlBuilder {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([currency, sum]) => [`Total ${currency}`, displayAmount(sum, currency)]),
     ];
-    const lines = Math.max(SUMMARY_LINES, Math.ceil(entries.length / 3));
+    const lines = Math.max(SUMMARY_LINES, Math.ceil(entries.length / 2));
     return (
       `<section class="summary"><h2>Summary</h2><dl style="grid-template-rows:repeat(${lines},auto)">` +
       entries

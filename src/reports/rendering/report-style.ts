@@ -22,15 +22,15 @@ html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { margin: 0; font-family: ${FONT_STACK}; font-size: ${FONT_PT}pt; line-height: ${LINE_MM}mm;
   color: #1a1a1a; }
 h1 { font-size: 14pt; line-height: 6mm; margin: 0 0 2mm; font-weight: bold; }
-.top { display: grid; grid-template-columns: minmax(0, 1fr) auto; column-gap: 6mm; margin: 0 0 4mm;
+.top { display: grid; grid-template-columns: minmax(70mm, 1fr) auto; column-gap: 6mm; margin: 0 0 4mm;
   align-items: start; font-size: 9pt; line-height: 4.2mm; }
 .meta { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.8mm 5mm; margin: 0; }
 .meta dt { color: #555; }
 .meta dd { margin: 0; min-width: 0; overflow-wrap: break-word; }
 .summary { border: 1px solid #c8ccd2; background: #f4f6f8; padding: 2mm 3mm; }
 .summary h2 { font-size: 9pt; line-height: 4.2mm; margin: 0 0 1mm; }
-.summary dl { display: grid; grid-auto-flow: column; column-gap: 8mm; margin: 0; }
-.summary dl > div { display: flex; justify-content: space-between; gap: 6mm; white-space: nowrap; }
+.summary dl { display: grid; grid-auto-flow: column; column-gap: 6mm; margin: 0; }
+.summary dl > div { display: flex; justify-content: space-between; gap: 4mm; white-space: nowrap; }
 .summary dt { color: #555; }
 .summary dd { margin: 0; font-variant-numeric: tabular-nums; }
 .orders { break-inside: avoid; }
