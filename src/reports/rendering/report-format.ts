@@ -15,6 +15,9 @@ const HTML_ESCAPES: Record<string, string> = {
  * protocol as UTF-8, become U+FFFD.
  */
 export function escapeHtml(value: string): string {
+  // Most values hold none of these: one test instead of three replacements.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  if (!/[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uD800-\uDFFF]/.test(value)) return value;
   return (
     value
       .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')

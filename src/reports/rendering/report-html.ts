@@ -5,7 +5,7 @@ import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
 import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
 import { blockHeight, SUMMARY_LINES } from './report-layout';
 import { STYLE } from './report-style';
-import { Cells, OrderTable, Widths } from './report-table';
+import { Cells, OrderTable, Row, Widths } from './report-table';
 
 export { escapeHtml, formatPeriod } from './report-format';
 
@@ -80,7 +80,7 @@ export class ReportHtmlBuilder {
   private nextIndex = 1;
   private finished = false;
   /** The block being filled: its rows, its columns, and the height its rows take (mm). */
-  private pendingRows: Cells[] = [];
+  private pendingRows: Row[] = [];
   private pendingWidths: Widths;
   private pendingHeight = 0;
   private readonly totals = new Map<string, bigint>();
@@ -157,24 +157,25 @@ export class ReportHtmlBuilder {
 
   /** Adds a row to the block being filled, or to a new one when it would overflow its page. */
   private addCells(cells: Cells): void {
-    let widths = this.table.fit(this.pendingWidths, cells);
+    const row = this.table.row(cells);
+    let widths = this.table.fit(this.pendingWidths, row);
     // Wider columns leave the customer less room: the rows already in may take more lines.
     let height =
-      widths === this.pendingWidths || sameWidths(widths, this.pendingWidths)
+      widths === this.pendingWidths
         ? this.pendingHeight
         : this.pendingRows.reduce((sum, pending) => sum + this.table.rowHeight(pending, widths), 0);
     const full =
       this.pendingRows.length >= this.rowsPerPage ||
-      this.table.headHeight(widths) + height + this.table.rowHeight(cells, widths) >
+      this.table.headHeight(widths) + height + this.table.rowHeight(row, widths) >
         blockHeight(this.pageCount === 0);
     if (this.pendingRows.length && full) {
       this.flushPage();
-      widths = this.table.fit(this.table.minWidths, cells);
+      widths = this.table.fit(this.table.minWidths, row);
       height = 0;
     }
-    this.pendingRows.push(cells);
+    this.pendingRows.push(row);
     this.pendingWidths = widths;
-    this.pendingHeight = height + this.table.rowHeight(cells, widths);
+    this.pendingHeight = height + this.table.rowHeight(row, widths);
   }
 
   private document(pages: string[], first: boolean): string {
@@ -246,8 +247,4 @@ export class ReportHtmlBuilder {
     this.pages = [];
     this.pagesRows = 0;
   }
-}
-
-function sameWidths(a: Widths, b: Widths): boolean {
-  return (Object.keys(a) as Array<keyof Widths>).every((column) => a[column] === b[column]);
 }

@@ -65,10 +65,8 @@ const EMOJI = /\p{Extended_Pictographic}/u;
 // eslint-disable-next-line no-misleading-character-class -- tested on one code point at a time
 const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFE00-\uFE0F]/u;
 
-/** A character's advance in em: Noto Sans's own for ASCII, the widest of its kind otherwise. */
-function charWidth(char: string, bold: boolean): number {
-  const code = char.codePointAt(0)!;
-  if (code >= 0x20 && code < 0x7f) return (bold ? ASCII_BOLD : ASCII_REGULAR)[code - 0x20] / 1000;
+/** A character's advance in em, beyond ASCII: the widest of its kind. */
+function otherWidth(char: string, bold: boolean): number {
   if (ZERO_WIDTH.test(char)) return 0;
   if (WIDE.test(char)) return 1;
   if (EMOJI.test(char)) return 1.3;
@@ -78,8 +76,19 @@ function charWidth(char: string, bold: boolean): number {
 
 /** Printed width of one line of text at the table's size, in mm, a few percent generous. */
 export function textWidth(text: string, bold = false): number {
+  const ascii = bold ? ASCII_BOLD : ASCII_REGULAR;
   let em = 0;
-  for (const char of text) em += charWidth(char, bold);
+  // Code units, not code points: nearly every character is ASCII, read from the table.
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x20 && code < 0x7f) {
+      em += ascii[code - 0x20] / 1000;
+    } else {
+      const char = String.fromCodePoint(text.codePointAt(i)!);
+      em += otherWidth(char, bold);
+      i += char.length - 1;
+    }
+  }
   return em * EM_MM * 1.03;
 }
 
@@ -96,6 +105,8 @@ const PIECES = new RegExp(`${WIDE.source}|(?:(?!${WIDE.source})\\S)+`, 'gu');
  */
 export function estimateLines(text: string, width: number, bold = false): number {
   const room = Math.max(1, width - 2 * CELL_PAD_X_MM);
+  // Most names fit one line: no need to find where they would break.
+  if (textWidth(text, bold) <= room) return 1;
   const space = textWidth(' ', bold);
   let lines = 1;
   let used = 0;

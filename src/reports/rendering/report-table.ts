@@ -10,7 +10,6 @@ import {
   headHeight,
   PAGE_WIDTH_MM,
   rowHeight,
-  textWidth,
   CELL_PAD_X_MM,
 } from './report-layout';
 
@@ -27,6 +26,14 @@ export interface Cells {
 /** The columns that keep to one line; the customer's takes the width they leave. */
 const FIXED = ['number', 'placed', 'status', 'items', 'total'] as const;
 export type Widths = Record<(typeof FIXED)[number], number>;
+
+/** A row and what it takes: each one-line cell's width, the customer's lines at a width. */
+export interface Row {
+  cells: Cells;
+  needs: Widths;
+  lines: number;
+  linesAt: number;
+}
 
 /**
  * The widest a column grows, in mm, so that the customer keeps at least 40 mm. A longer value
@@ -48,6 +55,7 @@ const snap = (width: number): number => Math.ceil(width / GRID_MM) * GRID_MM;
 
 export class OrderTable {
   private readonly headings: Record<keyof Cells, string>;
+  private readonly headHeights = new WeakMap<Widths, number>();
   /** The widths of a block before any row: the headings' and the samples'. */
   readonly minWidths: Widths;
 
@@ -76,12 +84,18 @@ export class OrderTable {
     }
   }
 
-  /** The widths a block needs to hold one more row. */
-  fit(widths: Widths, cells: Cells): Widths {
-    const fitted = { ...widths };
+  row(cells: Cells): Row {
+    const needs = {} as Widths;
+    for (const column of FIXED) needs[column] = cellWidth(cells[column]);
+    return { cells, needs, lines: 0, linesAt: NaN };
+  }
+
+  /** The widths a block needs to hold one more row: `widths` itself when they suffice. */
+  fit(widths: Widths, row: Row): Widths {
+    let fitted = widths;
     for (const column of FIXED) {
-      const needed = Math.min(MAX_WIDTHS[column], snap(cellWidth(cells[column])));
-      if (needed > fitted[column]) fitted[column] = needed;
+      const needed = Math.min(MAX_WIDTHS[column], snap(row.needs[column]));
+      if (needed > fitted[column]) fitted = { ...fitted, [column]: needed };
     }
     return fitted;
   }
@@ -91,14 +105,24 @@ export class OrderTable {
   }
 
   headHeight(widths: Widths): number {
-    const lines = (Object.keys(this.headings) as Array<keyof Cells>).map((column) =>
-      estimateLines(this.headings[column], this.width(column, widths), true),
-    );
-    return headHeight(Math.max(...lines));
+    let height = this.headHeights.get(widths);
+    if (height === undefined) {
+      const lines = (Object.keys(this.headings) as Array<keyof Cells>).map((column) =>
+        estimateLines(this.headings[column], this.width(column, widths), true),
+      );
+      height = headHeight(Math.max(...lines));
+      this.headHeights.set(widths, height);
+    }
+    return height;
   }
 
-  rowHeight(cells: Cells, widths: Widths): number {
-    return rowHeight(estimateLines(cells.customer, this.customerWidth(widths)));
+  rowHeight(row: Row, widths: Widths): number {
+    const width = this.customerWidth(widths);
+    if (row.linesAt !== width) {
+      row.lines = estimateLines(row.cells.customer, width);
+      row.linesAt = width;
+    }
+    return rowHeight(row.lines);
   }
 
   /**
@@ -107,7 +131,7 @@ export class OrderTable {
    * as rows of inline blocks). ARIA roles keep the table semantics. Every block starts with the
    * column headings and is kept on one page, so every page of orders has its headings.
    */
-  blockHtml(rows: Cells[], widths: Widths): string {
+  blockHtml(rows: Row[], widths: Widths): string {
     const style = (['number', 'placed', 'customer', 'status', 'items', 'total'] as const)
       .map((column, i) => `--c${i + 1}:${this.width(column, widths).toFixed(2)}mm`)
       .join(';');
@@ -122,14 +146,14 @@ export class OrderTable {
       `<span class="num" role="columnheader">${escapeHtml(items)}</span>` +
       `<span class="num" role="columnheader">${escapeHtml(total)}</span></div>`;
     const body = rows.map(
-      (cells) =>
+      (row) =>
         '<div class="row" role="row">' +
-        this.cell(cells, 'number', widths) +
-        this.cell(cells, 'placed', widths) +
-        `<span class="who" role="cell"><bdi>${escapeHtml(cells.customer)}</bdi></span>` +
-        this.cell(cells, 'status', widths) +
-        this.cell(cells, 'items', widths, 'num') +
-        this.cell(cells, 'total', widths, 'num') +
+        this.cell(row, 'number', widths) +
+        this.cell(row, 'placed', widths) +
+        `<span class="who" role="cell"><bdi>${escapeHtml(row.cells.customer)}</bdi></span>` +
+        this.cell(row, 'status', widths) +
+        this.cell(row, 'items', widths, 'num') +
+        this.cell(row, 'total', widths, 'num') +
         '</div>',
     );
     return `<section class="orders" role="table" style="${style}">${head}${body.join('')}</section>`;
@@ -140,11 +164,15 @@ export class OrderTable {
   }
 
   /** A one-line cell; a value wider than its column at its widest prints smaller. */
-  private cell(cells: Cells, column: keyof Widths, widths: Widths, className?: string): string {
-    const text = cells[column];
-    const room = widths[column] - 2 * CELL_PAD_X_MM;
-    const scale = room / textWidth(text);
-    const size = scale < 1 ? ` style="font-size:${(FONT_PT * scale).toFixed(2)}pt"` : '';
+  private cell(row: Row, column: keyof Widths, widths: Widths, className?: string): string {
+    const text = row.cells[column];
+    const size =
+      row.needs[column] > widths[column]
+        ? ` style="font-size:${(
+            (FONT_PT * (widths[column] - 2 * CELL_PAD_X_MM)) /
+            (row.needs[column] - 2 * CELL_PAD_X_MM)
+          ).toFixed(2)}pt"`
+        : '';
     const classes = className ? ` class="${className}"` : '';
     return `<span${classes} role="cell"${size}>${escapeHtml(text)}</span>`;
   }
