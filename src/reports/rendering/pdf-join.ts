@@ -37,8 +37,8 @@ export const PDF_CHUNK_BYTES = 1024 * 1024;
  * glyph, taken for a letter half an em wide. Skia's Type 3 fonts (the glyphs of CFF fonts such as
  * Noto Sans CJK, and of colour emoji) start with .notdef at code 0, a whole em wide: poppler took
  * their text for twice its size and set every CJK or emoji character apart from the words around
- * it, out of order. Code 0 is never drawn, and Chromium places every glyph itself (Td), so giving
- * it half an em changes nothing on the page.
+ * it, out of order. Chromium places every glyph itself (Td), so code 0's width changes nothing on
+ * the page; half an em makes poppler read the size the text has.
  */
 function readableType3(font: PDFDict): void {
   if (font.get(PDFName.of('Subtype')) !== PDFName.of('Type3')) return;
@@ -63,7 +63,7 @@ interface JoinedPage {
  * Joins a report's part PDFs into one and writes "Page X of Y" on every page, as real text, while
  * the parts are still printing: each part is written out as it comes, in any order, and let go.
  * Memory holds one part and a few numbers per page, whatever the report's length; the page tree
- * (the parts' order) and the page numbers are written last, when every part is in.
+ * (the parts' order), the page numbers and the metadata are written last, when every part is in.
  *
  * The numbers cannot come from Chromium's own footer: no part knows the report's page count.
  */

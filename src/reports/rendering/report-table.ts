@@ -71,7 +71,7 @@ export class OrderTable {
     const placedWords = this.headings.placed.split(' ');
     this.minWidths = {
       number: snap(cellWidth(this.headings.number, true)),
-      // "Placed at" on one line, the zone on the next when the column is narrower than both.
+      // A time on one line, and the heading's longest word: the zone may take a line of its own.
       placed: snap(
         Math.max(cellWidth(SAMPLES.placed!), ...placedWords.map((word) => cellWidth(word, true))),
       ),
