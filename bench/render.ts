@@ -1,18 +1,24 @@
 /**
- * PDF render benchmark: our PdfRenderer against bare Puppeteer on the same HTML, in the same run.
- * Measures, never passes or fails. Run: npx ts-node --transpile-only bench/render.ts
+ * PDF render benchmark: our PdfRenderer against bare Puppeteer on the same HTML, in the same run,
+ * for Latin-only reports and reports whose names are in ten scripts. Measures, never passes or
+ * fails. Run: npx ts-node --transpile-only bench/render.ts [50,1000,10000] [latin,mixed]
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
 import puppeteer, { Browser, Page } from 'puppeteer';
+import { Environment } from '../src/config/environment';
 import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium';
 import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
 import { memorySink } from '../src/reports/rendering/pdf-join';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
 
+/** Latin-only names, or names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and emoji. */
+export type Scripts = 'latin' | 'mixed';
+
 export interface RenderBenchResult {
   orders: number;
+  scripts: Scripts;
   oursMs: number;
   bareMs: number;
   ratio: number;
@@ -20,7 +26,10 @@ export interface RenderBenchResult {
   barePartsMs: number;
   partsRatio: number;
   pdfBytes: number;
+  /** Bare Puppeteer's PDF of the same HTML, as one document. */
+  barePdfBytes: number;
   pages: number;
+  pagesPer1000: number;
   chromiumRssMb: number;
 }
 
@@ -34,11 +43,27 @@ const LAST_NAMES = [
   'Kowalczyk',
   'Ali',
 ];
-const STATUSES = ['delivered', 'shipped', 'paid', 'cancelled', 'refunded'];
+/** One name in each script the issue lists (15): every other row of a mixed report. */
+const WORLD_NAMES = [
+  '山田 太郎',
+  '김민준',
+  '王小明',
+  'राहुल शर्मा',
+  'สมชาย ใจดี',
+  'Γιώργος Παπαδόπουλος',
+  'Иван Петров',
+  'محمد علي',
+  'דוד כהן',
+  'Lucía 😀 Fernández',
+];
+const STATUSES = ['DELIVERED', 'SHIPPED', 'PAID', 'CANCELED', 'REFUNDED'];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
 
-/** Deterministic synthetic orders across October 2021, in placed_at order. */
-export function syntheticRows(count: number, seed = 42): ReportRow[] {
+/**
+ * Deterministic synthetic orders across October 2021, in placed_at order, numbered as the seed
+ * numbers them (ORD-4B6D6D-000001).
+ */
+export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'latin'): ReportRow[] {
   let state = seed;
   const next = (): number => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -52,11 +77,14 @@ export function syntheticRows(count: number, seed = 42): ReportRow[] {
   return times.map((time, i) => {
     const cents = 500 + Math.floor(next() * 150_000);
     return {
-      number: `ORD-2021-${String(100000 + i)}`,
+      number: `ORD-4B6D6D-${String(i + 1).padStart(6, '0')}`,
       placedAt: new Date(time),
-      customerName: `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
-        LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
-      }`,
+      customerName:
+        scripts === 'mixed' && i % 2
+          ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
+          : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
+              LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
+            }`,
       status: STATUSES[Math.floor(next() * STATUSES.length)],
       itemCount: 1 + Math.floor(next() * 12),
       total: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
@@ -70,18 +98,20 @@ export function buildReport(
   orders: number,
   rowsPerPage: number,
   rowsPerPart = Infinity,
+  scripts: Scripts = 'latin',
 ): ReportHtmlBuilder {
   const builder = new ReportHtmlBuilder(
     {
-      clientName: 'Acme Retail Europe GmbH',
+      clientName: scripts === 'mixed' ? 'Sakura Shop 株式会社' : 'Acme Retail Europe GmbH',
       startDate: '2021-10-01',
       endDate: '2021-11-01',
       generatedAt: new Date(),
+      timeZone: 'UTC',
     },
     rowsPerPage,
     ReportHtmlBuilder.partRows(orders, rowsPerPart),
   );
-  const rows = syntheticRows(orders);
+  const rows = syntheticRows(orders, 42, scripts);
   for (let i = 0; i < rows.length; i += 1000) builder.addRows(rows.slice(i, i + 1000));
   return builder;
 }
@@ -139,14 +169,25 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [Number(process.hrtime.bigint() - started) / 1e6, result];
 }
 
+const DEFAULTS = new Environment();
+
 export async function benchRender(
   sizes = [50, 1000, 10000],
-  options: { rowsPerPage?: number; rowsPerPart?: number; executablePath?: string } = {},
+  options: {
+    rowsPerPage?: number;
+    rowsPerPart?: number;
+    executablePath?: string;
+    scripts?: Scripts[];
+  } = {},
 ): Promise<RenderBenchResult[]> {
   const executablePath =
     options.executablePath ?? process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
-  const rowsPerPage = options.rowsPerPage ?? Number(process.env.RENDER_ROWS_PER_PAGE ?? 40);
-  const rowsPerPart = options.rowsPerPart ?? Number(process.env.RENDER_ROWS_PER_PART ?? 1000);
+  const rowsPerPage =
+    options.rowsPerPage ??
+    Number(process.env.RENDER_ROWS_PER_PAGE ?? DEFAULTS.RENDER_ROWS_PER_PAGE);
+  const rowsPerPart =
+    options.rowsPerPart ??
+    Number(process.env.RENDER_ROWS_PER_PART ?? DEFAULTS.RENDER_ROWS_PER_PART);
   const ours = new PdfRenderer({
     executablePath,
     // As a worker runs: an idle pool prints a report's parts on all its pages at once.
@@ -169,9 +210,12 @@ export async function benchRender(
     await barePage.setJavaScriptEnabled(false);
     await ours.ping();
 
-    for (const orders of sizes) {
-      const html = buildReport(orders, rowsPerPage).toHtml();
-      const parts = buildReport(orders, rowsPerPage, rowsPerPart).finish();
+    const variants = (options.scripts ?? ['latin', 'mixed']).flatMap((scripts) =>
+      sizes.map((orders) => ({ orders, scripts })),
+    );
+    for (const { orders, scripts } of variants) {
+      const html = buildReport(orders, rowsPerPage, Infinity, scripts).toHtml();
+      const parts = buildReport(orders, rowsPerPage, rowsPerPart, scripts).finish();
       const runs = orders >= 10000 ? 3 : 5;
       const bareRender = async () => {
         await barePage.setContent(html, { waitUntil: 'load', timeout: 0 });
@@ -196,6 +240,7 @@ export async function benchRender(
       const bareMs: number[] = [];
       const barePartsMs: number[] = [];
       let pdfBytes = 0;
+      let barePdfBytes = 0;
       let pdf: Buffer = Buffer.alloc(0);
       let chromiumRssMb = 0;
       for (let i = 0; i < runs; i++) {
@@ -205,19 +250,24 @@ export async function benchRender(
         pdfBytes = out.length;
         const tree = treeRssMb(ours.browserPid);
         chromiumRssMb = Math.max(chromiumRssMb, tree.processMb + tree.descendantsMb);
-        bareMs.push((await timed(bareRender))[0]);
+        const [bareTook, barePdf] = await timed(bareRender);
+        bareMs.push(bareTook);
+        barePdfBytes = barePdf.length;
         barePartsMs.push((await timed(barePartsRender))[0]);
       }
       const pages = (await PDFDocument.load(pdf)).getPageCount();
       const row: RenderBenchResult = {
         orders,
+        scripts,
         oursMs: Math.round(median(oursMs)),
         bareMs: Math.round(median(bareMs)),
         ratio: Math.round((median(oursMs) / median(bareMs)) * 100) / 100,
         barePartsMs: Math.round(median(barePartsMs)),
         partsRatio: Math.round((median(oursMs) / median(barePartsMs)) * 100) / 100,
         pdfBytes,
+        barePdfBytes,
         pages,
+        pagesPer1000: Math.round((pages * 1000) / orders),
         chromiumRssMb,
       };
       results.push(row);
@@ -245,7 +295,7 @@ export async function bareRenderRate(
     args: CHROMIUM_ARGS,
   });
   try {
-    const html = buildReport(orders, 40).toHtml();
+    const html = buildReport(orders, DEFAULTS.RENDER_ROWS_PER_PAGE).toHtml();
     const tabs = await Promise.all(Array.from({ length: pages }, () => browser.newPage()));
     const print = async (page: Page) => {
       await page.setContent(html, { waitUntil: 'load' });
@@ -268,22 +318,27 @@ export async function bareRenderRate(
 
 if (require.main === module) {
   const sizes = process.argv[2]?.split(',').map(Number);
-  benchRender(sizes)
+  const scripts = process.argv[3]?.split(',') as Scripts[] | undefined;
+  benchRender(sizes, { scripts })
     .then((results) => {
       console.log(
         `PDF render, median of 5 runs (3 for >= 10,000 orders), rowsPerPage=` +
-          `${process.env.RENDER_ROWS_PER_PAGE ?? 40}, rowsPerPart=${process.env.RENDER_ROWS_PER_PART ?? 1000}`,
+          `${process.env.RENDER_ROWS_PER_PAGE ?? DEFAULTS.RENDER_ROWS_PER_PAGE}, ` +
+          `rowsPerPart=${process.env.RENDER_ROWS_PER_PART ?? DEFAULTS.RENDER_ROWS_PER_PART}`,
       );
       console.table(
         results.map((r) => ({
           orders: r.orders,
+          scripts: r.scripts,
           'ours ms': r.oursMs,
           'bare ms (one document)': r.bareMs,
           ratio: r.ratio,
           'bare ms (same parts)': r.barePartsMs,
           'ratio (parts)': r.partsRatio,
           'PDF KB': Math.round(r.pdfBytes / 1024),
+          'bare PDF KB': Math.round(r.barePdfBytes / 1024),
           pages: r.pages,
+          'pages / 1,000': r.pagesPer1000,
           'Chromium RSS MB': r.chromiumRssMb,
         })),
       );

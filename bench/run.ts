@@ -19,7 +19,7 @@ import { dataSourceOptions } from '../src/database/database-options';
 import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
-import { bareRenderRate, benchRender, treeRssMb } from './render';
+import { bareRenderRate, benchRender, RenderBenchResult, treeRssMb } from './render';
 
 const ROOT = join(__dirname, '..');
 /** The V8 heap a worker gets for the bounded-memory run. */
@@ -462,9 +462,10 @@ function summaryTable(results: Record<string, any>): string {
     '| measure | ours | bare tool, same run | ratio |',
     '| --- | --- | --- | --- |',
     ...render.map(
-      (r: { orders: number; oursMs: number; bareMs: number; ratio: number }) =>
-        `| render ${r.orders.toLocaleString('en')} orders (ms) | ${r.oursMs} | ` +
-        `${r.bareMs} (Puppeteer, one document, one page) | ${r.ratio} |`,
+      (r: RenderBenchResult) =>
+        `| render ${r.orders.toLocaleString('en')} orders, ${r.scripts === 'mixed' ? 'ten scripts' : 'Latin'} ` +
+        `(ms; PDF KB, pages per 1,000) | ${r.oursMs}; ${Math.round(r.pdfBytes / 1024)}, ${r.pagesPer1000} | ` +
+        `${r.bareMs}; ${Math.round(r.barePdfBytes / 1024)} (Puppeteer, one document, one page) | ${r.ratio} |`,
     ),
     `| POST /v1/orders/reports (req/s, p99 ms) | ${api.post.requestsPerSecond}, ${api.post.p99Ms} | | |`,
     `| POST → 202 sequential (p50 / p99 ms) | ${post.p50Ms} / ${post.p99Ms} | | |`,

@@ -72,6 +72,31 @@ else
 fi
 export PUPPETEER_EXECUTABLE_PATH="$CHROMIUM"
 
+# --- b2. Fonts and PDF tools ----------------------------------------------------------------------
+# The report's fonts: Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari and Thai (fonts-noto-core),
+# Chinese, Japanese and Korean (fonts-noto-cjk), emoji (fonts-noto-color-emoji); without them
+# Chromium prints empty boxes. poppler-utils (pdftotext, pdffonts, pdftoppm) is what the e2e specs
+# read the PDFs with.
+FONT_PACKAGES="fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji"
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s ' "$p"
+  done
+}
+if command -v dpkg-query >/dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  missing="$(missing_packages $FONT_PACKAGES poppler-utils)"
+  if [ -n "$missing" ]; then
+    can_apt || die "the report fonts or PDF tools are missing. Run: sudo apt-get install -y ${missing% }"
+    # shellcheck disable=SC2086
+    apt_install $missing
+  fi
+  say "fonts: $FONT_PACKAGES and poppler-utils installed"
+else
+  say "warning: not a Debian system; install the Noto fonts (Latin, CJK, emoji) and poppler's pdftotext yourself"
+fi
+
 # --- c. Postgres ----------------------------------------------------------------------------------
 PG_PORT=54329
 PG_DIR="$LOCAL/postgres"

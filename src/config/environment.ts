@@ -34,7 +34,7 @@ export class Environment {
   @IsInt() @Min(1) @Max(32) RENDER_CONCURRENCY = 2;
   @IsInt() @Min(1000) @Max(600000) RENDER_TIMEOUT_MS = 300000;
   @IsInt() @Min(1) @Max(5) RENDER_ATTEMPTS = 3;
-  @IsInt() @Min(10) @Max(1000) RENDER_ROWS_PER_PAGE = 40;
+  @IsInt() @Min(10) @Max(1000) RENDER_ROWS_PER_PAGE = 52;
   @IsInt() @Min(100) @Max(100000) RENDER_ROWS_PER_PART = 1000;
   @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
   @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;

@@ -98,6 +98,8 @@ export class RenderReport {
         startDate: report.startDate,
         endDate: report.endDate,
         generatedAt: new Date(),
+        // Reports are in UTC until clients and reports have their own zones (issue 15).
+        timeZone: 'UTC',
       },
       this.render.rowsPerPage,
       ReportHtmlBuilder.partRows(orders.count, this.render.rowsPerPart),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PDFArray, PDFDocument, PDFName, StandardFonts } from 'pdf-lib';
+import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, StandardFonts } from 'pdf-lib';
 import { memorySink, PdfJoin } from './pdf-join';
 
 // pdf-parse's index.js runs a debug self-test when required directly.
@@ -123,5 +123,73 @@ describe('PdfJoin', () => {
     await join.stop();
     await join.add(1, await part(1, 3));
     expect(chunks.length).toBe(before);
+  });
+});
+
+describe('PdfJoin, a complete document', () => {
+  /** A part as Chromium prints one: its title, and a Type 3 font as Skia writes them. */
+  async function chromiumLikePart(title: string): Promise<Uint8Array> {
+    const document = await PDFDocument.create();
+    document.setTitle(title);
+    const page = document.addPage([595.92, 841.92]);
+    const type3 = document.context.register(
+      document.context.obj({
+        Type: 'Font',
+        Subtype: 'Type3',
+        FontMatrix: [0.001, 0, 0, -0.001, 0, 0],
+        FontBBox: [0, 120, 1000, -880],
+        FirstChar: 0,
+        LastChar: 1,
+        Widths: [1000, 1000],
+        Encoding: { Type: 'Encoding', Differences: [0, 'g0', 'g69B9'] },
+        CharProcs: {},
+      }),
+    );
+    page.node.setFontDictionary(PDFName.of('F5'), type3);
+    return document.save();
+  }
+
+  async function joined(parts: Uint8Array[]): Promise<Buffer> {
+    const output = memorySink();
+    const join = new PdfJoin(output.sink);
+    for (const [index, part] of parts.entries()) await join.add(index, part);
+    await join.finish();
+    return output.pdf();
+  }
+
+  it('gives title, author, subject and language, the subject from the title', async () => {
+    const title = 'Orders report – Sakura Shop 株式会社, 1 Oct 2021 – 31 Oct 2021 (Asia/Tokyo)';
+    const pdf = await PDFDocument.load(await joined([await chromiumLikePart(title)]), {
+      updateMetadata: false,
+    });
+
+    expect(pdf.getTitle()).toBe(title);
+    expect(pdf.getSubject()).toBe('Sakura Shop 株式会社, 1 Oct 2021 – 31 Oct 2021 (Asia/Tokyo)');
+    expect(pdf.getAuthor()).toBe('orders-reports');
+    expect(pdf.getProducer()).toBe('orders-reports');
+    expect(pdf.catalog.lookup(PDFName.of('Lang'))?.toString()).toBe('(en)');
+  });
+
+  it('stamps the page numbers in an embedded subset of Noto Sans, not Helvetica', async () => {
+    const pdf = await PDFDocument.load(await joined([await part(0, 2)]));
+    const fonts = pdf.getPage(1).node.Resources()!.lookup(PDFName.Font, PDFDict);
+    const stamp = fonts.lookup(PDFName.of('PageNumberFont'), PDFDict);
+    const descendant = stamp.lookup(PDFName.of('DescendantFonts'), PDFArray).lookup(0, PDFDict);
+    const descriptor = descendant.lookup(PDFName.of('FontDescriptor'), PDFDict);
+
+    expect(stamp.get(PDFName.of('BaseFont'))?.toString()).toBe('/PAGENO+NotoSans-Regular');
+    expect(descriptor.get(PDFName.of('FontFile2'))).toBeDefined();
+    // A subset: the digits and "Page of", not the 3,000 glyphs of the font.
+    const file = descriptor.lookup(PDFName.of('FontFile2'));
+    expect(file).toBeInstanceOf(PDFRawStream);
+    expect((file as PDFRawStream).getContents().length).toBeLessThan(20_000);
+  });
+
+  it('gives the first code of a Type 3 font half an em, as poppler reads text sizes', async () => {
+    const pdf = await PDFDocument.load(await joined([await chromiumLikePart('Orders report – x')]));
+    const fonts = pdf.getPage(0).node.Resources()!.lookup(PDFName.Font, PDFDict);
+    const widths = fonts.lookup(PDFName.of('F5'), PDFDict).lookup(PDFName.of('Widths'), PDFArray);
+
+    expect(widths.asArray().map(String)).toEqual(['500', '1000']);
   });
 });

@@ -4,14 +4,16 @@ import {
   PDFContext,
   PDFDict,
   PDFDocument,
+  PDFHexString,
   PDFName,
+  PDFNumber,
   PDFObject,
   PDFObjectCopier,
   PDFRef,
   PDFString,
-  StandardFontEmbedder,
-  StandardFonts,
 } from 'pdf-lib';
+import { PageNumberFont, pageNumberFont } from './page-number-font';
+import { REPORT_AUTHOR, REPORT_LANGUAGE, subjectOf } from './report-document';
 
 /** Where the joined PDF goes, a chunk at a time, in order. */
 export type PdfSink = (chunk: Buffer) => Promise<void>;
@@ -27,16 +29,28 @@ const FONT_SIZE = 7.5;
 /** Centred in the bottom margin the renderer leaves (16 mm): about 7 mm from the edge. */
 const BASELINE_PT = 20;
 const NUMBER_FONT = PDFName.of('PageNumberFont');
-/**
- * Helvetica's metrics, to centre and encode the numbers: loaded once (decompressing them took
- * about 0.3 ms per report), each join embeds the font into its own PDF.
- */
-const NUMBER_FONT_METRICS = StandardFontEmbedder.for(
-  // pdf-lib types the same font names twice, with two enums.
-  StandardFonts.Helvetica as unknown as Parameters<typeof StandardFontEmbedder.for>[0],
-);
 /** The sink gets chunks of about this size (the last one smaller). */
 export const PDF_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * poppler (pdftotext, Evince, Okular) guesses a Type 3 font's size from the width of its first
+ * glyph, taken for a letter half an em wide. Skia's Type 3 fonts (the glyphs of CFF fonts such as
+ * Noto Sans CJK, and of colour emoji) start with .notdef at code 0, a whole em wide: poppler took
+ * their text for twice its size and set every CJK or emoji character apart from the words around
+ * it, out of order. Chromium places every glyph itself (Td), so code 0's width changes nothing on
+ * the page; half an em makes poppler read the size the text has.
+ */
+function readableType3(font: PDFDict): void {
+  if (font.get(PDFName.of('Subtype')) !== PDFName.of('Type3')) return;
+  const widths = font.lookup(PDFName.of('Widths'));
+  const firstChar = font.lookup(PDFName.of('FirstChar'));
+  const matrix = font.lookup(PDFName.of('FontMatrix'));
+  if (!(widths instanceof PDFArray) || !(matrix instanceof PDFArray)) return;
+  if (!(firstChar instanceof PDFNumber) || firstChar.asNumber() !== 0) return;
+  const scale = matrix.lookup(0);
+  if (!(scale instanceof PDFNumber) || scale.asNumber() === 0) return;
+  widths.set(0, PDFNumber.of(0.5 / Math.abs(scale.asNumber())));
+}
 
 interface JoinedPage {
   page: PDFRef;
@@ -49,7 +63,7 @@ interface JoinedPage {
  * Joins a report's part PDFs into one and writes "Page X of Y" on every page, as real text, while
  * the parts are still printing: each part is written out as it comes, in any order, and let go.
  * Memory holds one part and a few numbers per page, whatever the report's length; the page tree
- * (the parts' order) and the page numbers are written last, when every part is in.
+ * (the parts' order), the page numbers and the metadata are written last, when every part is in.
  *
  * The numbers cannot come from Chromium's own footer: no part knows the report's page count.
  */
@@ -65,7 +79,9 @@ export class PdfJoin {
   /** The byte offset of every object written, by object number (the cross-reference table). */
   private readonly offsets: number[] = [];
   private readonly hash = createHash('sha256');
-  private title?: PDFObject;
+  /** The parts' title (they all have the report's) and creation date. */
+  private title?: string;
+  private created?: PDFObject;
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private written = 0;
@@ -101,13 +117,14 @@ export class PdfJoin {
     await this.queue;
     if (this.failure !== undefined) throw this.failure;
     const pages = this.parts.flat();
+    const font = await pageNumberFont();
     pages.forEach(({ number, width }, index) =>
       this.context.assign(
         number,
-        this.pageNumberStream(`Page ${index + 1} of ${pages.length}`, width),
+        this.pageNumberStream(font, `Page ${index + 1} of ${pages.length}`, width),
       ),
     );
-    NUMBER_FONT_METRICS.embedIntoContext(this.context, this.fontRef);
+    font.embedInto(this.context, this.fontRef);
     this.context.assign(
       this.pagesRef,
       this.context.obj({
@@ -117,12 +134,22 @@ export class PdfJoin {
       }),
     );
     const catalog = this.context.register(
-      this.context.obj({ Type: 'Catalog', Pages: this.pagesRef }),
+      this.context.obj({
+        Type: 'Catalog',
+        Pages: this.pagesRef,
+        Lang: PDFString.of(REPORT_LANGUAGE),
+        // Viewers show the title, not the file name, in their title bar.
+        ViewerPreferences: { DisplayDocTitle: true },
+      }),
     );
+    const subject = this.title && subjectOf(this.title);
     const info = this.context.register(
       this.context.obj({
-        ...(this.title ? { Title: this.title } : {}),
-        Producer: PDFString.of('orders-reports'),
+        ...(this.title ? { Title: PDFHexString.fromText(this.title) } : {}),
+        ...(subject ? { Subject: PDFHexString.fromText(subject) } : {}),
+        Author: PDFString.of(REPORT_AUTHOR),
+        Producer: PDFString.of(REPORT_AUTHOR),
+        ...(this.created ? { CreationDate: this.created } : {}),
       }),
     );
     await this.writeObjects();
@@ -169,10 +196,13 @@ export class PdfJoin {
     if (this.stopped || this.failure !== undefined) return;
     const part = await PDFDocument.load(pdf, { updateMetadata: false });
     const copier = PDFObjectCopier.for(part.context, this.context);
-    const title = part.context
-      .lookupMaybe(part.context.trailerInfo.Info, PDFDict)
-      ?.get(PDFName.Title);
-    if (title) this.title ??= copier.copy(title);
+    const info = part.context.lookupMaybe(part.context.trailerInfo.Info, PDFDict);
+    const title = info?.lookup(PDFName.Title);
+    if (title instanceof PDFString || title instanceof PDFHexString) {
+      this.title ??= title.decodeText();
+    }
+    const created = info?.get(PDFName.of('CreationDate'));
+    if (created) this.created ??= copier.copy(created);
     this.parts[index] = part.getPages().map((source) => {
       const leaf = copier.copy(source.node);
       leaf.set(PDFName.Parent, this.pagesRef);
@@ -189,16 +219,20 @@ export class PdfJoin {
       const fonts = resources.lookupMaybe(PDFName.Font, PDFDict) ?? this.context.obj({});
       resources.set(PDFName.Font, fonts);
       fonts.set(NUMBER_FONT, this.fontRef);
+      for (const [, font] of fonts.entries()) {
+        const dict = this.context.lookup(font);
+        if (dict instanceof PDFDict) readableType3(dict);
+      }
       return { page: this.context.register(leaf), number, width: source.getWidth() };
     });
     await this.writeObjects();
   }
 
-  private pageNumberStream(text: string, pageWidth: number) {
-    const x = (pageWidth - NUMBER_FONT_METRICS.widthOfTextAtSize(text, FONT_SIZE)) / 2;
+  private pageNumberStream(font: PageNumberFont, text: string, pageWidth: number) {
+    const x = (pageWidth - font.widthOfTextAtSize(text, FONT_SIZE)) / 2;
     return this.context.stream(
       `BT\n${NUMBER_FONT.asString()} ${FONT_SIZE} Tf\n0.35 0.35 0.35 rg\n` +
-        `${x.toFixed(2)} ${BASELINE_PT} Td\n${NUMBER_FONT_METRICS.encodeText(text).toString()} Tj\nET\n`,
+        `${x.toFixed(2)} ${BASELINE_PT} Td\n${font.encodeText(text).toString()} Tj\nET\n`,
     );
   }
 

@@ -102,6 +102,7 @@ export class PdfRenderer implements OnApplicationShutdown {
    * first render, which launches again.
    */
   async warmUp(): Promise<void> {
+    void import('./fonts').then((fonts) => fonts.warnOfMissingFonts(this.logger));
     const count = this.slots.tryAcquire(this.config.concurrency);
     const html = new ReportHtmlBuilder(
       { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },

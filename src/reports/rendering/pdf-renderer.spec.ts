@@ -23,7 +23,7 @@ function renderer(overrides: Partial<ConstructorParameters<typeof PdfRenderer>[0
     concurrency: 2,
     timeoutMs: 30000,
     attempts: 3,
-    rowsPerPage: 40,
+    rowsPerPage: 52,
     rowsPerPart: 1000,
     ...overrides,
   });
@@ -49,7 +49,7 @@ function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
   };
 }
 
-function report(rows: ReportRow[], rowsPerPage = 40): ReportPart[] {
+function report(rows: ReportRow[], rowsPerPage = 52): ReportPart[] {
   const builder = new ReportHtmlBuilder(
     header,
     rowsPerPage,

@@ -1,0 +1,191 @@
+import { ClientsRepository } from '../../src/clients/clients.repository';
+import { NewOrder } from '../../src/orders/order.entity';
+import { generateOrders } from '../../src/orders/order-seed';
+import { OrderStatus } from '../../src/orders/order-status';
+import { call, insertOrders, pollUntilDone, startApp, TestApp } from '../support/harness';
+import { notdefGlyphs, pdffonts, pdfinfo, pdfLanguage, pdftotext } from '../support/pdf-tools';
+
+/** A customer in each script the contract names. */
+const NAMES = [
+  '山田 太郎',
+  '김민준',
+  '王小明',
+  'राहुल शर्मा',
+  'สมชาย ใจดี',
+  'Γιώργος Παπαδόπουλος',
+  'Иван Петров',
+  'محمد علي',
+  'דוד כהן',
+  'Zoë 😀🎉 Fan',
+];
+/** Identifiers as merchants number their orders. */
+const NUMBERS = [
+  'ORD-4B6D6D-000032',
+  'FR-2023-01-0004711',
+  'SHOP-DE-20230115-000123',
+  '2023/0042-A',
+  'A1',
+  'ORD-1001',
+  'INV-9999999999',
+  'WEB-UK-2021-10-000001',
+  'AMZ-113-7654321-1234567',
+  'ORD_2021_10_31_235959',
+];
+
+function newOrder(
+  number: string,
+  customerName: string,
+  day: number,
+  extra: Partial<NewOrder> = {},
+): NewOrder {
+  return {
+    number,
+    placedAt: new Date(Date.UTC(2021, 9, day, 12)),
+    status: OrderStatus.Paid,
+    currency: 'EUR',
+    customerName,
+    customerEmail: 'customer@example.com',
+    items: [{ sku: 'SKU-1', name: 'Mug', quantity: 2, unit_price: '12.50' }],
+    itemCount: 2,
+    total: '25.00',
+    ...extra,
+  };
+}
+
+describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (real Chromium)', () => {
+  let test: TestApp;
+
+  beforeAll(async () => {
+    test = await startApp();
+  });
+  afterAll(() => test.close());
+
+  /** A client of that exact name, its orders, and the PDF of October 2021. */
+  async function reportOf(clientName: string, orders: NewOrder[]): Promise<Buffer> {
+    const client = await test.app.get(ClientsRepository).create(clientName);
+    await insertOrders(test, client.id, orders);
+    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+      key: client.api_key,
+      json: { start_date: '2021-10-01', end_date: '2021-11-01' },
+    });
+    expect(accepted.status).toBe(202);
+    const done = await pollUntilDone(test, client.api_key, accepted.headers.get('location')!);
+    expect(done.status).toBe(303);
+    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: client.api_key });
+    expect(pdf.status).toBe(200);
+    return pdf.bytes;
+  }
+
+  describe('a report of customers in ten scripts, for "Sakura Shop 株式会社"', () => {
+    let pdf: Buffer;
+
+    beforeAll(async () => {
+      pdf = await reportOf('Sakura Shop 株式会社', [
+        ...NAMES.map((name, i) => newOrder(NUMBERS[i], name, i + 1)),
+        newOrder('JPY-1', 'Yuki Tanaka', 20, { currency: 'JPY', total: '2500.00' }),
+      ]);
+    });
+
+    it('draws no .notdef glyph: every character has a real one', async () => {
+      const { glyphs, notdef } = await notdefGlyphs(pdf);
+
+      expect(glyphs).toBeGreaterThan(500);
+      expect(notdef).toBe(0);
+    });
+
+    it('gives every name and the client name back from pdftotext exactly', async () => {
+      const text = await pdftotext(pdf);
+
+      for (const name of [...NAMES, 'Sakura Shop 株式会社']) expect(text).toContain(name);
+    });
+
+    it('gives every order number back whole', async () => {
+      const text = await pdftotext(pdf);
+      const words = new Set(text.split(/\s+/));
+
+      for (const number of NUMBERS) expect(words.has(number)).toBe(true);
+    });
+
+    it('prints a yen total in yen, with no decimals', async () => {
+      const text = await pdftotext(pdf);
+
+      expect(text).toContain('2,500 JPY');
+      expect(text).not.toContain('2,500.00 JPY');
+    });
+
+    it('embeds every font, the Type 3 ones (CJK, emoji) and the page numbers’ included', async () => {
+      const fonts = await pdffonts(pdf);
+
+      expect(fonts.filter((font) => !font.embedded)).toEqual([]);
+      expect(fonts.some((font) => font.type === 'Type 3')).toBe(true);
+      expect(fonts.map((font) => font.name)).toContain('PAGENO+NotoSans-Regular');
+    });
+
+    it('gives title, author, subject (client and period with its zone) and language', async () => {
+      const info = await pdfinfo(pdf);
+
+      expect(info.Title).toBe(
+        'Orders report – Sakura Shop 株式会社, 1 Oct 2021 – 31 Oct 2021 (UTC)',
+      );
+      expect(info.Author).toBe('orders-reports');
+      expect(info.Subject).toBe('Sakura Shop 株式会社, 1 Oct 2021 – 31 Oct 2021 (UTC)');
+      expect(await pdfLanguage(pdf)).toBe('en');
+    });
+  });
+
+  it('finds the .notdef Chromium draws for a character no font has (the check above works)', async () => {
+    // U+E000 is in the Private Use Area: no Noto font has a glyph for it.
+    const pdf = await reportOf('Private Shop', [newOrder('PUA-1', 'Ada \uE000\uE001 Lovelace', 3)]);
+    const { notdef } = await notdefGlyphs(pdf);
+
+    expect(notdef).toBe(2);
+  });
+
+  describe('a report of 1,000 seeded orders', () => {
+    let pdf: Buffer;
+    let numbers: string[];
+    let pages: number;
+
+    beforeAll(async () => {
+      const orders = generateOrders(1000, '2021-10-01', '2021-11-01');
+      numbers = orders.map((order) => order.number);
+      pdf = await reportOf('Seeded Shop', orders);
+      pages = Number((await pdfinfo(pdf)).Pages);
+    });
+
+    it('fits in 25 pages or fewer, at least 40 orders on every page but the last', async () => {
+      expect(pages).toBeLessThanOrEqual(25);
+      for (let page = 1; page < pages; page += 1) {
+        const onPage = (await pdftotext(pdf, page)).match(/ORD-[0-9A-F]{6}-\d{6}/g) ?? [];
+        expect(onPage.length).toBeGreaterThanOrEqual(40);
+      }
+    });
+
+    it('gives every order number back whole from pdftotext', async () => {
+      const found = (await pdftotext(pdf)).match(/\bORD-[0-9A-F]{6}-\d{6}\b/g) ?? [];
+
+      expect(new Set(found)).toEqual(new Set(numbers));
+      expect(found).toHaveLength(1000);
+    });
+
+    it('heads every page with the column headings', async () => {
+      for (const page of [1, 2, pages]) {
+        expect(await pdftotext(pdf, page)).toContain('Order number');
+      }
+    });
+
+    it('says "Page X of Y" right on the first, a middle and the last page', async () => {
+      for (const page of [1, Math.ceil(pages / 2), pages]) {
+        const stamps = (await pdftotext(pdf, page)).match(/Page \d+ of \d+/g);
+        expect(stamps).toEqual([`Page ${page} of ${pages}`]);
+      }
+    });
+
+    it('embeds every font', async () => {
+      const fonts = await pdffonts(pdf);
+
+      expect(fonts.length).toBeGreaterThan(0);
+      expect(fonts.filter((font) => !font.embedded)).toEqual([]);
+    });
+  });
+});
