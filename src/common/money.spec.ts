@@ -5,17 +5,33 @@ import {
   formatDecimal,
   formatMinorUnits,
   lineTotal,
+  maxTotal,
   MONEY_PATTERN,
   parseDecimal,
+  storedAmount,
   toMinorUnits,
 } from './money';
 
 describe('money', () => {
-  it('accepts as a price only plain decimals below 10^12 with at most two decimals', () => {
-    for (const good of ['0', '0.5', '12.50', '999999999999.99'])
+  it('accepts as a price only plain decimals below 10^12 with at most four decimals (its currency’s own are checked apart)', () => {
+    for (const good of ['0', '0.5', '12.50', '1.125', '0.0001', '999999999999.99'])
       expect(MONEY_PATTERN.test(good)).toBe(true);
-    for (const bad of ['01.00', '1.234', '-1', '1e3', '1000000000000', ' 1'])
+    for (const bad of ['01.00', '1.23456', '-1', '1e3', '1000000000000', ' 1'])
       expect(MONEY_PATTERN.test(bad)).toBe(false);
+  });
+
+  it('answers stored totals with their currency’s decimals, and exact older ones with what they need', () => {
+    expect(storedAmount('2500.0000', 'JPY')).toBe('2500');
+    expect(storedAmount('25.0000', 'EUR')).toBe('25.00');
+    expect(storedAmount('3.3750', 'KWD')).toBe('3.375');
+    expect(storedAmount('12.5000', 'JPY')).toBe('12.5'); // accepted before yen had no decimals
+    expect(storedAmount('0.0000', 'EUR')).toBe('0.00');
+  });
+
+  it('bounds a total at 16 digits before the point, in every currency', () => {
+    expect(formatMinorUnits(maxTotal('EUR'), 'EUR')).toBe('9999999999999999.99');
+    expect(formatMinorUnits(maxTotal('JPY'), 'JPY')).toBe('9999999999999999');
+    expect(formatMinorUnits(maxTotal('KWD'), 'KWD')).toBe('9999999999999999.999');
   });
 
   it('adds decimals exactly where floating point would not', () => {

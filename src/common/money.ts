@@ -4,11 +4,34 @@
  * Without a currency, amounts have two decimals: what the orders API validates and stores today.
  */
 
-/** What a client may send as a price: no sign, no exponent, at most two decimals, below 10^12. */
-export const MONEY_PATTERN = /^(0|[1-9]\d{0,11})(\.\d{1,2})?$/;
+/**
+ * What a client may send as a price: no sign, no exponent, below 10^12, at most four decimals (the
+ * most any currency has); its own currency's decimals are checked apart (toMinorUnits).
+ */
+export const MONEY_PATTERN = /^(0|[1-9]\d{0,11})(\.\d{1,4})?$/;
 
-/** The largest amount a `numeric(18,2)` column holds, in minor units. */
-export const MAX_STORED_MINOR_UNITS = 10n ** 18n - 1n;
+/** How totals are stored: numeric(20,4), at most 16 digits before the point. */
+const STORED_DIGITS = 4;
+const MAX_WHOLE_UNITS = 10n ** 16n;
+
+/** The largest total an order may have, in `currency`'s minor units. */
+export function maxTotal(currency: string): bigint {
+  return MAX_WHOLE_UNITS * 10n ** BigInt(currencyDigits(currency)) - 1n;
+}
+
+/**
+ * A stored amount as the API writes it: with its currency's decimals ("2500" JPY, "25.00" EUR,
+ * "3.375" KWD), or with the few more a row from before currencies had their own decimals holds
+ * ("12.50" JPY): exact, never rounded.
+ */
+export function storedAmount(value: string, currency: string): string {
+  const units = parseDecimal(value, STORED_DIGITS);
+  if (units === undefined) throw new RangeError(`Not a stored amount: ${value}`);
+  let digits = currencyDigits(currency);
+  while (digits < STORED_DIGITS && units % 10n ** BigInt(STORED_DIGITS - digits) !== 0n)
+    digits += 1;
+  return formatDecimal(units / 10n ** BigInt(STORED_DIGITS - digits), digits);
+}
 
 /** Two decimals: amounts given without their currency. */
 const DEFAULT_DIGITS = 2;

@@ -20,8 +20,8 @@ export class Order {
   @Column({ name: 'customer_email' }) customerEmail: string;
   @Column({ type: 'jsonb' }) items: OrderItem[];
   @Column({ name: 'item_count', type: 'integer' }) itemCount: number;
-  /** numeric(18,2), read back as an exact decimal string. */
-  @Column({ type: 'numeric', precision: 18, scale: 2 }) total: string;
+  /** numeric(20,4), read back as an exact decimal string (money.ts: storedAmount). */
+  @Column({ type: 'numeric', precision: 20, scale: 4 }) total: string;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }
 

@@ -83,7 +83,7 @@ export class OrdersRepository {
   ): Promise<PeriodOrder[]> {
     return this.dataSource.query<PeriodOrder[]>(
       `SELECT id, number, placed_at AS "placedAt", customer_name AS "customerName", status,
-              item_count AS "itemCount", total, currency
+              item_count AS "itemCount", trim_scale(total)::text AS total, currency
          FROM orders
         WHERE client_id = $1 AND placed_at >= $2 AND placed_at < $3
           AND ($4::timestamptz IS NULL OR (placed_at, id) > ($4, $5::uuid))

@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
-import { formatMinorUnits, lineTotal, MAX_STORED_MINOR_UNITS } from '../common/money';
+import {
+  currencyDigits,
+  formatMinorUnits,
+  lineTotal,
+  maxTotal,
+  toMinorUnits,
+} from '../common/money';
 import { encodeCursor, isUuid, Page } from '../common/pagination';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
@@ -9,17 +15,36 @@ import { NewOrder } from './order.entity';
 import { orderNotFound, orderNumberTaken } from './orders.exceptions';
 import { OrdersRepository } from './orders.repository';
 
-/** The row for a new order: the server computes the total and the item count. */
+/**
+ * The row for a new order: the server computes the total and the item count, in the currency's own
+ * minor units (a price with more decimals than its currency has is refused, naming it).
+ */
 export function newOrder(dto: CreateOrderDto): NewOrder {
+  const { currency } = dto;
   const items = dto.items.map(({ sku, name, quantity, unit_price }) => ({
     sku,
     name,
     quantity,
     unit_price,
   }));
-  const total = items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price), 0n);
-  if (total > MAX_STORED_MINOR_UNITS) {
-    throw ApiError.invalidField('items', 'make a total larger than 9999999999999999.99');
+  const problems = items.flatMap(({ unit_price }, i) => {
+    try {
+      toMinorUnits(unit_price, currency);
+      return [];
+    } catch {
+      const digits = currencyDigits(currency);
+      const most =
+        digits === 0 ? 'no decimals' : `at most ${digits} decimal${digits > 1 ? 's' : ''}`;
+      return [{ field: `items.${i}.unit_price`, message: `must have ${most} in ${currency}` }];
+    }
+  });
+  if (problems.length > 0) throw ApiError.validation(problems);
+  const total = items.reduce((sum, i) => sum + lineTotal(i.quantity, i.unit_price, currency), 0n);
+  if (total > maxTotal(currency)) {
+    throw ApiError.invalidField(
+      'items',
+      `make a total larger than ${formatMinorUnits(maxTotal(currency), currency)}`,
+    );
   }
   return {
     number: dto.number,
@@ -30,7 +55,7 @@ export function newOrder(dto: CreateOrderDto): NewOrder {
     customerEmail: dto.customer.email,
     items,
     itemCount: items.reduce((sum, item) => sum + item.quantity, 0),
-    total: formatMinorUnits(total),
+    total: formatMinorUnits(total, currency),
   };
 }
 

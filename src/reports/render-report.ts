@@ -98,8 +98,7 @@ export class RenderReport {
         startDate: report.startDate,
         endDate: report.endDate,
         generatedAt: new Date(),
-        // Reports are in UTC until clients and reports have their own zones (issue 15).
-        timeZone: 'UTC',
+        timeZone: report.timeZone,
       },
       this.render.rowsPerPage,
       ReportHtmlBuilder.partRows(orders.count, this.render.rowsPerPart),

@@ -10,8 +10,10 @@ const RUNS = 200;
 const STATUSES = ['PENDING', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELED', 'REFUNDED'];
 const REPORT_STATUSES = ['PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'EXPIRED'];
 const UPPER_SNAKE_CASE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
-/** numeric(18,2): the largest total an order may have, in minor units. */
-const MAX_TOTAL_MINOR = 10n ** 18n - 1n;
+/** Each currency's decimals (ISO 4217 exponent), written out here rather than asked of the service. */
+const DIGITS: Record<string, number> = { EUR: 2, USD: 2, GBP: 2, JPY: 0, KWD: 3 };
+/** The largest total an order may have, in minor units: 16 digits before the point. */
+const maxTotalMinor = (currency: string) => 10n ** BigInt(16 + DIGITS[currency]) - 1n;
 
 // ---------------------------------------------------------------------------------------------------
 // Checks
@@ -422,25 +424,35 @@ const friendlyText = fc
   )
   .filter((s) => s.length > 0 && !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s)); // eslint-disable-line no-control-regex
 
-/** Prices as the contract takes them: no sign, no exponent, at most two decimals, below 10^12. */
-const price = fc
-  .tuple(
-    fc.oneof(fc.bigInt({ min: 0n, max: 999n }), fc.bigInt({ min: 0n, max: 999_999_999_999n })),
-    fc.oneof(
-      fc.constant(''),
-      fc.integer({ min: 0, max: 9 }).map((d) => `.${d}`),
-      fc.integer({ min: 0, max: 99 }).map((d) => `.${String(d).padStart(2, '0')}`),
-    ),
-  )
-  .map(([whole, fraction]) => `${whole}${fraction}`);
+/**
+ * Prices as the contract takes them: no sign, no exponent, below 10^12, with at most `digits`
+ * decimals (the currency's).
+ */
+const price = (digits: number) =>
+  fc
+    .tuple(
+      fc.oneof(fc.bigInt({ min: 0n, max: 999n }), fc.bigInt({ min: 0n, max: 999_999_999_999n })),
+      fc.integer({ min: 0, max: digits }),
+      fc.bigInt({ min: 0n, max: 10n ** BigInt(digits) - 1n }),
+    )
+    .map(([whole, shown, fraction]) =>
+      shown === 0
+        ? `${whole}`
+        : `${whole}.${fraction.toString().padStart(digits, '0').slice(0, shown)}`,
+    );
 
-function minorUnits(amount: string): bigint {
+function minorUnits(amount: string, currency: string): bigint {
+  const digits = DIGITS[currency];
   const [whole, fraction = ''] = amount.split('.');
-  return BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+  return BigInt(whole) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0');
 }
 
-function formatMinor(minor: bigint): string {
-  return `${minor / 100n}.${(minor % 100n).toString().padStart(2, '0')}`;
+/** Minor units with every decimal of the currency: "25.00" EUR, "2500" JPY, "3.375" KWD. */
+function formatMinor(minor: bigint, currency: string): string {
+  const digits = DIGITS[currency];
+  if (digits === 0) return `${minor}`;
+  const scale = 10n ** BigInt(digits);
+  return `${minor / scale}.${(minor % scale).toString().padStart(digits, '0')}`;
 }
 
 /** An instant with an explicit offset, anywhere from year 1 to 9999 (Postgres has no year 0). */
@@ -461,29 +473,31 @@ const instant = fc
     return `${local}${offset}`;
   });
 
-const validOrder = fc.record({
-  placed_at: instant,
-  status: fc.constantFrom(...STATUSES),
-  currency: fc.constantFrom('EUR', 'USD', 'GBP', 'JPY'),
-  customer: fc.record({
+const item = (digits: number) =>
+  fc.record({
+    sku: friendlyText.filter((s) => s.length <= 100),
     name: friendlyText,
-    email: fc
-      .tuple(
-        fc.stringMatching(/^[a-z0-9]{1,20}$/),
-        fc.constantFrom('example.com', 'example.org', 'shop.co.uk'),
-      )
-      .map(([local, domain]) => `${local}@${domain}`),
-  }),
-  items: fc.array(
-    fc.record({
-      sku: friendlyText.filter((s) => s.length <= 100),
+    quantity: fc.integer({ min: 1, max: 1000 }),
+    unit_price: price(digits),
+  });
+
+const validOrder = fc.constantFrom(...Object.keys(DIGITS)).chain((currency) =>
+  fc.record({
+    placed_at: instant,
+    status: fc.constantFrom(...STATUSES),
+    currency: fc.constant(currency),
+    customer: fc.record({
       name: friendlyText,
-      quantity: fc.integer({ min: 1, max: 1000 }),
-      unit_price: price,
+      email: fc
+        .tuple(
+          fc.stringMatching(/^[a-z0-9]{1,20}$/),
+          fc.constantFrom('example.com', 'example.org', 'shop.co.uk'),
+        )
+        .map(([local, domain]) => `${local}@${domain}`),
     }),
-    { minLength: 1, maxLength: 20 },
-  ),
-});
+    items: fc.array(item(DIGITS[currency]), { minLength: 1, maxLength: 20 }),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -689,16 +703,16 @@ describe('Whatever a client sends, the answer keeps the contract', () => {
         const body = { number: `VALID-${++numbers}`, ...fields };
         const answer = await call(test, 'POST', '/v1/orders', { key: ordersKey, json: body });
         const total = body.items.reduce(
-          (sum, item) => sum + BigInt(item.quantity) * minorUnits(item.unit_price),
+          (sum, item) => sum + BigInt(item.quantity) * minorUnits(item.unit_price, body.currency),
           0n,
         );
-        if (total > MAX_TOTAL_MINOR) {
+        if (total > maxTotalMinor(body.currency)) {
           expect(answer.status).toBe(400);
           expect(answer.body.details).toContainEqual(expect.objectContaining({ field: 'items' }));
           return;
         }
         if (answer.status !== 201) throw new Error(`expected 201: ${describeAnswer(answer)}`);
-        expect(answer.body.total).toBe(formatMinor(total));
+        expect(answer.body.total).toBe(formatMinor(total, body.currency));
         expect(answer.body.item_count).toBe(
           body.items.reduce((sum, item) => sum + item.quantity, 0),
         );
@@ -711,9 +725,33 @@ describe('Whatever a client sends, the answer keeps the contract', () => {
           currency: body.currency,
         });
         const stored = await call(test, 'GET', `/v1/orders/${answer.body.id}`, { key: ordersKey });
-        expect(stored.body.total).toBe(formatMinor(total));
+        expect(stored.body.total).toBe(formatMinor(total, body.currency));
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  it("refuses a price with more decimals than its currency has, naming the item's price", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        validOrder,
+        fc.nat(),
+        fc.integer({ min: 1, max: 2 }),
+        async (fields, pick, extra) => {
+          const i = pick % fields.items.length;
+          const digits = DIGITS[fields.currency] + extra;
+          const items = fields.items.map((item, j) =>
+            j === i ? { ...item, unit_price: `7.${'5'.repeat(digits)}` } : item,
+          );
+          const body = { number: `PRECISE-${++numbers}`, ...fields, items };
+          const answer = await call(test, 'POST', '/v1/orders', { key: ordersKey, json: body });
+          expect(answer.status).toBe(400);
+          expect(answer.body.details).toContainEqual(
+            expect.objectContaining({ field: `items.${i}.unit_price` }),
+          );
+        },
+      ),
+      { numRuns: 50 },
     );
   });
 });

@@ -52,6 +52,12 @@ describe("Reports in the merchant's time zone", () => {
     expect(text).toContain('FR-IN-LAST');
     expect(text).not.toContain('FR-OUT-BEFORE');
     expect(text).not.toContain('FR-OUT-AFTER');
+    // Times print in the report's zone, which the heading and the period name.
+    const flat = text.replace(/\s+/g, ' ');
+    expect(flat).toContain('2021-10-01 00:30');
+    expect(flat).toContain('2021-10-31 23:30');
+    expect(flat).not.toContain('2021-09-30 22:30');
+    expect(flat).toContain('Europe/Paris');
     const listed = await call(test, 'GET', '/v1/orders/reports?limit=1', { key: paris.api_key });
     expect(listed.body.data[0]).toMatchObject({ id: accepted.body.id, time_zone: 'Europe/Paris' });
   });

@@ -58,11 +58,17 @@ export class OrderItemDto {
   @Max(1000000)
   quantity: number;
 
-  @ApiProperty({ example: '12.50', description: 'Exact decimal string, at most two decimals' })
+  @ApiProperty({
+    example: '12.50',
+    description:
+      "Exact decimal string in the currency's own minor units: at most as many decimals as the " +
+      'currency has (ISO 4217: "12.50" EUR, "1250" JPY, "1.125" KWD)',
+  })
   @IsString()
   @Matches(MONEY_PATTERN, {
     message:
-      'unit_price must be a decimal string below 1000000000000 with at most two decimals, like "12.50"',
+      'unit_price must be a decimal string below 1000000000000, with no more decimals than its ' +
+      'currency has, like "12.50"',
   })
   unit_price: string;
 }

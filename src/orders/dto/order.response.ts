@@ -1,3 +1,4 @@
+import { storedAmount } from '../../common/money';
 import { Order } from '../order.entity';
 
 /** An order as the API answers it. */
@@ -24,7 +25,7 @@ export function toOrderResponse(order: Order): OrderResponse {
     customer: { name: order.customerName, email: order.customerEmail },
     items: order.items,
     item_count: order.itemCount,
-    total: order.total,
+    total: storedAmount(order.total, order.currency),
     created_at: order.createdAt.toISOString(),
   };
 }
