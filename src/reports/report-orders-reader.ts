@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { periodBounds } from '../common/period';
 import { OrdersRepository, Period, PeriodOrder } from '../orders/orders.repository';
-import { ClaimedReport, ReportsRepository } from './reports.repository';
+import { ReportsRepository } from './reports.repository';
 import { ReportHtmlBuilder, ReportPart } from './rendering/report-html';
+import { ClaimedReport } from './report.entity';
 
 /** Orders read per query: keyset pages keep a large period out of memory as rows. */
 const BATCH_SIZE = 2000;

@@ -6,10 +6,10 @@ import { CallbacksService } from '../callbacks/callbacks.service';
 import { appConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { callbackBody } from './dto/report.response';
-import { ReportStatus } from './report.entity';
+import { ClaimedReport, FinalState, ReportStatus } from './report.entity';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
-import { ClaimedReport, FinalState, ReportsRepository } from './reports.repository';
+import { ReportsRepository } from './reports.repository';
 
 /**
  * How a render ends. In one transaction: the report's final state, the chunks that are not its PDF

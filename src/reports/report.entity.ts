@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import type { CallbackSummary } from '../callbacks/callbacks.service';
 
 export enum ReportStatus {
   Pending = 'PENDING',
@@ -63,3 +64,42 @@ export class ReportFileChunk {
   @PrimaryColumn({ type: 'integer' }) seq: number;
   @Column({ type: 'bytea' }) data: Buffer;
 }
+
+/** A report as a client's request reads it: its place in the queue and its callback's state. */
+export type ReadReport = Report & { jobsAhead: number | null; callback: CallbackSummary | null };
+
+/** What admitting a new report depends on, read under the client's admission lock. */
+export interface Admission {
+  /** The report this Idempotency-Key already answers, if any. */
+  existing?: ReadReport;
+  /** The client's reports PENDING or IN_PROGRESS, counted up to the bound. */
+  unfinished: number;
+  /** Reports waiting for a render, all clients, counted up to the bound. */
+  backlog: number;
+  /** Reports that render before the client's next one (0 when one of its reports is rendering). */
+  clientAhead: number;
+}
+
+export type NewReport = Pick<
+  Report,
+  'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'idempotencyKey' | 'requestHash'
+>;
+
+/** A report as a claim returns it: what rendering it needs. */
+export type ClaimedReport = Pick<
+  Report,
+  'id' | 'clientId' | 'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'renderAttempts'
+>;
+
+/** How a report ends: COMPLETED with its PDF, or FAILED with why. */
+export type FinalState =
+  | {
+      status: ReportStatus.Completed;
+      orderCount: number;
+      pdfSize: number;
+      pdfEtag: string;
+      /** The claim whose chunks are the PDF. */
+      pdfAttempt: number;
+      renderMs: number;
+    }
+  | { status: ReportStatus.Failed; errorCode: string; errorMessage: string };

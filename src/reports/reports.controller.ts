@@ -28,12 +28,16 @@ import {
   ReportRoutes,
   ReportStatusDocs,
 } from './reports.openapi';
+import { ReportAdmission } from './report-admission';
 import { ReportsService } from './reports.service';
 
 @ReportRoutes()
 @Controller('v1/orders/reports')
 export class ReportsController {
-  constructor(private readonly reports: ReportsService) {}
+  constructor(
+    private readonly admission: ReportAdmission,
+    private readonly reports: ReportsService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -44,7 +48,7 @@ export class ReportsController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { report, retryAfter, replayed } = await this.reports.create(
+    const { report, retryAfter, replayed } = await this.admission.admit(
       client.id,
       dto,
       idempotencyKey,

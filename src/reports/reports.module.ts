@@ -4,6 +4,7 @@ import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ClientsModule } from '../clients/clients.module';
 import { QueueName } from '../common/jobs';
 import { OrdersModule } from '../orders/orders.module';
+import { ReportAdmission } from './report-admission';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
 import { ReportsRepository } from './reports.repository';
@@ -22,6 +23,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportsRepository,
     ReportFilesRepository,
     ReportsService,
+    ReportAdmission,
     ReportEvents,
     RetryAfterEstimates,
   ],
@@ -32,6 +34,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportsRepository,
     ReportFilesRepository,
     ReportsService,
+    ReportAdmission,
     ReportEvents,
   ],
 })

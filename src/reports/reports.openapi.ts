@@ -14,10 +14,9 @@ import { callbackNotFound, callbackUrlNotAllowed } from '../callbacks/callbacks.
 import { ApiError } from '../common/api-error';
 import { ApiCommonErrors, ApiErrorResponse, RETRY_AFTER } from '../common/openapi';
 import { acceptedAnswer, listedAttempt, listedReport, statusAnswer } from './dto/report.response';
-import { ReportStatus } from './report.entity';
+import { ReadReport, ReportStatus } from './report.entity';
 import { pdfFilename, reportPath, statusPath } from './report-links';
 import * as errors from './reports.exceptions';
-import { ReadReport } from './reports.repository';
 
 /**
  * The OpenAPI description of the report routes. The examples are what the service's own mappers

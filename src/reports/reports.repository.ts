@@ -3,9 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import DataLoader from 'dataloader';
 import { DataSource, EntityManager } from 'typeorm';
 import { CALLBACK_SUMMARY_SQL } from '../callbacks/callback-events.repository';
-import { CallbackSummary } from '../callbacks/callbacks.service';
 import { cursorInstantSql, decodeCursor, Position } from '../common/pagination';
-import { Report, ReportStatus } from './report.entity';
+import {
+  Admission,
+  ClaimedReport,
+  FinalState,
+  NewReport,
+  ReadReport,
+  Report,
+  ReportStatus,
+} from './report.entity';
 
 /**
  * Every Report column as its property, for raw queries on hot paths (the status route reads one
@@ -40,45 +47,6 @@ const IDEMPOTENCY_WINDOW = '24 hours';
 /** The most report reads one query carries. */
 const MAX_READ_BATCH = 100;
 
-/** A report as a client's request reads it: its place in the queue and its callback's state. */
-export type ReadReport = Report & { jobsAhead: number | null; callback: CallbackSummary | null };
-
-/** What admitting a new report depends on, read under the client's admission lock. */
-export interface Admission {
-  /** The report this Idempotency-Key already answers, if any. */
-  existing?: ReadReport;
-  /** The client's reports PENDING or IN_PROGRESS, counted up to the bound. */
-  unfinished: number;
-  /** Reports waiting for a render, all clients, counted up to the bound. */
-  backlog: number;
-  /** Reports that render before the client's next one (0 when one of its reports is rendering). */
-  clientAhead: number;
-}
-
-export type NewReport = Pick<
-  Report,
-  'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'idempotencyKey' | 'requestHash'
->;
-
-/** A report as a claim returns it: what rendering it needs. */
-export type ClaimedReport = Pick<
-  Report,
-  'id' | 'clientId' | 'startDate' | 'endDate' | 'timeZone' | 'callbackUrl' | 'renderAttempts'
->;
-
-/** How a report ends: COMPLETED with its PDF, or FAILED with why. */
-export type FinalState =
-  | {
-      status: ReportStatus.Completed;
-      orderCount: number;
-      pdfSize: number;
-      pdfEtag: string;
-      /** The claim whose chunks are the PDF. */
-      pdfAttempt: number;
-      renderMs: number;
-    }
-  | { status: ReportStatus.Failed; errorCode: string; errorMessage: string };
-
 /**
  * Every statement on `reports`: a report's whole life, from the request (insert) through the render
  * (claim, progress, settle) to its end (cancel, expire). The status values are ReportStatus's.
@@ -108,23 +76,20 @@ export class ReportsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Takes the client's admission lock until `transaction` ends: the client's reports are admitted
-   * one at a time, so that the bound on its unfinished reports holds under concurrent requests.
+   * What admitting a report depends on, under the client's admission lock (held until
+   * `transaction` ends): its reports are admitted one at a time, and each count sees the last one
+   * admitted, so that the bound on unfinished reports holds under concurrent requests.
    */
-  async lockAdmission(transaction: EntityManager, clientId: string): Promise<void> {
-    await transaction.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
-      ADMISSION_LOCK,
-      clientId,
-    ]);
-  }
-
-  /** What admitting a report depends on; under the admission lock, each count sees the last admitted. */
   async admission(
     transaction: EntityManager,
     clientId: string,
     idempotencyKey: string | undefined,
     bounds: { unfinished: number; backlog: number },
   ): Promise<Admission> {
+    await transaction.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
+      ADMISSION_LOCK,
+      clientId,
+    ]);
     const [row] = await transaction.query<
       Array<Omit<Admission, 'existing'> & { existing: string | null }>
     >(

@@ -3,56 +3,25 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import { CallbacksService } from '../callbacks/callbacks.service';
-import { ClientsRepository } from '../clients/clients.repository';
 import { ApiError } from '../common/api-error';
 import { addJob, JobData, missingJobs, QueueName, renderJob } from '../common/jobs';
 import { encodeCursor, isUuid, Page, Position } from '../common/pagination';
-import { canonicalTimeZone, periodBounds, periodErrors } from '../common/period';
 import { withTimeout } from '../common/with-timeout';
-import { renderConfig, reportsConfig } from '../config/configuration';
-import { OrdersRepository } from '../orders/orders.repository';
-import { CreateReportDto } from './dto/create-report.dto';
+import { renderConfig } from '../config/configuration';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { FINISHED_STATUSES, Report, ReportStatus } from './report.entity';
+import { FINISHED_STATUSES, ReadReport, Report, ReportStatus } from './report.entity';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
-import {
-  idempotencyKeyReused,
-  overloaded,
-  reportExpired,
-  reportFailed,
-  reportNotFound,
-  reportNotReady,
-  reportTooLarge,
-  tooManyReports,
-} from './reports.exceptions';
-import { ReadReport, ReportsRepository } from './reports.repository';
+import { reportExpired, reportFailed, reportNotFound, reportNotReady } from './reports.exceptions';
+import { ReportsRepository } from './reports.repository';
 import { RetryAfterEstimates } from './retry-after';
 
 /** Redis is a queue that may be away: a request never waits on it longer than this. */
 const REDIS_WAIT_MS = 1000;
-/** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 /** Younger reports may still be on their way into Redis: the sweep leaves them to their request. */
 const SWEEP_GRACE = '5 seconds';
-
-/**
- * The same body hashes the same whatever the order of its keys, and a body without time_zone as one
- * naming the client's own zone.
- */
-function requestHash(dto: CreateReportDto, timeZone: string): string {
-  const canonical = JSON.stringify([
-    dto.start_date,
-    dto.end_date,
-    dto.callback_url ?? null,
-    timeZone,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
 
 /** Why the PDF route has no PDF to give for this report, or undefined when it has one. */
 function noPdf(report: Report): ApiError | undefined {
@@ -68,16 +37,9 @@ function noPdf(report: Report): ApiError | undefined {
   }
 }
 
-export interface CreatedReport {
-  report: Report;
-  /** True when an Idempotency-Key replay answered an existing report. */
-  replayed: boolean;
-  retryAfter: number;
-}
-
 export type Download = { report: Report } & ({ notModified: true } | { pdf: Readable });
 
-/** What a client asks of its reports: create, read (waiting for a change), list, delete, download. */
+/** What a client asks of its reports once asked for: read (waiting for a change), list, delete, download. */
 @Injectable()
 export class ReportsService {
   private readonly logger = new Logger(ReportsService.name);
@@ -87,83 +49,13 @@ export class ReportsService {
   constructor(
     private readonly reports: ReportsRepository,
     private readonly files: ReportFilesRepository,
-    private readonly orders: OrdersRepository,
-    private readonly clients: ClientsRepository,
-    private readonly callbacks: CallbacksService,
     private readonly events: ReportEvents,
     private readonly estimates: RetryAfterEstimates,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QueueName.ReportRender)
     private readonly renderQueue: Queue<JobData[QueueName.ReportRender]>,
-    @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
   ) {}
-
-  /**
-   * A new report, queued in its client's turn; or, for an Idempotency-Key seen before with the same
-   * body, the report it answers (never refused by the bounds). Refused when the client has
-   * REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished (429), or REPORT_QUEUE_MAX reports wait for
-   * a render (503): overload is refused, not absorbed.
-   */
-  async create(
-    clientId: string,
-    dto: CreateReportDto,
-    idempotencyKey?: string,
-  ): Promise<CreatedReport> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw ApiError.invalidField('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
-    }
-    const problems = periodErrors(dto.start_date, dto.end_date, this.config.maxRangeDays);
-    if (problems.length > 0) throw ApiError.validation(problems);
-    const timeZone = dto.time_zone
-      ? canonicalTimeZone(dto.time_zone)!
-      : await this.clients.timeZone(clientId);
-    const hash = requestHash(dto, timeZone);
-    const replay = async (report: ReadReport | undefined): Promise<CreatedReport> => {
-      if (!report) throw new Error('Idempotency-Key conflict without a report');
-      if (report.requestHash !== hash) throw idempotencyKeyReused();
-      return { report, replayed: true, retryAfter: await this.estimates.forReport(report) };
-    };
-    if (idempotencyKey) {
-      const existing = await this.reports.findByIdempotencyKey(clientId, idempotencyKey);
-      if (existing) return replay(existing);
-    }
-    if (dto.callback_url !== undefined) await this.callbacks.checkUrl(dto.callback_url);
-    const period = periodBounds(dto.start_date, dto.end_date, timeZone);
-    const max = this.config.maxOrders;
-    if ((await this.orders.countPeriod(clientId, period, max + 1)) > max) {
-      throw reportTooLarge(max);
-    }
-    const admitted = await this.dataSource.transaction(async (transaction) => {
-      await this.reports.lockAdmission(transaction, clientId);
-      const admission = await this.reports.admission(transaction, clientId, idempotencyKey, {
-        unfinished: this.config.maxUnfinishedPerClient,
-        backlog: this.config.queueMax,
-      });
-      if (admission.existing) return { replayOf: admission.existing };
-      if (admission.unfinished >= this.config.maxUnfinishedPerClient) {
-        const wait = await this.estimates.forQueue(admission.clientAhead);
-        throw tooManyReports(this.config.maxUnfinishedPerClient, wait);
-      }
-      if (admission.backlog >= this.config.queueMax) {
-        throw overloaded(await this.estimates.forQueue(admission.backlog - this.config.queueMax));
-      }
-      const report = await this.reports.insert(transaction, clientId, {
-        startDate: dto.start_date,
-        endDate: dto.end_date,
-        timeZone,
-        callbackUrl: dto.callback_url ?? null,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash: hash,
-      });
-      if (!report) throw new Error('Idempotency-Key conflict under the admission lock');
-      return { report };
-    });
-    if ('replayOf' in admitted) return replay(admitted.replayOf);
-    const { report } = admitted;
-    await this.enqueue(report.id, report.fairRound);
-    return { report, replayed: false, retryAfter: await this.estimates.forReport(report) };
-  }
 
   /**
    * Queues the render. When Redis does not answer the report is still accepted: it is in Postgres,

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { renderConfig } from '../config/configuration';
-import { ReportStatus } from './report.entity';
-import { ReadReport, ReportsRepository } from './reports.repository';
+import { ReadReport, ReportStatus } from './report.entity';
+import { ReportsRepository } from './reports.repository';
 
 export interface RetryAfterInput {
   /** Reports that render before this one (0 when it is itself rendering). */

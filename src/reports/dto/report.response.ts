@@ -1,7 +1,6 @@
 import { CallbackAttempt, CallbackStatus } from '../../callbacks/callback-event.entity';
 import { HttpAnswer } from '../../common/http-answer';
-import { FinalState, ReadReport } from '../reports.repository';
-import { Report, ReportStatus } from '../report.entity';
+import { FinalState, ReadReport, Report, ReportStatus } from '../report.entity';
 import { pdfFilename, reportPath, statusPath } from '../report-links';
 
 const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
