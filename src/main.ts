@@ -11,6 +11,7 @@ import { documentReportCallback } from './reports/report-callback.openapi';
 import { ApiError } from './common/api-error';
 import { closeGracefully } from './common/graceful-close';
 import { ErrorBodyDto } from './common/openapi';
+import { addSecurityHeaders } from './common/security-headers';
 import { illFormedString, validationPipe } from './common/validation';
 import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
@@ -49,6 +50,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   // Beyond it, a new connection is closed at once: what a process holds stays bounded.
   adapter.getInstance().server.maxConnections = env.HTTP_MAX_CONNECTIONS;
   acceptJsonOnly(adapter);
+  addSecurityHeaders(adapter.getInstance());
   echoRequestId(adapter.getInstance());
   closeGracefully(adapter.getInstance());
   const role = env.APP_ROLE;

@@ -59,6 +59,10 @@ export async function mountQueueDashboard(
       sendApiError(reply, unauthorized);
       return reply;
     });
+    // Job data is never kept by a browser or a proxy. Set last, over the assets' own Cache-Control.
+    scope.addHook('onSend', async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+    });
     await scope.register(board.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
   });
 }

@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
+import { setSecurityHeaders } from './security-headers';
 
 /** What a client may learn from an HTTP status alone, for errors raised by the framework. */
 const BY_STATUS: Record<number, [string, string]> = {
@@ -117,12 +118,16 @@ export function sendApiError(reply: FastifyReply, apiError: ApiError): void {
     .send(apiError.body);
 }
 
-/** Fastify's own routing errors (a malformed URL, a path segment too long), before Nest. */
+/**
+ * Fastify's own routing errors (a malformed URL, a path segment too long), before Nest and before
+ * any hook: the security headers are set here.
+ */
 export function frameworkErrorHandler(
   error: { code?: string },
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
+  setSecurityHeaders(request, reply);
   sendApiError(
     reply,
     error.code === 'FST_ERR_BAD_URL'
@@ -150,7 +155,7 @@ export function clientErrorHandler(error: { code?: string }, socket: Duplex): vo
   const body = JSON.stringify(refusal.body);
   socket.end(
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
-      `Content-Type: application/json; charset=utf-8\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
