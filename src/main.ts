@@ -89,7 +89,9 @@ async function mountDocsAndDashboard(app: NestFastifyApplication): Promise<void>
   documentReportCallback(document);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
-    swaggerOptions: { persistAuthorization: true },
+    // The key stays in the page's memory: in localStorage any script of this origin, and anyone
+    // at the browser later, could read it.
+    swaggerOptions: { persistAuthorization: false },
   });
 }
 

@@ -26,7 +26,7 @@ describe('Swagger UI, used as a person uses it', () => {
     await test?.close();
   });
 
-  it('authorizes with the API key, tries POST /v1/orders/reports and gets a live 202, under its CSP', async () => {
+  it('authorizes with the API key, tries POST /v1/orders/reports and gets a live 202, under its CSP and keeping the key out of storage', async () => {
     const served = await page.goto(`${test.url}/docs`, {
       waitUntil: 'load',
       timeout: WAIT.timeout,
@@ -44,6 +44,11 @@ describe('Swagger UI, used as a person uses it', () => {
     await page.waitForSelector('.dialog-ux', { ...WAIT, hidden: true });
     // The lock icon of the operations now shows them as authorized.
     await page.waitForSelector('.btn.authorize.locked', WAIT);
+    // Held in the page only: nothing of it in localStorage (no persistAuthorization), to be read
+    // by any script of this origin later.
+    const stored = await page.evaluate(() => JSON.stringify({ ...window.localStorage }));
+    expect(stored).not.toContain(key);
+    expect(stored).not.toContain('authorized');
 
     // Expand the operation, then "Try it out".
     await (await page.waitForSelector(`${OPERATION} .opblock-summary-control`, WAIT))!.click();
