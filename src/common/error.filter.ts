@@ -130,10 +130,20 @@ export function frameworkErrorHandler(
   setSecurityHeaders(request, reply);
   sendApiError(
     reply,
-    error.code === 'FST_ERR_BAD_URL'
-      ? ApiError.validation([{ field: 'path', message: 'is not a valid URL' }])
-      : toApiError(error, request.id),
+    error.code === 'FST_ERR_BAD_URL' ? malformedPath() : toApiError(error, request.id),
   );
+}
+
+/** A path that is not valid percent-encoding (`/v1/orders/%zz`). */
+export const malformedPath = () => ApiError.invalidField('path', 'is not a valid URL');
+
+/** The answer to a request Node's HTTP server refuses, by the error it gives. */
+export function refusal(code: string | undefined): ApiError {
+  return code === 'HPE_HEADER_OVERFLOW'
+    ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large')
+    : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ApiError(408, CommonErrorCode.RequestTimeout, 'The request did not arrive in time')
+      : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP');
 }
 
 /**
@@ -146,15 +156,10 @@ export function clientErrorHandler(error: { code?: string }, socket: Duplex): vo
     socket.destroy();
     return;
   }
-  const refusal =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new ApiError(408, CommonErrorCode.RequestTimeout, 'The request did not arrive in time')
-        : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP');
-  const body = JSON.stringify(refusal.body);
+  const answer = refusal(error.code);
+  const body = JSON.stringify(answer.body);
   socket.end(
-    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
