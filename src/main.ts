@@ -10,8 +10,9 @@ import { AppModule, partsOf } from './app.module';
 import { documentReportCallback } from './reports/report-callback.openapi';
 import { ApiError } from './common/api-error';
 import { closeGracefully } from './common/graceful-close';
-import { ErrorBodyDto } from './common/openapi';
-import { illFormedString, validationPipe } from './common/validation';
+import { documentFrameworkErrors, ErrorBodyDto } from './common/openapi';
+import { addSecurityHeaders } from './common/security-headers';
+import { illFormedString, malformedJson, validationPipe } from './common/validation';
 import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
 import { APP_LOGGER, pinoLevel } from './logging/logging.module';
@@ -49,6 +50,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   // Beyond it, a new connection is closed at once: what a process holds stays bounded.
   adapter.getInstance().server.maxConnections = env.HTTP_MAX_CONNECTIONS;
   acceptJsonOnly(adapter);
+  addSecurityHeaders(adapter.getInstance());
   echoRequestId(adapter.getInstance());
   closeGracefully(adapter.getInstance());
   const role = env.APP_ROLE;
@@ -80,14 +82,20 @@ async function mountDocsAndDashboard(app: NestFastifyApplication): Promise<void>
           'Authorize with the API key printed by `npm run local` (or `node dist/cli.js clients:create`).',
       )
       .setVersion('1')
+      .setLicense('MIT', 'https://opensource.org/licenses/MIT') // package.json's
+      // Relative: the API is where the document was fetched from, whatever name reached it.
+      .addServer('/', 'This server')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The API key, e.g. rk_…' })
       .build(),
     { extraModels: [ErrorBodyDto] },
   );
+  documentFrameworkErrors(document);
   documentReportCallback(document);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
-    swaggerOptions: { persistAuthorization: true },
+    // The key stays in the page's memory: in localStorage any script of this origin, and anyone
+    // at the browser later, could read it.
+    swaggerOptions: { persistAuthorization: false },
   });
 }
 
@@ -105,7 +113,7 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
       ? done(null, undefined)
       : parse(request, body as string, (error, value) =>
           error
-            ? done(ApiError.invalidField('body', 'is not valid JSON'), undefined)
+            ? done(malformedJson(), undefined)
             : // Lone surrogates cannot be stored (Postgres text and jsonb are UTF-8): refuse them whole.
               illFormedString(value)
               ? done(ApiError.invalidField('body', 'must be valid Unicode'), undefined)

@@ -2,15 +2,24 @@ import { createBullBoard } from '@bull-board/api';
 import { BullAdapter } from '@bull-board/api/bullAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { getQueueToken } from '@nestjs/bull';
+import { getStorageToken } from '@nestjs/throttler';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bull';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiError } from '../common/api-error';
+import { ApiError, CommonErrorCode } from '../common/api-error';
 import { sendApiError } from '../common/error.filter';
 import { QueueName } from '../common/jobs';
+import type { RateLimitStorage } from '../common/rate-limit-storage';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+/**
+ * Failed admin-token attempts an address may make per minute; after them, every request of the
+ * address is refused (429) for a minute, its token unchecked: guessing the token is slow.
+ */
+export const ADMIN_LOGIN_ATTEMPTS_PER_MINUTE = 10;
+const MINUTE_MS = 60_000;
+const FAILED_LOGINS = 'failed';
 
 /**
  * Whether an Authorization header carries the admin token: as a bearer token, or as the password
@@ -32,10 +41,19 @@ export function carriesToken(authorization: string | undefined, token: string): 
   return timingSafeEqual(digest(given), digest(token));
 }
 
+function tooManyFailedLogins(retryAfterSeconds: number): ApiError {
+  return new ApiError(
+    429,
+    CommonErrorCode.RateLimited,
+    `Too many failed admin logins from this address; retry after ${retryAfterSeconds} s`,
+    { headers: { 'Retry-After': String(retryAfterSeconds) } },
+  );
+}
+
 /**
- * Serves the Bull dashboard of both queues at /admin/queues, behind the admin token. Registered
- * straight on Fastify, inside its own scope, so the token check covers every dashboard route and
- * nothing else.
+ * Serves the Bull dashboard of both queues at /admin/queues, behind the admin token, its failed
+ * attempts limited per address. Registered straight on Fastify, inside its own scope, so the token
+ * check covers every dashboard route and nothing else.
  */
 export async function mountQueueDashboard(
   app: NestFastifyApplication,
@@ -53,11 +71,35 @@ export async function mountQueueDashboard(
     'The admin token is required (Authorization: Bearer <ADMIN_TOKEN>, or Basic with it as password)',
   );
   unauthorized.headers['WWW-Authenticate'] = 'Basic realm="queues"';
+  // The rate limits' counters: in Redis, shared by every API process, not enforced without Redis.
+  const counters = app.get<RateLimitStorage>(getStorageToken(), { strict: false });
   await app.register(async (scope: FastifyInstance) => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (carriesToken(request.headers.authorization, token)) return;
+      const address = `admin-login:${request.ip}`;
+      const blocked = await counters.blockedFor(address, FAILED_LOGINS);
+      if (blocked > 0) {
+        sendApiError(reply, tooManyFailedLogins(blocked));
+        return reply;
+      }
+      const { authorization } = request.headers;
+      if (carriesToken(authorization, token)) return;
+      // A request with no credentials guesses nothing (a browser asks without them first).
+      if (authorization !== undefined) {
+        // Blocked once hits exceed the limit given: at the N-th failure, so the next is refused.
+        await counters.increment(
+          address,
+          MINUTE_MS,
+          ADMIN_LOGIN_ATTEMPTS_PER_MINUTE - 1,
+          MINUTE_MS,
+          FAILED_LOGINS,
+        );
+      }
       sendApiError(reply, unauthorized);
       return reply;
+    });
+    // Job data is never kept by a browser or a proxy. Set last, over the assets' own Cache-Control.
+    scope.addHook('onSend', async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
     });
     await scope.register(board.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
   });

@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CommonErrorCode } from './api-error';
+import { setSecurityHeaders } from './security-headers';
 
 /** What a client may learn from an HTTP status alone, for errors raised by the framework. */
 const BY_STATUS: Record<number, [string, string]> = {
@@ -117,18 +118,32 @@ export function sendApiError(reply: FastifyReply, apiError: ApiError): void {
     .send(apiError.body);
 }
 
-/** Fastify's own routing errors (a malformed URL, a path segment too long), before Nest. */
+/**
+ * Fastify's own routing errors (a malformed URL, a path segment too long), before Nest and before
+ * any hook: the security headers are set here.
+ */
 export function frameworkErrorHandler(
   error: { code?: string },
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
+  setSecurityHeaders(request, reply);
   sendApiError(
     reply,
-    error.code === 'FST_ERR_BAD_URL'
-      ? ApiError.validation([{ field: 'path', message: 'is not a valid URL' }])
-      : toApiError(error, request.id),
+    error.code === 'FST_ERR_BAD_URL' ? malformedPath() : toApiError(error, request.id),
   );
+}
+
+/** A path that is not valid percent-encoding (`/v1/orders/%zz`). */
+export const malformedPath = () => ApiError.invalidField('path', 'is not a valid URL');
+
+/** The answer to a request Node's HTTP server refuses, by the error it gives. */
+export function refusal(code: string | undefined): ApiError {
+  return code === 'HPE_HEADER_OVERFLOW'
+    ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large')
+    : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ApiError(408, CommonErrorCode.RequestTimeout, 'The request did not arrive in time')
+      : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP');
 }
 
 /**
@@ -141,16 +156,11 @@ export function clientErrorHandler(error: { code?: string }, socket: Duplex): vo
     socket.destroy();
     return;
   }
-  const refusal =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new ApiError(431, CommonErrorCode.HeadersTooLarge, 'The request headers are too large')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new ApiError(408, CommonErrorCode.RequestTimeout, 'The request did not arrive in time')
-        : new ApiError(400, CommonErrorCode.BadRequest, 'The request is not valid HTTP');
-  const body = JSON.stringify(refusal.body);
+  const answer = refusal(error.code);
+  const body = JSON.stringify(answer.body);
   socket.end(
-    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
-      `Content-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

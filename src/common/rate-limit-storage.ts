@@ -28,6 +28,20 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     this.redis.on('error', () => undefined); // reported once per failing request below
   }
 
+  /**
+   * Seconds left of the block that increment() put on `key` for the limit `name` (0: none), read
+   * without counting a hit. The key is the one the library's increment() writes.
+   */
+  async blockedFor(key: string, name: string): Promise<number> {
+    try {
+      const left = await this.redis.pttl(`{${this.prefix}:${key}:${name}}:blocked`);
+      return left > 0 ? Math.ceil(left / 1000) : 0;
+    } catch (error) {
+      this.logger.warn(`Rate limit not enforced, Redis unavailable: ${String(error)}`);
+      return 0;
+    }
+  }
+
   async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
     try {
       return await super.increment(`${this.prefix}:${key}`, ttl, limit, blockDuration, name);

@@ -17,6 +17,9 @@ export function validationDetails(errors: ValidationError[], parent = ''): Error
   });
 }
 
+/** A body that does not parse as JSON. */
+export const malformedJson = () => ApiError.invalidField('body', 'is not valid JSON');
+
 /** Unknown fields are refused, types are never coerced silently, every error is in the contract's shape. */
 export const validationPipe = new ValidationPipe({
   whitelist: true,

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckResult,
@@ -11,6 +11,7 @@ import {
 import type { Queue } from 'bull';
 import { ApiError } from '../common/api-error';
 import { Public } from '../common/auth';
+import { ApiErrorResponse, RETRY_AFTER, UNEXPECTED_ERROR } from '../common/openapi';
 import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 
@@ -25,7 +26,39 @@ export interface Ping {
   ping: () => Promise<unknown>;
 }
 
+/** The answer when a dependency is down: 503, naming it. */
+const notHealthy = (down: string[]) =>
+  ApiError.unavailable(`Not healthy: ${down.join(', ') || 'unknown'} does not answer`);
+
+const up = { status: 'up' };
+/** Terminus's answer: each dependency's state, in `info` when up and `error` when down. */
+const states = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { type: 'string', enum: ['up', 'down'] }, message: { type: 'string' } },
+  },
+};
+const HEALTHY = {
+  type: 'object',
+  required: ['status', 'info', 'error', 'details'],
+  properties: {
+    status: { type: 'string', enum: ['ok'] },
+    info: states,
+    error: states,
+    details: states,
+  },
+  example: {
+    status: 'ok',
+    info: { postgres: up, redis: up, chromium: up },
+    error: {},
+    details: { postgres: up, redis: up, chromium: up },
+  },
+};
+
 @ApiTags('operations')
+@ApiErrorResponse(500, [UNEXPECTED_ERROR])
 @Public()
 @Controller('health')
 export class HealthController {
@@ -40,10 +73,14 @@ export class HealthController {
   ) {}
 
   @Get()
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({
     summary: '200 when Postgres, Redis and Chromium answer; 503 naming the one that does not',
+    description: 'Chromium is checked in the processes that render (APP_ROLE all or worker).',
+    security: [],
   })
+  @ApiOkResponse({ description: 'Every dependency answers', schema: HEALTHY })
+  @ApiErrorResponse(503, [notHealthy(['redis'])], RETRY_AFTER)
   check(): Promise<HealthCheckResult> {
     if (!this.last || Date.now() - this.last.at >= REUSE_MS) {
       // Reused while it runs, and for REUSE_MS after its end: a slow check is not run twice.
@@ -62,8 +99,9 @@ export class HealthController {
         ...this.pings.map((ping) => () => this.probe(ping)),
       ]);
     } catch (error) {
-      const down = Object.keys((error as { response?: { error?: object } }).response?.error ?? {});
-      throw ApiError.unavailable(`Not healthy: ${down.join(', ') || 'unknown'} does not answer`);
+      throw notHealthy(
+        Object.keys((error as { response?: { error?: object } }).response?.error ?? {}),
+      );
     }
   }
 

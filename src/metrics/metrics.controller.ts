@@ -2,9 +2,11 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { Public } from '../common/auth';
+import { ApiErrorResponse, UNEXPECTED_ERROR } from '../common/openapi';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')
+@ApiErrorResponse(500, [UNEXPECTED_ERROR])
 @Public()
 @Controller('metrics')
 export class MetricsController {
@@ -16,6 +18,7 @@ export class MetricsController {
     summary:
       'Prometheus metrics: HTTP request durations, queue depth per state, render durations and ' +
       'sizes, callback attempts by outcome, Chromium restarts, Node process metrics',
+    security: [],
   })
   @ApiProduces(Registry.PROMETHEUS_CONTENT_TYPE)
   @ApiOkResponse({

@@ -22,6 +22,9 @@ export function documentReportCallback(document: OpenAPIObject): void {
       '{$request.body#/callback_url}': {
         post: {
           summary: 'The report has ended (COMPLETED or FAILED)',
+          // The service calls the partner, with no credentials of the partner's: what proves the
+          // call authentic is its signature (webhook-signature).
+          security: [],
           description:
             'Signed per the Standard Webhooks specification with your webhook_secret. A 2xx ' +
             'answer is success; 410 Gone stops all further attempts; anything else (timeouts, ' +
