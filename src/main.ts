@@ -85,7 +85,12 @@ async function mountDocsAndDashboard(app: NestFastifyApplication): Promise<void>
       .setLicense('MIT', 'https://opensource.org/licenses/MIT') // package.json's
       // Relative: the API is where the document was fetched from, whatever name reached it.
       .addServer('/', 'This server')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The API key, e.g. rk_…' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'rk_…',
+        description: 'The API key, e.g. rk_…',
+      })
       .build(),
     { extraModels: [ErrorBodyDto] },
   );

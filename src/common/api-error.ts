@@ -7,7 +7,6 @@ export enum CommonErrorCode {
   BadRequest = 'BAD_REQUEST',
   Unauthorized = 'UNAUTHORIZED',
   NotFound = 'NOT_FOUND',
-  MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   RequestTimeout = 'REQUEST_TIMEOUT',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UriTooLong = 'URI_TOO_LONG',

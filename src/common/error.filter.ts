@@ -14,7 +14,6 @@ const BY_STATUS: Record<number, [string, string]> = {
     'A valid API key is required (Authorization: Bearer <api_key>)',
   ],
   404: [CommonErrorCode.NotFound, 'No such route'],
-  405: [CommonErrorCode.MethodNotAllowed, 'This method is not allowed on this route'],
   413: [CommonErrorCode.PayloadTooLarge, 'The request body is too large'],
   414: [CommonErrorCode.UriTooLong, 'The request URL or one of its path segments is too long'],
   415: [CommonErrorCode.UnsupportedMediaType, 'The body must be application/json'],
