@@ -232,6 +232,8 @@ fi
 export WEBHOOK_SECRETS_KEY
 
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+# It holds WEBHOOK_SECRETS_KEY: readable by its owner only, from the moment it exists.
+(umask 077 && : >"$LOCAL/env.$$")
 {
   echo "# Written by scripts/setup.sh; sourced by scripts/with-env.sh, which never overrides a variable"
   echo "# already set in the caller's environment. Variables you set yourself are not repeated here."
@@ -239,8 +241,9 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   if [ -n "$USER_SET_REDIS_URL" ]; then echo "# REDIS_URL: from your environment"; else echo "export REDIS_URL=$(quote "$REDIS_URL")"; fi
   if [ -n "$USER_SET_SECRETS_KEY" ]; then echo "# WEBHOOK_SECRETS_KEY: from your environment"; else echo "export WEBHOOK_SECRETS_KEY=$(quote "$WEBHOOK_SECRETS_KEY")"; fi
   if [ -n "$USER_SET_CHROMIUM" ]; then echo "# PUPPETEER_EXECUTABLE_PATH: from your environment"; else echo "export PUPPETEER_EXECUTABLE_PATH=$(quote "$PUPPETEER_EXECUTABLE_PATH")"; fi
-} >"$LOCAL/env.$$"
+} >>"$LOCAL/env.$$"
 mv "$LOCAL/env.$$" "$LOCAL/env"
+chmod 600 "$LOCAL/env" "$LOCAL/webhook-secrets.key" 2>/dev/null || chmod 600 "$LOCAL/env"
 say "env: wrote .local/env"
 
 # --- f. Build -------------------------------------------------------------------------------------
