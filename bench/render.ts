@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
 import puppeteer, { Browser, Page } from 'puppeteer';
-import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium';
+import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
 import { memorySink } from '../src/reports/rendering/pdf-join';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';

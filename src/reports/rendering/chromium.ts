@@ -1,20 +1,8 @@
 import { Logger } from '@nestjs/common';
-import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
+import type { Browser, Page } from 'puppeteer';
 import { ReportErrorCode } from '../reports.exceptions';
+import { launchChromium, openPage } from './chromium-setup';
 import { RenderError } from './render-error';
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-extensions',
-  '--font-render-hinting=none',
-];
 
 const shutDown = () =>
   new RenderError(ReportErrorCode.RenderFailed, 'The PDF renderer is shut down');
@@ -23,7 +11,7 @@ const shutDown = () =>
  * One long-lived Chromium and its idle pages, each warm (a fresh context and page cost about 0.5 s,
  * a small report prints in about 0.15 s on a warm page). Launched on first use, and again by the
  * next use after it crashed or was killed. Pages run without JavaScript and with every request
- * except data: URLs aborted.
+ * except data: URLs aborted (chromium-setup.ts).
  */
 export class Chromium {
   private readonly logger = new Logger(Chromium.name);
@@ -64,7 +52,7 @@ export class Chromium {
       const page = this.idlePages.pop()!;
       if (!page.isClosed() && page.browser() === browser) return page;
     }
-    return this.newPage(browser);
+    return openPage(browser);
   }
 
   /** Back to the idle pages, unless its browser is gone or replaced. */
@@ -80,7 +68,7 @@ export class Chromium {
     const browser = this.browser;
     if (!browser?.connected || this.closed) return;
     try {
-      const fresh = await this.newPage(browser);
+      const fresh = await openPage(browser);
       if (browser === this.browser && !this.closed) this.idlePages.push(fresh);
       else await fresh.close();
     } catch {
@@ -109,40 +97,6 @@ export class Chromium {
     }
   }
 
-  private async newPage(browser: Browser): Promise<Page> {
-    // Measured: newPage() on a browser killed meanwhile never settles. Stop waiting when it goes.
-    let onGone = (): void => undefined;
-    const gone = new Promise<never>((_, reject) => {
-      onGone = () => reject(new RenderError(ReportErrorCode.RenderFailed, 'Chromium disconnected'));
-      if (browser.connected) browser.once('disconnected', onGone);
-      else onGone();
-    });
-    const page = await Promise.race([browser.newPage(), gone]).finally(() =>
-      browser.off('disconnected', onGone),
-    );
-    try {
-      await page.setJavaScriptEnabled(false);
-      await page.setRequestInterception(true);
-      // Chromium does not route data: URLs through interception, so they load; everything else
-      // (http, https, file, ws…) is aborted before it leaves the page.
-      page.on('request', (request: HTTPRequest) => {
-        if (request.isInterceptResolutionHandled()) return;
-        if (request.url().startsWith('data:')) void request.continue();
-        else void request.abort('blockedbyclient');
-      });
-      // A crashed renderer would leave the print hanging until the timeout: close the page so
-      // the pending calls fail now.
-      page.on('error', () => {
-        this.logger.warn('A Chromium page crashed');
-        void page.close().catch(() => undefined);
-      });
-      return page;
-    } catch (error) {
-      await page.close().catch(() => undefined);
-      throw error;
-    }
-  }
-
   private getBrowser(): Promise<Browser> {
     if (this.closed) return Promise.reject(shutDown());
     if (!this.browserPromise) {
@@ -157,17 +111,7 @@ export class Chromium {
 
   private async launch(): Promise<Browser> {
     const started = Date.now();
-    const browser = await puppeteer.launch({
-      executablePath: this.executablePath,
-      headless: true,
-      // A pipe rather than a WebSocket: no debugging port is opened on the host.
-      pipe: true,
-      args: CHROMIUM_ARGS,
-      // Nest's shutdown hooks close the browser; Puppeteer's handlers would exit the process.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
+    const browser = await launchChromium(this.executablePath);
     if (this.closed) {
       await browser.close().catch(() => undefined);
       throw shutDown();
