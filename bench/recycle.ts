@@ -67,6 +67,8 @@ function renderer(): PdfRenderer {
     attempts: 1,
     rowsPerPage: 40,
     rowsPerPart: 1000,
+    recycleAfter: 0,
+    recycleRssMb: 0,
   });
 }
 

@@ -155,6 +155,9 @@ export async function benchRender(
     attempts: 1,
     rowsPerPage,
     rowsPerPart,
+    // Measured on its own, over thousands of renders: bench/recycle.ts.
+    recycleAfter: 0,
+    recycleRssMb: 0,
   });
   let bare: Browser | undefined;
   const results: RenderBenchResult[] = [];
