@@ -1,65 +1,53 @@
 /**
- * Chromium over many renders: worker and Chromium RSS after 100, 200, … consecutive renders, and
- * what a relaunch costs (launch and page warm-up). Measures, never passes or fails. Run:
- *   bash scripts/with-env.sh node -r ts-node/register/transpile-only bench/recycle.ts [renders]
+ * Chromium recycling benchmark: two workers, one recycling its Chromium as configured
+ * (RENDER_RECYCLE_AFTER, RENDER_RECYCLE_RSS_MB) and one never, render the same reports (95 of 50
+ * orders and 5 of 1,000 in every 100), RENDER_CONCURRENCY at a time, in alternating rounds.
+ * Measures, never passes or fails. Run:
+ *   bash scripts/with-env.sh node -r ts-node/register/transpile-only bench/recycle.ts [renders] [pairs]
+ * 1. Memory: rounds of 100 renders up to `renders`; after each, once a recycle under way is over,
+ *    the worker's RSS and its Chromium's (summed RSS, as ps counts it, and PSS).
+ * 2. Throughput: `pairs` pairs of rounds of RENDER_RECYCLE_AFTER renders each, the recycling worker
+ *    offset by half a round so that each of its rounds holds one recycle; the order alternates
+ *    within pairs (the machine's speed drifts), and the median ratio of neighbours is kept.
  * Each worker is a child process of its own, so that its RSS and its Chromium's are its alone.
  */
 import 'reflect-metadata';
 import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { Environment } from '../src/config/environment';
 import { PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
 import { memorySink } from '../src/reports/rendering/pdf-join';
+import { processTree } from '../src/reports/rendering/process-tree';
 import { buildReport, treeRssMb } from './render';
 
 const ROUND = 100;
 /** One render in LARGE_EVERY is of 1,000 orders, the others of 50: a typical mix. */
 const LARGE_EVERY = 20;
 
-interface RoundResult {
+interface Sample {
   renders: number;
   ms: number;
   failed: number;
+  recycles: number;
+  restarts: number;
   workerRssMb: number;
   chromiumRssMb: number;
-  /** What Chromium's processes use without counting shared pages once per process. */
+  /** Shared pages split between the processes that map them: what the machine really gives. */
   chromiumPssMb: number;
-  chromiumAnonMb: number;
-  chromiumProcesses: number;
-  restarts: number;
 }
 
-/** Every descendant of `pid`, from the kernel's lists of each thread's children. */
-function descendants(pid: number): number[] {
-  const children: number[] = [];
-  try {
-    for (const thread of readdirSync(`/proc/${pid}/task`)) {
-      const list = readFileSync(`/proc/${pid}/task/${thread}/children`, 'utf8');
-      children.push(...list.split(' ').filter(Boolean).map(Number));
-    }
-  } catch {
-    // Gone meanwhile.
-  }
-  return children.flatMap((child) => [child, ...descendants(child)]);
+export interface RecycleBenchResult {
+  recycleAfter: number;
+  recycleRssMb: number;
+  relaunchMs: number[];
+  memory: Array<{ renders: number; without: Sample; with: Sample }>;
+  throughput: {
+    rounds: Array<{ renders: number; withoutPerMin: number; withPerMin: number; ratio: number }>;
+    ratio: number;
+  };
 }
 
-/** Sums a /proc field (kB) over the processes, in MB; reading smaps_rollup costs ~2 ms a process. */
-function sumMb(pids: number[], file: string, field: string): number {
-  let kb = 0;
-  for (const pid of pids) {
-    try {
-      kb += Number(
-        new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(
-          readFileSync(`/proc/${pid}/${file}`, 'utf8'),
-        )?.[1] ?? 0,
-      );
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return Math.round(kb / 1024);
-}
-
-function renderer(): PdfRenderer {
+function renderer(recycleAfter: number, recycleRssMb: number): PdfRenderer {
   return new PdfRenderer({
     executablePath: process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium',
     concurrency: Number(process.env.RENDER_CONCURRENCY ?? 2),
@@ -67,20 +55,34 @@ function renderer(): PdfRenderer {
     attempts: 1,
     rowsPerPage: 40,
     rowsPerPart: 1000,
-    recycleAfter: 0,
-    recycleRssMb: 0,
+    recycleAfter,
+    recycleRssMb,
   });
 }
 
-/** The child: renders rounds of ROUND reports as a worker does, RENDER_CONCURRENCY at a time. */
-async function worker(): Promise<void> {
-  const pdfRenderer = renderer();
+function pssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]);
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return Math.round(kb / 1024);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The child: renders what it is asked, as a worker does, and answers what it measured. */
+async function worker(recycleAfter: number, recycleRssMb: number): Promise<void> {
+  const pdfRenderer = renderer(recycleAfter, recycleRssMb);
   await pdfRenderer.warmUp();
   const small = buildReport(50, 40, 1000).finish();
   const large = buildReport(1000, 40, 1000).finish();
   const lanes = Number(process.env.RENDER_CONCURRENCY ?? 2);
   let renders = 0;
-  process.on('message', (message: { renders: number; stop?: boolean }) => {
+  process.on('message', (message: { renders: number; settle: boolean; stop?: boolean }) => {
     if (message.stop) {
       void pdfRenderer.onApplicationShutdown().then(() => process.exit(0));
       return;
@@ -95,10 +97,8 @@ async function worker(): Promise<void> {
             const i = renders + next++;
             const output = memorySink();
             try {
-              await pdfRenderer.render(
-                i % LARGE_EVERY === LARGE_EVERY - 1 ? large : small,
-                output.sink,
-              );
+              const parts = i % LARGE_EVERY === LARGE_EVERY - 1 ? large : small;
+              await pdfRenderer.render(parts, output.sink);
               if (output.pdf().subarray(0, 5).toString() !== '%PDF-') failed += 1;
             } catch {
               failed += 1;
@@ -108,37 +108,44 @@ async function worker(): Promise<void> {
       );
       const ms = performance.now() - started;
       renders += message.renders;
+      // Memory is read once a replacement is in and the old browser gone, its helpers too (they
+      // outlive the browser's pipe by a moment), not halfway through.
+      const settled = () =>
+        !pdfRenderer.isRecycling &&
+        processTree(process.pid).length === 1 + processTree(pdfRenderer.browserPid!).length;
+      for (let i = 0; message.settle && i < 200 && !settled(); i++) await sleep(50);
       const tree = treeRssMb(process.pid);
-      const result: RoundResult = {
+      const sample: Sample = {
         renders,
         ms,
         failed,
+        recycles: pdfRenderer.recycles,
+        restarts: pdfRenderer.restarts,
         workerRssMb: tree.processMb,
         chromiumRssMb: tree.descendantsMb,
-        chromiumPssMb: sumMb(descendants(process.pid), 'smaps_rollup', 'Pss'),
-        chromiumAnonMb: sumMb(descendants(process.pid), 'status', 'RssAnon'),
-        chromiumProcesses: descendants(process.pid).length,
-        restarts: pdfRenderer.restarts,
+        chromiumPssMb: pssMb(processTree(process.pid).slice(1)),
       };
-      process.send!(result);
+      process.send!(sample);
     })();
   });
   process.send!({ ready: true });
 }
 
-/** A worker process: `round()` renders the next ROUND reports and answers what it measured. */
-function startWorker() {
-  const child = fork(__filename, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** A worker process: `round(n)` renders its next n reports and answers a Sample. */
+async function startWorker(recycleAfter: number, recycleRssMb: number) {
+  const child = fork(__filename, ['--worker', String(recycleAfter), String(recycleRssMb)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   const nextMessage = <T>() =>
     new Promise<T>((resolve, reject) => {
       child.once('message', (message) => resolve(message as T));
       child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
     });
+  await nextMessage();
   return {
-    ready: nextMessage<{ ready: true }>(),
-    round(renders = ROUND) {
-      const answer = nextMessage<RoundResult>();
-      child.send({ renders });
+    round(renders: number, settle = true) {
+      const answer = nextMessage<Sample>();
+      child.send({ renders, settle });
       return answer;
     },
     async stop() {
@@ -149,11 +156,11 @@ function startWorker() {
   };
 }
 
-/** Launching Chromium and warming its pages, as a relaunch does: `runs` times, in ms. */
+/** Launching Chromium and warming its pages, as a recycle does: `runs` times, in ms. */
 async function relaunchCost(runs = 5): Promise<number[]> {
   const costs: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const fresh = renderer();
+    const fresh = renderer(0, 0);
     const started = performance.now();
     await fresh.warmUp();
     costs.push(Math.round(performance.now() - started));
@@ -162,41 +169,105 @@ async function relaunchCost(runs = 5): Promise<number[]> {
   return costs;
 }
 
-async function main(): Promise<void> {
-  const total = Number(process.argv[2] ?? 1000);
-  console.log('Launch and warm-up of a fresh Chromium (ms):', await relaunchCost());
-  const plain = startWorker();
-  await plain.ready;
-  const rows = [];
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+const perMinute = (sample: Sample, renders: number) => Math.round((renders * 60_000) / sample.ms);
+
+export async function benchRecycle(renders = 1000, pairs = 3): Promise<RecycleBenchResult> {
+  const defaults = new Environment();
+  const recycleAfter = Number(process.env.RENDER_RECYCLE_AFTER ?? defaults.RENDER_RECYCLE_AFTER);
+  const recycleRssMb = Number(process.env.RENDER_RECYCLE_RSS_MB ?? defaults.RENDER_RECYCLE_RSS_MB);
+  const relaunchMs = await relaunchCost();
+  const without = await startWorker(0, 0);
+  const recycling = await startWorker(recycleAfter, recycleRssMb);
   try {
-    for (let done = -ROUND; done < total; done += ROUND) {
-      // The first round renders nothing: the memory of a fresh, warmed-up worker.
-      const round = await plain.round(done < 0 ? 0 : ROUND);
-      rows.push({
-        renders: round.renders,
-        'reports/min': round.renders ? Math.round((ROUND * 60_000) / round.ms) : undefined,
-        failed: round.failed,
-        'worker RSS MB': round.workerRssMb,
-        'Chromium RSS MB': round.chromiumRssMb,
-        'Chromium PSS MB': round.chromiumPssMb,
-        'Chromium anon MB': round.chromiumAnonMb,
-        processes: round.chromiumProcesses,
-        restarts: round.restarts,
-      });
-      console.log(rows[rows.length - 1]);
+    const memory: RecycleBenchResult['memory'] = [];
+    for (let done = 0; done <= renders; done += ROUND) {
+      // The first row renders nothing: a fresh worker, warmed up.
+      const count = done === 0 ? 0 : ROUND;
+      const first = await without.round(count);
+      memory.push({ renders: done, without: first, with: await recycling.round(count) });
+      console.log(`Memory after ${done} renders:`, memory[memory.length - 1]);
     }
+
+    // Rounds as long as a browser's life, so that each holds one recycle's whole cost.
+    const length = recycleAfter || 1000;
+    await without.round(length / 2, false);
+    await recycling.round(length / 2, false);
+    const rounds: RecycleBenchResult['throughput']['rounds'] = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      const order = pair % 2 ? [recycling, without] : [without, recycling];
+      const [a, b] = [await order[0].round(length), await order[1].round(length)];
+      const [off, on] = order[0] === without ? [a, b] : [b, a];
+      const [withoutPerMin, withPerMin] = [perMinute(off, length), perMinute(on, length)];
+      const ratio = Math.round((withPerMin / withoutPerMin) * 100) / 100;
+      rounds.push({ renders: length, withoutPerMin, withPerMin, ratio });
+      memory.push({ renders: off.renders, without: off, with: on });
+      console.log(`Throughput, pair ${pair + 1} of ${pairs}:`, rounds[pair], memory.at(-1));
+    }
+    return {
+      recycleAfter,
+      recycleRssMb,
+      relaunchMs,
+      memory,
+      throughput: { rounds, ratio: median(rounds.map((round) => round.ratio)) },
+    };
   } finally {
-    await plain.stop();
+    await Promise.all([without.stop(), recycling.stop()]);
   }
-  console.log(`Without recycling, ${ROUND} renders a round (1 in ${LARGE_EVERY} of 1,000 orders):`);
-  console.table(rows);
 }
 
-if (process.argv.includes('--worker')) {
-  void worker();
+/** The rows of the README's benchmark table: recycling against never, in the same run. */
+export function recycleTableRows({
+  recycleAfter,
+  memory,
+  throughput,
+}: RecycleBenchResult): string[] {
+  const at = [100, 500, 1000].filter((renders) => memory.some((row) => row.renders === renders));
+  const mb = (side: 'with' | 'without') =>
+    at
+      .map((renders) => memory.find((row) => row.renders === renders)![side])
+      .map((sample) => `${sample.workerRssMb} / ${sample.chromiumRssMb}`)
+      .join('; ');
+  const rates = (side: 'withPerMin' | 'withoutPerMin') =>
+    median(throughput.rounds.map((round) => round[side]));
+  return [
+    `| worker / Chromium RSS after ${at.map((n) => n.toLocaleString('en')).join(', ')} renders ` +
+      `(MB), recycling every ${recycleAfter.toLocaleString('en')} | ${mb('with')} | ` +
+      `${mb('without')} (never recycling, the same renders) | |`,
+    `| rounds of ${recycleAfter.toLocaleString('en')} renders, recycling once in each ` +
+      `(reports/min; median of ${throughput.rounds.length} pairs) | ${rates('withPerMin')} | ` +
+      `${rates('withoutPerMin')} (never recycling, the round beside it) | ${throughput.ratio} ` +
+      `(rounds: ${throughput.rounds.map((round) => round.ratio).join(', ')}) |`,
+  ];
+}
+
+if (process.argv[2] === '--worker') {
+  void worker(Number(process.argv[3]), Number(process.argv[4]));
 } else if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  benchRecycle(Number(process.argv[2] ?? 1000), Number(process.argv[3] ?? 3))
+    .then((result) => {
+      console.log('Launch and warm-up of a fresh Chromium (ms):', result.relaunchMs);
+      console.log(
+        `Memory (MB), without recycling and with RENDER_RECYCLE_AFTER=${result.recycleAfter}, ` +
+          `RENDER_RECYCLE_RSS_MB=${result.recycleRssMb}; Chromium RSS summed as ps counts it:`,
+      );
+      console.table(
+        result.memory.map(({ renders, without, with: recycled }) => ({
+          renders,
+          'worker RSS': `${without.workerRssMb} / ${recycled.workerRssMb}`,
+          'Chromium RSS': `${without.chromiumRssMb} / ${recycled.chromiumRssMb}`,
+          'Chromium PSS': `${without.chromiumPssMb} / ${recycled.chromiumPssMb}`,
+          recycles: recycled.recycles,
+          'failed renders': without.failed + recycled.failed,
+        })),
+      );
+      console.log(`Throughput (reports/min), rounds of ${result.recycleAfter} renders:`);
+      console.table(result.throughput.rounds);
+      console.log(`Median ratio, with recycling / without: ${result.throughput.ratio}`);
+      console.log(recycleTableRows(result).join('\n'));
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
 }
