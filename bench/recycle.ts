@@ -138,8 +138,12 @@ async function startWorker(recycleAfter: number, recycleRssMb: number) {
   });
   const nextMessage = <T>() =>
     new Promise<T>((resolve, reject) => {
-      child.once('message', (message) => resolve(message as T));
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      const exited = (code: number | null) => reject(new Error(`worker exited with ${code}`));
+      child.once('exit', exited);
+      child.once('message', (message) => {
+        child.off('exit', exited);
+        resolve(message as T);
+      });
     });
   await nextMessage();
   return {
