@@ -3,12 +3,14 @@
  * (RENDER_RECYCLE_AFTER, RENDER_RECYCLE_RSS_MB) and one never, render the same reports (95 of 50
  * orders and 5 of 1,000 in every 100), RENDER_CONCURRENCY at a time, in alternating rounds.
  * Measures, never passes or fails. Run:
- *   bash scripts/with-env.sh node -r ts-node/register/transpile-only bench/recycle.ts [renders] [pairs]
+ *   bash scripts/with-env.sh node -r ts-node/register/transpile-only bench/recycle.ts [renders] [lives]
  * 1. Memory: rounds of 100 renders up to `renders`; after each, once a recycle under way is over,
  *    the worker's RSS and its Chromium's (summed RSS, as ps counts it, and PSS).
- * 2. Throughput: `pairs` pairs of rounds of RENDER_RECYCLE_AFTER renders each, the recycling worker
- *    offset by half a round so that each of its rounds holds one recycle; the order alternates
- *    within pairs (the machine's speed drifts), and the median ratio of neighbours is kept.
+ * 2. Throughput over `lives` browser lives: RENDER_RECYCLE_AFTER renders per worker, in rounds of
+ *    100 that alternate between the workers (first one, then the other, going first), so that the
+ *    machine's drift (±20 % and more from one minute to the next here) hits both alike. The
+ *    recycling worker is offset by half a life, so that each life holds one whole recycle. Each
+ *    life's ratio compares the two workers' total times; the median ratio is kept.
  * Each worker is a child process of its own, so that its RSS and its Chromium's are its alone.
  */
 import 'reflect-metadata';
@@ -42,7 +44,7 @@ export interface RecycleBenchResult {
   relaunchMs: number[];
   memory: Array<{ renders: number; without: Sample; with: Sample }>;
   throughput: {
-    rounds: Array<{ renders: number; withoutPerMin: number; withPerMin: number; ratio: number }>;
+    lives: Array<{ renders: number; withoutPerMin: number; withPerMin: number; ratio: number }>;
     ratio: number;
   };
 }
@@ -174,9 +176,8 @@ async function relaunchCost(runs = 5): Promise<number[]> {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
-const perMinute = (sample: Sample, renders: number) => Math.round((renders * 60_000) / sample.ms);
 
-export async function benchRecycle(renders = 1000, pairs = 3): Promise<RecycleBenchResult> {
+export async function benchRecycle(renders = 1000, lifeCount = 3): Promise<RecycleBenchResult> {
   const defaults = new Environment();
   const recycleAfter = Number(process.env.RENDER_RECYCLE_AFTER ?? defaults.RENDER_RECYCLE_AFTER);
   const recycleRssMb = Number(process.env.RENDER_RECYCLE_RSS_MB ?? defaults.RENDER_RECYCLE_RSS_MB);
@@ -193,27 +194,37 @@ export async function benchRecycle(renders = 1000, pairs = 3): Promise<RecycleBe
       console.log(`Memory after ${done} renders:`, memory[memory.length - 1]);
     }
 
-    // Rounds as long as a browser's life, so that each holds one recycle's whole cost.
-    const length = recycleAfter || 1000;
-    await without.round(length / 2, false);
-    await recycling.round(length / 2, false);
-    const rounds: RecycleBenchResult['throughput']['rounds'] = [];
-    for (let pair = 0; pair < pairs; pair++) {
-      const order = pair % 2 ? [recycling, without] : [without, recycling];
-      const [a, b] = [await order[0].round(length), await order[1].round(length)];
-      const [off, on] = order[0] === without ? [a, b] : [b, a];
-      const [withoutPerMin, withPerMin] = [perMinute(off, length), perMinute(on, length)];
-      const ratio = Math.round((withPerMin / withoutPerMin) * 100) / 100;
-      rounds.push({ renders: length, withoutPerMin, withPerMin, ratio });
-      memory.push({ renders: off.renders, without: off, with: on });
-      console.log(`Throughput, pair ${pair + 1} of ${pairs}:`, rounds[pair], memory.at(-1));
+    // Each life holds one recycle's whole cost, and alternating short rounds share out the drift.
+    const life = recycleAfter || 1000;
+    await without.round(life / 2, false);
+    await recycling.round(life / 2, false);
+    const lives: RecycleBenchResult['throughput']['lives'] = [];
+    for (let n = 0; n < lifeCount; n++) {
+      const ms = { without: 0, with: 0 };
+      for (let done = 0, turn = 0; done < life; done += ROUND, turn++) {
+        const count = Math.min(ROUND, life - done);
+        const sides = turn % 2 ? (['with', 'without'] as const) : (['without', 'with'] as const);
+        for (const side of sides) {
+          const sample = await (side === 'with' ? recycling : without).round(count, false);
+          ms[side] += sample.ms;
+        }
+      }
+      const [withoutPerMin, withPerMin] = [ms.without, ms.with].map((total) =>
+        Math.round((life * 60_000) / total),
+      );
+      const ratio = Math.round((ms.without / ms.with) * 100) / 100;
+      lives.push({ renders: life, withoutPerMin, withPerMin, ratio });
+      // Memory at the end of the life, once the recycling worker is settled.
+      const settled = { without: await without.round(0), with: await recycling.round(0) };
+      memory.push({ renders: settled.without.renders, ...settled });
+      console.log(`Throughput, life ${n + 1} of ${lifeCount}:`, lives[n], memory.at(-1));
     }
     return {
       recycleAfter,
       recycleRssMb,
       relaunchMs,
       memory,
-      throughput: { rounds, ratio: median(rounds.map((round) => round.ratio)) },
+      throughput: { lives, ratio: median(lives.map((each) => each.ratio)) },
     };
   } finally {
     await Promise.all([without.stop(), recycling.stop()]);
@@ -233,15 +244,15 @@ export function recycleTableRows({
       .map((sample) => `${sample.workerRssMb} / ${sample.chromiumRssMb}`)
       .join('; ');
   const rates = (side: 'withPerMin' | 'withoutPerMin') =>
-    median(throughput.rounds.map((round) => round[side]));
+    median(throughput.lives.map((life) => life[side]));
   return [
     `| worker / Chromium RSS after ${at.map((n) => n.toLocaleString('en')).join(', ')} renders ` +
       `(MB), recycling every ${recycleAfter.toLocaleString('en')} | ${mb('with')} | ` +
       `${mb('without')} (never recycling, the same renders) | |`,
-    `| rounds of ${recycleAfter.toLocaleString('en')} renders, recycling once in each ` +
-      `(reports/min; median of ${throughput.rounds.length} pairs) | ${rates('withPerMin')} | ` +
-      `${rates('withoutPerMin')} (never recycling, the round beside it) | ${throughput.ratio} ` +
-      `(rounds: ${throughput.rounds.map((round) => round.ratio).join(', ')}) |`,
+    `| ${recycleAfter.toLocaleString('en')} renders each, in alternating rounds of ${ROUND}, ` +
+      `recycling once (reports/min; median of ${throughput.lives.length}) | ${rates('withPerMin')} | ` +
+      `${rates('withoutPerMin')} (never recycling, the rounds between) | ${throughput.ratio} ` +
+      `(each: ${throughput.lives.map((life) => life.ratio).join(', ')}) |`,
   ];
 }
 
@@ -265,8 +276,10 @@ if (process.argv[2] === '--worker') {
           'failed renders': without.failed + recycled.failed,
         })),
       );
-      console.log(`Throughput (reports/min), rounds of ${result.recycleAfter} renders:`);
-      console.table(result.throughput.rounds);
+      console.log(
+        `Throughput (reports/min), ${result.recycleAfter} renders per worker in rounds of ${ROUND}:`,
+      );
+      console.table(result.throughput.lives);
       console.log(`Median ratio, with recycling / without: ${result.throughput.ratio}`);
       console.log(recycleTableRows(result).join('\n'));
     })
