@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
 import puppeteer, { Browser, Page } from 'puppeteer';
 import { Environment } from '../src/config/environment';
-import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium';
+import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
 import { memorySink } from '../src/reports/rendering/pdf-join';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
@@ -196,6 +196,9 @@ export async function benchRender(
     attempts: 1,
     rowsPerPage,
     rowsPerPart,
+    // Measured on its own, over thousands of renders: bench/recycle.ts.
+    recycleAfter: 0,
+    recycleRssMb: 0,
   });
   let bare: Browser | undefined;
   const results: RenderBenchResult[] = [];

@@ -19,6 +19,7 @@ import { dataSourceOptions } from '../src/database/database-options';
 import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
+import { benchRecycle, recycleTableRows } from './recycle';
 import { bareRenderRate, benchRender, RenderBenchResult, treeRssMb } from './render';
 
 const ROOT = join(__dirname, '..');
@@ -505,6 +506,7 @@ function summaryTable(results: Record<string, any>): string {
     `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
     `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
+    ...recycleTableRows(results.recycle),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -534,6 +536,10 @@ async function main(): Promise<void> {
   const sizes = (process.argv[2] ?? '50,1000,10000').split(',').map(Number);
   results.render = await benchRender(sizes);
   console.table(results.render);
+
+  // 1b. Chromium over thousands of renders, recycling as configured against never (bench/recycle.ts).
+  console.log('Chromium recycling: memory and throughput over ~9,000 renders (10-20 minutes)…');
+  results.recycle = await benchRecycle();
 
   // 2. POST-to-202 latency, on an API-only process (no render competing for the CPU).
   const port = 3900;

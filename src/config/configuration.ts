@@ -33,6 +33,8 @@ export const renderConfig = registerAs('render', () => {
     attempts: env.RENDER_ATTEMPTS,
     rowsPerPage: env.RENDER_ROWS_PER_PAGE,
     rowsPerPart: env.RENDER_ROWS_PER_PART,
+    recycleAfter: env.RENDER_RECYCLE_AFTER,
+    recycleRssMb: env.RENDER_RECYCLE_RSS_MB,
   };
 });
 

@@ -21,6 +21,16 @@ describe('validateEnvironment', () => {
     });
   });
 
+  it('recycles Chromium after 1,000 renders or past 3,072 MB by default, 0 turning either off', () => {
+    expect(validateEnvironment({ ...KEY })).toMatchObject({
+      RENDER_RECYCLE_AFTER: 1000,
+      RENDER_RECYCLE_RSS_MB: 3072,
+    });
+    expect(
+      validateEnvironment({ ...KEY, RENDER_RECYCLE_AFTER: '0', RENDER_RECYCLE_RSS_MB: '0' }),
+    ).toMatchObject({ RENDER_RECYCLE_AFTER: 0, RENDER_RECYCLE_RSS_MB: 0 });
+  });
+
   it('reads numbers from strings', () => {
     expect(validateEnvironment({ ...KEY, PORT: '8080', RENDER_CONCURRENCY: '4' })).toMatchObject({
       PORT: 8080,
@@ -38,6 +48,8 @@ describe('validateEnvironment', () => {
     ['CALLBACK_RETRY_DELAYS_MS', '5s,10s'],
     ['CALLBACK_ALLOW_PRIVATE_NETWORKS', 'yes'],
     ['PUBLIC_BASE_URL', 'not a url'],
+    ['RENDER_RECYCLE_AFTER', '-1'],
+    ['RENDER_RECYCLE_RSS_MB', '2GB'],
   ])('stops with one message naming %s=%s', (name, value) => {
     expect(() => validateEnvironment({ ...KEY, [name]: value })).toThrow(
       `Invalid configuration: ${name}=${JSON.stringify(value)}`,

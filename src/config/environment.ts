@@ -36,6 +36,10 @@ export class Environment {
   @IsInt() @Min(1) @Max(5) RENDER_ATTEMPTS = 3;
   @IsInt() @Min(10) @Max(1000) RENDER_ROWS_PER_PAGE = 52;
   @IsInt() @Min(100) @Max(100000) RENDER_ROWS_PER_PART = 1000;
+  /** Renders after which a worker's Chromium is replaced by a fresh one; 0: never. */
+  @IsInt() @Min(0) @Max(10000000) RENDER_RECYCLE_AFTER = 1000;
+  /** Summed RSS (MB) of Chromium's processes past which it is replaced (read between renders); 0: off. */
+  @IsInt() @Min(0) @Max(1048576) RENDER_RECYCLE_RSS_MB = 3072;
   @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
   @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;
   @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;

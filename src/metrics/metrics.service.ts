@@ -58,7 +58,14 @@ export class MetricsService {
 
   readonly chromiumRestarts = new Counter({
     name: `${PREFIX}chromium_restarts_total`,
-    help: 'Chromium relaunches after a crash or disconnect (the first launch is not counted)',
+    help: 'Chromium relaunches after a crash or disconnect (the first launch and recycles are not counted)',
+    registers: [this.registry],
+  });
+
+  readonly chromiumRecycles = new Counter({
+    name: `${PREFIX}chromium_recycles_total`,
+    help: 'Chromium replaced by a fresh one, by reason: renders (RENDER_RECYCLE_AFTER) or memory (RENDER_RECYCLE_RSS_MB)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 

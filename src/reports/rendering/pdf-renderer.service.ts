@@ -61,7 +61,8 @@ class Slots {
 
 /**
  * Prints reports to PDF on the warm pages of one long-lived Chromium per process (chromium.ts),
- * RENDER_CONCURRENCY pages at a time.
+ * RENDER_CONCURRENCY pages at a time, recycled after RENDER_RECYCLE_AFTER renders or past
+ * RENDER_RECYCLE_RSS_MB.
  */
 @Injectable()
 export class PdfRenderer implements OnApplicationShutdown {
@@ -76,9 +77,15 @@ export class PdfRenderer implements OnApplicationShutdown {
   ) {
     this.slots = new Slots(Math.max(1, config.concurrency));
     // A worker without its Chromium stops at start, naming the variable.
-    this.chromium = new Chromium(chromiumPath(config.executablePath), () =>
-      metrics?.chromiumRestarts.inc(),
-    );
+    this.chromium = new Chromium(chromiumPath(config.executablePath), {
+      onRelaunch: () => metrics?.chromiumRestarts.inc(),
+      onRecycle: (reason) => metrics?.chromiumRecycles.inc({ reason }),
+      recycleAfter: config.recycleAfter,
+      recycleRssMb: config.recycleRssMb,
+      // A replacement takes over with every page warm, as a worker starts.
+      warmPages: Math.max(1, config.concurrency),
+      warm: (page) => this.warm(page),
+    });
   }
 
   /** How many times the browser was relaunched after the first launch (crash, kill, disconnect). */
@@ -86,9 +93,24 @@ export class PdfRenderer implements OnApplicationShutdown {
     return this.chromium.restarts;
   }
 
+  /** How many times a fresh browser replaced one that was due (RENDER_RECYCLE_AFTER, _RSS_MB). */
+  get recycles(): number {
+    return this.chromium.recycles;
+  }
+
   /** The running browser's process id, if it is running. */
   get browserPid(): number | undefined {
     return this.chromium.pid;
+  }
+
+  /** Every browser of this renderer still running: the current one, and replaced ones draining. */
+  get browserPids(): number[] {
+    return this.chromium.pids;
+  }
+
+  /** A replacement browser is being launched, or a replaced one still runs. */
+  get isRecycling(): boolean {
+    return this.chromium.isRecycling;
   }
 
   ping(): Promise<string> {
@@ -104,10 +126,6 @@ export class PdfRenderer implements OnApplicationShutdown {
   async warmUp(): Promise<void> {
     void import('./fonts').then((fonts) => fonts.warnOfMissingFonts(this.logger));
     const count = this.slots.tryAcquire(this.config.concurrency);
-    const html = new ReportHtmlBuilder(
-      { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },
-      this.config.rowsPerPage,
-    ).toHtml();
     const pages: Page[] = [];
     let abandoned = false;
     const warm = async () => {
@@ -119,12 +137,7 @@ export class PdfRenderer implements OnApplicationShutdown {
         }
         pages.push(page);
       }
-      await Promise.all(
-        pages.map(async (page) => {
-          await page.setContent(html, { waitUntil: 'load', timeout: WARM_UP_TIMEOUT_MS });
-          await page.pdf({ ...PDF_OPTIONS, timeout: WARM_UP_TIMEOUT_MS });
-        }),
-      );
+      await Promise.all(pages.map((page) => this.warm(page)));
     };
     try {
       // Bounded: a Chromium that hangs would otherwise keep every page, and so every render, waiting.
@@ -192,6 +205,7 @@ export class PdfRenderer implements OnApplicationShutdown {
       // The chunk being stored, if any, lands before the caller deletes this render's chunks.
       await withTimeout(join.stop(), 5000, 'stopping the join').catch(() => undefined);
       const renderError = this.toRenderError(error);
+      this.chromium.ended(pages[0]);
       void Promise.all(pages.map((page) => this.chromium.replace(page))).finally(releaseSlots);
       throw renderError; // the caller logs it, knowing what was rendered
     } finally {
@@ -199,6 +213,7 @@ export class PdfRenderer implements OnApplicationShutdown {
     }
     // Every part is printed: the pages go back to the pool (the next document replaces what they
     // hold) while the page numbers and the cross-reference table are written.
+    this.chromium.ended(pages[0]);
     for (const page of pages) this.chromium.giveBack(page);
     releaseSlots();
     return join.finish();
@@ -207,6 +222,16 @@ export class PdfRenderer implements OnApplicationShutdown {
   /** Last, after the render processor has stopped taking jobs and let the running ones finish. */
   async onApplicationShutdown(): Promise<void> {
     await this.chromium.close();
+  }
+
+  /** Prints an empty report: what a page's first print costs is paid before any render. */
+  private async warm(page: Page): Promise<void> {
+    const html = new ReportHtmlBuilder(
+      { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },
+      this.config.rowsPerPage,
+    ).toHtml();
+    await page.setContent(html, { waitUntil: 'load', timeout: WARM_UP_TIMEOUT_MS });
+    await page.pdf({ ...PDF_OPTIONS, timeout: WARM_UP_TIMEOUT_MS });
   }
 
   /** Each page prints the next part to come and adds it to the join. */

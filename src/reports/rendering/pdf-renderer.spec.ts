@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { findChromium } from '../../config/environment';
 import { memorySink } from './pdf-join';
 import { PdfRenderer } from './pdf-renderer.service';
+import { processTree } from './process-tree';
 import { RenderError } from './render-error';
 import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
 
@@ -25,6 +27,8 @@ function renderer(overrides: Partial<ConstructorParameters<typeof PdfRenderer>[0
     attempts: 3,
     rowsPerPage: 52,
     rowsPerPart: 1000,
+    recycleAfter: 0,
+    recycleRssMb: 0,
     ...overrides,
   });
 }
@@ -272,5 +276,140 @@ describe('PdfRenderer timeout (real Chromium)', () => {
     const text = await pdfText(await print(pdfRenderer, report([row(9)])));
     expect(text).toContain('ORD-000009');
     expect(pdfRenderer.restarts).toBe(0);
+  });
+});
+
+describe('PdfRenderer recycling Chromium (real Chromium)', () => {
+  const renderers: PdfRenderer[] = [];
+  function recycling(overrides: Parameters<typeof renderer>[0]) {
+    const made = renderer(overrides);
+    renderers.push(made);
+    return made;
+  }
+  afterAll(() => Promise.all(renderers.map((each) => each.onApplicationShutdown())));
+
+  /** Waits, a bounded while, for something the renderer does in the background. */
+  async function until(what: string, condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 600 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!condition()) throw new Error(`Never happened: ${what}`);
+  }
+
+  /** Running, and not a zombie waiting to be reaped. */
+  function alive(pid: number): boolean {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  /** A two-part report whose second part comes only once `gate` opens: its render holds a page. */
+  async function* heldUntil(gate: Promise<void>): AsyncIterable<ReportPart> {
+    const [first, second] = report(Array.from({ length: 1500 }, (_, i) => row(i)));
+    yield first;
+    await gate;
+    yield second;
+  }
+
+  it('replaces the browser after recycleAfter renders, every render succeeding', async () => {
+    const pdfRenderer = recycling({ recycleAfter: 3 });
+    const texts = [await pdfText(await print(pdfRenderer, report([row(1)])))];
+    const first = pdfRenderer.browserPid!;
+    for (const i of [2, 3]) {
+      texts.push(await pdfText(await print(pdfRenderer, report([row(i)]))));
+      expect(pdfRenderer.browserPid).toBe(first);
+    }
+
+    await until('a fresh browser', () => pdfRenderer.browserPid !== first);
+    // Several at once, across the next swap (3 renders later) too.
+    const more = await Promise.all(
+      [4, 5, 6, 7, 8, 9].map(async (i) => pdfText(await print(pdfRenderer, report([row(i)])))),
+    );
+
+    [...texts, ...more].forEach((text, i) => expect(text).toContain(row(i + 1).number));
+    expect(pdfRenderer.recycles).toBeGreaterThanOrEqual(1);
+    expect(pdfRenderer.restarts).toBe(0);
+    await until('the replaced browser closed', () => !alive(first));
+  });
+
+  it('lets a render in progress finish on the old browser, then closes it', async () => {
+    const pdfRenderer = recycling({ recycleAfter: 3 });
+    await print(pdfRenderer, report([row(1)]));
+    await print(pdfRenderer, report([row(2)]));
+    const old = pdfRenderer.browserPid!;
+    let open = (): void => undefined;
+    const output = memorySink();
+    const held = pdfRenderer.render(
+      heldUntil(new Promise((resolve) => (open = resolve))),
+      output.sink,
+    );
+    await print(pdfRenderer, report([row(3)])); // the 3rd render to end: the swap starts
+
+    await until('a fresh browser', () => pdfRenderer.browserPid !== old);
+    expect(pdfRenderer.browserPids).toEqual([pdfRenderer.browserPid, old]);
+    const during = await pdfText(await print(pdfRenderer, report([row(4)])));
+    open();
+
+    await held;
+    const text = await pdfText(output.pdf());
+    expect(text).toContain('ORD-000000');
+    expect(text).toContain('ORD-001499');
+    expect(during).toContain('ORD-000004');
+    await until('the old browser closed', () => pdfRenderer.browserPids.length === 1);
+    expect(pdfRenderer.browserPids).toEqual([pdfRenderer.browserPid]);
+    await until('its process gone', () => !alive(old));
+    expect(pdfRenderer.recycles).toBe(1);
+    expect(pdfRenderer.restarts).toBe(0);
+  });
+
+  it('replaces a browser whose processes pass recycleRssMb', async () => {
+    const pdfRenderer = recycling({ recycleRssMb: 1 });
+    await print(pdfRenderer, report([row(1)]));
+    const first = pdfRenderer.browserPid!;
+
+    await until('a fresh browser', () => pdfRenderer.browserPid !== first);
+    const text = await pdfText(await print(pdfRenderer, report([row(2)])));
+
+    expect(text).toContain('ORD-000002');
+    expect(pdfRenderer.recycles).toBeGreaterThanOrEqual(1);
+    expect(pdfRenderer.restarts).toBe(0);
+  });
+
+  it('shutdown closes the current browser and the replaced one still draining', async () => {
+    const pdfRenderer = recycling({ recycleAfter: 3 });
+    await print(pdfRenderer, report([row(1)]));
+    await print(pdfRenderer, report([row(2)]));
+    const old = pdfRenderer.browserPid!;
+    let open = (): void => undefined;
+    const held = pdfRenderer.render(
+      heldUntil(new Promise((resolve) => (open = resolve))),
+      memorySink().sink,
+    );
+    await print(pdfRenderer, report([row(3)]));
+    await until('a fresh browser', () => pdfRenderer.browserPid !== old);
+    const processes = pdfRenderer.browserPids.flatMap(processTree);
+
+    await pdfRenderer.onApplicationShutdown();
+    open(); // its next part goes to a closed page
+
+    await expect(held).rejects.toBeInstanceOf(RenderError);
+    expect(processes.length).toBeGreaterThan(2);
+    await until('every Chromium process gone', () => !processes.some(alive));
+    expect(pdfRenderer.browserPids).toEqual([]);
+  });
+
+  it('shutdown while a replacement is being launched closes it too', async () => {
+    const others = processTree(process.pid); // this process and the other renderers' Chromiums
+    const pdfRenderer = recycling({ recycleAfter: 1 });
+    await print(pdfRenderer, report([row(1)])); // due: the replacement launches now
+    expect(pdfRenderer.isRecycling).toBe(true);
+
+    await pdfRenderer.onApplicationShutdown();
+
+    expect(pdfRenderer.isRecycling).toBe(false);
+    expect(pdfRenderer.recycles).toBe(0);
+    const ours = () =>
+      processTree(process.pid).filter((pid) => !others.includes(pid) && alive(pid));
+    await until('no Chromium of this renderer left', () => ours().length === 0);
   });
 });
