@@ -3,7 +3,22 @@ import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { ReportErrorCode } from '../reports.exceptions';
 import { RenderError } from './render-error';
 
+/**
+ * The browser has no network: every connection goes through a proxy on a port nothing listens on,
+ * loopback included (Chromium bypasses proxies for it unless told not to), and every host name
+ * resolves to nothing. Request interception and the template's CSP stop what a page asks for; these
+ * stop what they do not see, such as `<link rel=prefetch>` or `preconnect`, should raw HTML ever
+ * reach the page.
+ */
+const NO_NETWORK = [
+  '--proxy-server=http://127.0.0.1:1',
+  '--proxy-bypass-list=<-loopback>',
+  '--host-resolver-rules=MAP * ~NOTFOUND',
+  '--dns-prefetch-disable',
+];
+
 export const CHROMIUM_ARGS = [
+  ...NO_NETWORK,
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',

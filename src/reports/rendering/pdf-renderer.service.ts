@@ -7,6 +7,7 @@ import { withTimeout } from '../../common/with-timeout';
 import { MetricsService } from '../../metrics/metrics.service';
 import { ReportErrorCode } from '../reports.exceptions';
 import { Chromium } from './chromium';
+import { warnOfMissingFonts } from './fonts';
 import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
 import { RenderError } from './render-error';
 import { ReportHtmlBuilder, ReportPart } from './report-html';
@@ -124,7 +125,7 @@ export class PdfRenderer implements OnApplicationShutdown {
    * first render, which launches again.
    */
   async warmUp(): Promise<void> {
-    void import('./fonts').then((fonts) => fonts.warnOfMissingFonts(this.logger));
+    warnOfMissingFonts(this.logger);
     const count = this.slots.tryAcquire(this.config.concurrency);
     const pages: Page[] = [];
     let abandoned = false;

@@ -79,12 +79,15 @@ describe('PdfRenderer (real Chromium)', () => {
   let server: Server;
   let port: number;
   const requests: string[] = [];
+  /** Every TCP connection the listener accepted, requests or none (a preconnect sends none). */
+  let connections = 0;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests.push(req.url ?? '');
       res.end('x');
     });
+    server.on('connection', () => (connections += 1));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -168,6 +171,34 @@ describe('PdfRenderer (real Chromium)', () => {
     // Leave time for a late request to arrive if one were allowed.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(requests).toEqual([]);
+  });
+
+  it('reaches nothing from raw, unescaped HTML: no request and no connection, whatever asks', async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const named = `http://localhost:${port}`;
+    // No CSP and nothing escaped: only the browser's own isolation stands.
+    const html =
+      '<html><head>' +
+      `<link rel="prefetch" href="${base}/prefetch"><link rel="preconnect" href="${base}">` +
+      `<link rel="preconnect" href="${named}"><link rel="dns-prefetch" href="${named}">` +
+      `<link rel="preload" as="image" href="${base}/preload">` +
+      `<style>@import url("${base}/import.css"); body { background: url("${base}/bg.png") }</style>` +
+      `<link rel="stylesheet" href="${named}/css">` +
+      `</head><body><p>RAW DOCUMENT</p><iframe src="${base}/frame"></iframe>` +
+      `<object data="${base}/object"></object><embed src="${named}/embed">` +
+      `<img src="file:///etc/hostname"><iframe src="file:///etc/passwd"></iframe>` +
+      `<video poster="${base}/poster"></video><a ping="${base}/ping" href="${base}">link</a>` +
+      '</body></html>';
+    const before = connections;
+    const text = await pdfText(await print(pdfRenderer, [{ index: 0, html }]));
+    expect(text).toContain('RAW DOCUMENT');
+    expect(text).not.toContain('root:');
+    const refresh = `<meta http-equiv="refresh" content="0;url=${base}/refresh"><p>REFRESH</p>`;
+    await print(pdfRenderer, [{ index: 0, html: refresh }]).catch(() => undefined);
+    // Leave time for a late connection to arrive if one were allowed.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(requests).toEqual([]);
+    expect(connections - before).toBe(0);
   });
 
   it('blocks a navigation away from the document (meta refresh)', async () => {
