@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { Client as PgClient } from 'pg';
 import { keyId } from '../../src/common/encryption';
+import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { cli, document } from '../support/cli';
 import { testEnvironment } from '../support/env';
 import { call, startApp, TestApp } from '../support/harness';
@@ -114,8 +116,18 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
     let receiver: Receiver;
     const suiteKey = testEnvironment().WEBHOOK_SECRETS_KEY;
     const oldKey = randomBytes(32).toString('base64url');
+    // A database of their own: secrets:reencrypt reads every client's, and other specs leave some
+    // that no key decrypts on purpose.
+    const database = new URL(testEnvironment().DATABASE_URL);
+    database.pathname = `${database.pathname}_secrets`;
+    const own = { DATABASE_URL: database.toString() };
 
     beforeAll(async () => {
+      await createDatabaseIfMissing(own.DATABASE_URL);
+      const pg = new PgClient({ connectionString: own.DATABASE_URL });
+      await pg.connect();
+      await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+      await pg.end();
       receiver = await new Receiver().start();
     });
     afterAll(() => receiver.stop());
@@ -137,11 +149,11 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
       );
       return delivery;
     };
-    const callbacks = { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true' };
+    const callbacks = { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true', ...own };
 
     it('reads secrets written under the previous key during a rotation, and after secrets:reencrypt under the current key alone', async () => {
       // Created when WEBHOOK_SECRETS_KEY was another key.
-      const client = await created('Old key', { WEBHOOK_SECRETS_KEY: oldKey });
+      const client = await created('Old key', { WEBHOOK_SECRETS_KEY: oldKey, ...own });
       const rotating = await startApp({ ...callbacks, WEBHOOK_SECRETS_KEY_PREVIOUS: oldKey });
       try {
         const delivery = await delivered(rotating, client.api_key, '/old-key');
@@ -155,15 +167,20 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
         await rotating.close();
       }
 
-      const run = await cli(['secrets:reencrypt'], { WEBHOOK_SECRETS_KEY_PREVIOUS: oldKey });
+      const run = await cli(['secrets:reencrypt'], {
+        WEBHOOK_SECRETS_KEY_PREVIOUS: oldKey,
+        ...own,
+      });
       expect(run.code).toBe(0);
       expect(document(run)).toEqual({ reencrypted: 1 });
-      const [{ value }] = await first.dataSource.query(
-        `SELECT webhook_secret AS value FROM clients WHERE id = $1`,
-        [client.id],
-      );
-      expect(value.startsWith(`v2:${keyId(Buffer.from(suiteKey, 'base64'))}:`)).toBe(true);
-      expect(document(await cli(['secrets:reencrypt']))).toEqual({ reencrypted: 0 });
+      const pg = new PgClient({ connectionString: own.DATABASE_URL });
+      await pg.connect();
+      const { rows } = await pg.query(`SELECT webhook_secret AS value FROM clients WHERE id = $1`, [
+        client.id,
+      ]);
+      await pg.end();
+      expect(rows[0].value.startsWith(`v2:${keyId(Buffer.from(suiteKey, 'base64'))}:`)).toBe(true);
+      expect(document(await cli(['secrets:reencrypt'], own))).toEqual({ reencrypted: 0 });
 
       const current = await startApp(callbacks); // WEBHOOK_SECRETS_KEY only
       try {
@@ -180,13 +197,16 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
     });
 
     it("does not sign with a secret copied from another client's row: reported, not crashed on", async () => {
-      const victim = await created('Victim');
-      const thief = await created('Thief');
-      await first.dataSource.query(
+      const victim = await created('Victim', own);
+      const thief = await created('Thief', own);
+      const pg = new PgClient({ connectionString: own.DATABASE_URL });
+      await pg.connect();
+      await pg.query(
         `UPDATE clients SET webhook_secret = (SELECT webhook_secret FROM clients WHERE id = $1)
           WHERE id = $2`,
         [victim.id, thief.id],
       );
+      await pg.end();
       const warnings = jest.spyOn(Logger.prototype, 'warn');
       const app = await startApp(callbacks);
       try {
