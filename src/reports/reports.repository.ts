@@ -180,24 +180,13 @@ export class ReportsRepository {
     clientId: string,
     page: { limit: number; status?: ReportStatus; cursor?: string },
   ): Promise<Array<Report & { cursorAt: string }>> {
-    const params: unknown[] = [clientId, page.limit + 1];
-    const conditions = ['client_id = $1'];
-    if (page.status) {
-      params.push(page.status);
-      conditions.push(`status = $${params.length}`);
-    }
-    if (page.cursor) {
-      const { at, id } = decodeCursor(page.cursor);
-      params.push(at, id);
-      conditions.push(
-        `(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
-      );
-    }
+    const cursor = page.cursor ? decodeCursor(page.cursor) : undefined;
     return this.dataSource.query(
-      `SELECT ${REPORT_COLUMNS}, ${cursorInstantSql('created_at')} AS "cursorAt"
-         FROM reports WHERE ${conditions.join(' AND ')}
+      `SELECT ${REPORT_COLUMNS}, ${cursorInstantSql('created_at')} AS "cursorAt" FROM reports
+        WHERE client_id = $1 AND ($3::text IS NULL OR status = $3)
+          AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
         ORDER BY created_at DESC, id DESC LIMIT $2`,
-      params,
+      [clientId, page.limit + 1, page.status ?? null, cursor?.at ?? null, cursor?.id ?? null],
     );
   }
 
@@ -208,9 +197,7 @@ export class ReportsRepository {
               render_attempts = render_attempts + 1,
               started_at = coalesce(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ${UNFINISHED}
-        RETURNING id, client_id AS "clientId", start_date::text AS "startDate",
-                  end_date::text AS "endDate", time_zone AS "timeZone", callback_url AS "callbackUrl",
-                  render_attempts AS "renderAttempts"`,
+        RETURNING ${REPORT_COLUMNS}`,
       [id],
     );
     return rows[0];
