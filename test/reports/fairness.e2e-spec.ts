@@ -69,16 +69,17 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
       }
       const accepted = await post(roomy, quiet.api_key);
       expect(accepted.status).toBe(202);
-      // Its turn is the first: only the flood's first report is ahead of it, and Retry-After says so.
+      // Its turn is the first: of the two clients' reports, only the flood's first is ahead of it
+      // (other specs' reports left PENDING in the shared database are ahead of both alike).
       const status = await call(roomy, 'GET', accepted.headers.get('location')!, {
         key: quiet.api_key,
       });
       expect(status.body.status).toBe('PENDING');
       const [{ ahead }] = await roomy.dataSource.query(
         `SELECT count(*)::int AS ahead FROM reports q, reports mine
-          WHERE mine.id = $1 AND q.status = 'PENDING'
+          WHERE mine.id = $1 AND q.status = 'PENDING' AND q.client_id = ANY($2::uuid[])
             AND (q.fair_round, q.created_at, q.id) < (mine.fair_round, mine.created_at, mine.id)`,
-        [accepted.body.id],
+        [accepted.body.id, [flood.id, quiet.id]],
       );
       expect(ahead).toBe(1);
 
