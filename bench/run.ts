@@ -41,8 +41,8 @@ function benchEnvironment(): Record<string, string> {
     RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
     // The throughput steps load one client with thousands of reports: they measure the render
     // path, not the bounds, which the fairness step measures on clients of its own.
-    REPORT_MAX_UNFINISHED_PER_CLIENT: '100000000',
-    REPORT_QUEUE_MAX: '100000000',
+    REPORT_MAX_UNFINISHED_PER_CLIENT: '100000',
+    REPORT_QUEUE_MAX: '10000000',
     CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 }
