@@ -56,6 +56,13 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
     ttl: UNKNOWN_KEY_TTL_MS,
   });
 
+  /**
+   * Lookups under way, by key hash: the requests of one key that arrive together (a client's burst
+   * when its cache entry has just expired, or on a fresh process) share one lookup and one count
+   * against the address, instead of spending the address's limit on a valid key.
+   */
+  private readonly lookups = new Map<string, Promise<string | undefined>>();
+
   private readonly keyEvents: ApiKeyEvents;
 
   constructor(
@@ -90,10 +97,20 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const keyHash = apiKeyHash(request);
     const known = keyHash && this.clientIds.get(keyHash);
-    const clientId = known || (await this.lookUp(request.ip, keyHash));
+    const clientId = known || (await this.lookUpOnce(request.ip, keyHash));
     if (!clientId) throw ApiError.unauthorized();
     request.client = { id: clientId };
     return true;
+  }
+
+  private lookUpOnce(address: string, keyHash: string | undefined): Promise<string | undefined> {
+    if (!keyHash) return this.lookUp(address, undefined);
+    let lookup = this.lookups.get(keyHash);
+    if (!lookup) {
+      lookup = this.lookUp(address, keyHash).finally(() => this.lookups.delete(keyHash));
+      this.lookups.set(keyHash, lookup);
+    }
+    return lookup;
   }
 
   /** The client of a key not known here yet, once its address is within its limit. */

@@ -155,6 +155,26 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
       redis.disconnect();
     });
 
+    it("counts a valid key's burst once: 30 requests at once with a key not yet known here all pass, on one lookup", async () => {
+      const burst = await newClient(limited, 'Burst');
+      const lookups = jest.spyOn(limited.dataSource, 'query');
+      try {
+        const statuses = await Promise.all(
+          Array.from(
+            { length: 30 },
+            async () => (await call(limited, 'GET', '/v1/orders', { key: burst.api_key })).status,
+          ),
+        );
+        expect(statuses).toEqual(Array(30).fill(200));
+        const keyQueries = lookups.mock.calls.filter(([sql]) =>
+          String(sql).includes('api_key_hash'),
+        );
+        expect(keyQueries).toHaveLength(1);
+      } finally {
+        lookups.mockRestore();
+      }
+    });
+
     it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, asking Postgres nothing', async () => {
       // A known key keeps working: it is already known here, no lookup, no count.
       const shop = await newClient(limited, 'Known');
@@ -166,17 +186,17 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
         for (let i = 0; i < 8; i += 1) {
           statuses.push((await call(limited, 'GET', '/v1/orders', { key: madeUp() })).status);
         }
-        // The known key's lookup counted once: 4 more made-up keys are looked up, then refused.
-        expect(statuses).toEqual([401, 401, 401, 401, 429, 429, 429, 429]);
+        // The two valid keys' lookups counted once each: 3 made-up keys are looked up, then refused.
+        expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
         const keyQueries = () =>
           lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash')).length;
-        expect(keyQueries()).toBe(4);
+        expect(keyQueries()).toBe(3);
         const refused = await call(limited, 'GET', '/v1/orders', { key: madeUp() });
         expect(refused.body.error_code).toBe('RATE_LIMITED');
         expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
         const anonymous = await call(limited, 'GET', '/v1/orders');
         expect(anonymous.status).toBe(429);
-        expect(keyQueries()).toBe(4);
+        expect(keyQueries()).toBe(3);
         expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
       } finally {
         lookups.mockRestore();
