@@ -30,14 +30,22 @@ const { Pending, InProgress, Completed, Failed, Expired } = ReportStatus;
 const UNFINISHED = `('${Pending}', '${InProgress}')`;
 
 /**
- * How many PENDING reports render before this one, in the queue's order: turn, then arrival (the
- * order Bull serves priorities in). Null for a report in any other status.
+ * The most reports ahead a read counts (a poll costs that many index entries at most, not the
+ * backlog's): Retry-After, the count's one use, hits its 60 s ceiling first when a render takes
+ * 60 s × RENDER_CONCURRENCY / 1,000 or more; faster renders are told to poll earlier, never later.
+ */
+const JOBS_AHEAD_COUNTED = 1000;
+
+/**
+ * How many PENDING reports render before this one (up to JOBS_AHEAD_COUNTED), in the queue's
+ * order: turn, then arrival (the order Bull serves priorities in). Null in any other status.
  */
 const JOBS_AHEAD = `CASE WHEN reports.status = '${Pending}' THEN (
-    SELECT count(*)::int FROM reports ahead
+    SELECT count(*)::int FROM (SELECT 1 FROM reports ahead
      WHERE ahead.status = '${Pending}'
        AND (ahead.fair_round, ahead.created_at, ahead.id)
          < (reports.fair_round, reports.created_at, reports.id)
+     LIMIT ${JOBS_AHEAD_COUNTED}) counted
   ) END AS "jobsAhead"`;
 /** Any fixed number: with a client's id, the lock that admits its reports one at a time. */
 const ADMISSION_LOCK = 724_201_103;
@@ -102,13 +110,14 @@ export class ReportsRepository {
              WHERE status = '${Pending}' LIMIT $4) queued) AS backlog,
          CASE WHEN EXISTS (SELECT 1 FROM reports WHERE client_id = $1 AND status = '${InProgress}')
               THEN 0
-              ELSE (SELECT count(*)::int FROM reports ahead, (
+              ELSE (SELECT count(*)::int FROM (SELECT 1 FROM reports ahead, (
                       SELECT fair_round, created_at, id FROM reports
                        WHERE client_id = $1 AND status = '${Pending}'
                        ORDER BY fair_round, created_at, id LIMIT 1) first
                      WHERE ahead.status = '${Pending}'
                        AND (ahead.fair_round, ahead.created_at, ahead.id)
-                         < (first.fair_round, first.created_at, first.id))
+                         < (first.fair_round, first.created_at, first.id)
+                     LIMIT ${JOBS_AHEAD_COUNTED}) counted)
          END AS "clientAhead"`,
       [clientId, idempotencyKey ?? null, bounds.unfinished, bounds.backlog],
     );
