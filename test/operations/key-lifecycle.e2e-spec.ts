@@ -150,19 +150,18 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
       return delivery;
     };
     const callbacks = { CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true', ...own };
+    /** The delivery verifies under the client's webhook secret (Standard Webhooks). */
+    const signedWith = (delivery: Awaited<ReturnType<typeof delivered>>, secret: string) =>
+      expect(() =>
+        new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>),
+      ).not.toThrow();
 
     it('reads secrets written under the previous key during a rotation, and after secrets:reencrypt under the current key alone', async () => {
       // Created when WEBHOOK_SECRETS_KEY was another key.
       const client = await created('Old key', { WEBHOOK_SECRETS_KEY: oldKey, ...own });
       const rotating = await startApp({ ...callbacks, WEBHOOK_SECRETS_KEY_PREVIOUS: oldKey });
       try {
-        const delivery = await delivered(rotating, client.api_key, '/old-key');
-        expect(() =>
-          new Webhook(client.webhook_secret).verify(
-            delivery.body,
-            delivery.headers as Record<string, string>,
-          ),
-        ).not.toThrow();
+        signedWith(await delivered(rotating, client.api_key, '/old-key'), client.webhook_secret);
       } finally {
         await rotating.close();
       }
@@ -184,13 +183,7 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
 
       const current = await startApp(callbacks); // WEBHOOK_SECRETS_KEY only
       try {
-        const delivery = await delivered(current, client.api_key, '/reencrypted');
-        expect(() =>
-          new Webhook(client.webhook_secret).verify(
-            delivery.body,
-            delivery.headers as Record<string, string>,
-          ),
-        ).not.toThrow();
+        signedWith(await delivered(current, client.api_key, '/reencrypted'), client.webhook_secret);
       } finally {
         await current.close();
       }

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import type { Browser } from 'puppeteer';
 import { canBeFramed, launchBrowser, recordCspViolations, WAIT } from '../support/browser';
-import { Answer, call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
+import { Answer, call, downloadReport, newClient, startApp, TestApp } from '../support/harness';
 
 const ADMIN_TOKEN = 'security-headers-admin-token-0123456789';
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -86,14 +86,10 @@ describe('Security headers on every kind of answer', () => {
   });
 
   it('gives the PDF download nosniff and the same strict CSP', async () => {
-    const accepted = await call(test, 'POST', '/v1/orders/reports', {
-      key,
-      json: { start_date: '2030-03-01', end_date: '2030-03-02' },
+    const { pdf } = await downloadReport(test, key, {
+      start_date: '2030-03-01',
+      end_date: '2030-03-02',
     });
-    const done = await pollUntilDone(test, key, accepted.headers.get('location')!);
-    expect(done.status).toBe(303);
-    const pdf = await call(test, 'GET', done.headers.get('location')!, { key });
-    expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
     expectStrictApiHeaders(pdf);
   });

@@ -2,7 +2,7 @@ import { ClientsRepository } from '../../src/clients/clients.repository';
 import { NewOrder } from '../../src/orders/order.entity';
 import { generateOrders } from '../../src/orders/order-seed';
 import { OrderStatus } from '../../src/orders/order-status';
-import { call, insertOrders, pollUntilDone, startApp, TestApp } from '../support/harness';
+import { downloadReport, insertOrders, startApp, TestApp } from '../support/harness';
 import { notdefGlyphs, pdffonts, pdfinfo, pdfLanguage, pdftotext } from '../support/pdf-tools';
 
 /** A customer in each script the contract names. */
@@ -64,15 +64,10 @@ describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (rea
   async function reportOf(clientName: string, orders: NewOrder[]): Promise<Buffer> {
     const client = await test.app.get(ClientsRepository).create(clientName);
     await insertOrders(test, client.id, orders);
-    const accepted = await call(test, 'POST', '/v1/orders/reports', {
-      key: client.api_key,
-      json: { start_date: '2021-10-01', end_date: '2021-11-01' },
+    const { pdf } = await downloadReport(test, client.api_key, {
+      start_date: '2021-10-01',
+      end_date: '2021-11-01',
     });
-    expect(accepted.status).toBe(202);
-    const done = await pollUntilDone(test, client.api_key, accepted.headers.get('location')!);
-    expect(done.status).toBe(303);
-    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: client.api_key });
-    expect(pdf.status).toBe(200);
     return pdf.bytes;
   }
 

@@ -2,10 +2,10 @@ import { generateOrders } from '../../src/orders/order-seed';
 import { PdfRenderer } from '../../src/reports/rendering/pdf-renderer.service';
 import {
   call,
+  downloadReport,
   insertOrders,
   newClient,
   parsePdf,
-  pollUntilDone,
   startApp,
   TestApp,
 } from '../support/harness';
@@ -35,15 +35,10 @@ describe('Chromium recycled after RENDER_RECYCLE_AFTER renders', () => {
 
     /** POST, poll to 303, download: the PDF's text. */
     const report = async (): Promise<string> => {
-      const accepted = await call(test, 'POST', '/v1/orders/reports', {
-        key: shop.api_key,
-        json: { start_date: '2061-03-01', end_date: '2061-04-01' },
+      const { pdf } = await downloadReport(test, shop.api_key, {
+        start_date: '2061-03-01',
+        end_date: '2061-04-01',
       });
-      expect(accepted.status).toBe(202);
-      const done = await pollUntilDone(test, shop.api_key, accepted.headers.get('location')!);
-      expect(done.status).toBe(303);
-      const pdf = await call(test, 'GET', done.headers.get('location')!, { key: shop.api_key });
-      expect(pdf.status).toBe(200);
       expect(pdf.bytes.subarray(0, 5).toString()).toBe('%PDF-');
       return (await parsePdf(pdf.bytes)).text;
     };

@@ -1,5 +1,6 @@
 import {
   call,
+  downloadReport,
   newClient,
   order,
   pdfText,
@@ -32,11 +33,7 @@ describe("Reports in the merchant's time zone", () => {
   afterAll(() => test.close());
 
   const report = async (json: object) => {
-    const accepted = await call(test, 'POST', '/v1/orders/reports', { key: paris.api_key, json });
-    expect(accepted.status).toBe(202);
-    const done = await pollUntilDone(test, paris.api_key, accepted.headers.get('location')!);
-    expect(done.status).toBe(303);
-    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: paris.api_key });
+    const { accepted, done, pdf } = await downloadReport(test, paris.api_key, json);
     return { accepted, done, text: await pdfText(pdf.bytes) };
   };
 

@@ -102,6 +102,25 @@ export async function pollUntilDone(
   }
 }
 
+/**
+ * A report as a client gets it: POST (202), poll the status URL until 303, GET the PDF (200).
+ * The three answers, for specs that check more than the PDF.
+ */
+export async function downloadReport(
+  test: TestApp,
+  key: string,
+  json: object,
+  maxSeconds?: number,
+): Promise<{ accepted: Answer; done: Answer; pdf: Answer }> {
+  const accepted = await call(test, 'POST', '/v1/orders/reports', { key, json });
+  expect(accepted.status).toBe(202);
+  const done = await pollUntilDone(test, key, accepted.headers.get('location')!, maxSeconds);
+  expect(done.status).toBe(303);
+  const pdf = await call(test, 'GET', done.headers.get('location')!, { key });
+  expect(pdf.status).toBe(200);
+  return { accepted, done, pdf };
+}
+
 /** The PDF's text and page count, as pdf.js (pdf-parse) reads them. */
 export async function parsePdf(pdf: Buffer): Promise<{ text: string; numpages: number }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
