@@ -115,8 +115,9 @@ export class CallbackEventsRepository {
          RETURNING e.id
        )
        SELECT event.id, event.attempts, EXISTS (SELECT 1 FROM redelivered) AS redelivered,
-              ceil(extract(epoch FROM event.redelivered_at + make_interval(secs => $3) - now()))::int
-                AS "waitSeconds"
+              -- NULL when a concurrent redeliver just won: its whole interval is left.
+              coalesce(ceil(extract(epoch FROM
+                event.redelivered_at + make_interval(secs => $3) - now())), $3)::int AS "waitSeconds"
          FROM event`,
       [reportId, CallbackStatus.Pending, everySeconds],
     );

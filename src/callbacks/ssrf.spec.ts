@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ApiError } from '../common/api-error';
 import {
   callbackAgents,
+  callbackPortProblem,
   callbackUrlFormatProblem,
   callbackUrlProblem,
   DNS_LOOKUP_TIMEOUT_MS,
@@ -352,5 +353,20 @@ describe('callbackAgents (connection-time check, real sockets)', () => {
       expect((agent as unknown as { keepAlive: boolean }).keepAlive).toBe(true);
       agents.push(agent);
     }
+  });
+});
+
+describe('callbackPortProblem', () => {
+  it("names the port refused, the scheme's default when the URL names none", () => {
+    expect(callbackPortProblem('https://partner.example/hook', [[8443, 8443]])?.message).toBe(
+      'callback_url port 443 is not allowed (allowed: 8443)',
+    );
+    expect(
+      callbackPortProblem('http://8.8.8.8:22/', [
+        [80, 80],
+        [443, 443],
+      ])?.message,
+    ).toBe('callback_url port 22 is not allowed (allowed: 80, 443)');
+    expect(callbackPortProblem('https://partner.example:8443/', [[8000, 8999]])).toBeUndefined();
   });
 });

@@ -69,10 +69,14 @@ export function isPublicAddress(address: string): boolean {
 /** Inclusive port ranges, as CALLBACK_ALLOWED_PORTS gives them. */
 export type PortRange = [number, number];
 
-/** The URL's port, its scheme's default when it names none, is one of the allowed. */
+/** The URL's port, its scheme's default when it names none. */
+function portOf(url: URL): number {
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+}
+
+/** The URL's port is one of the allowed. */
 export function portAllowed(raw: string, allowed: PortRange[]): boolean {
-  const url = new URL(raw);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const port = portOf(new URL(raw));
   return allowed.some(([low, high]) => port >= low && port <= high);
 }
 
@@ -89,7 +93,7 @@ export function callbackPortProblem(
   const ports = allowed.map(([low, high]) => (low === high ? low : `${low}-${high}`)).join(', ');
   return {
     code: CallbackErrorCode.CallbackUrlNotAllowed,
-    message: `callback_url port ${url.port} is not allowed (allowed: ${ports})`,
+    message: `callback_url port ${portOf(url)} is not allowed (allowed: ${ports})`,
   };
 }
 

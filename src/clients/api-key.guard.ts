@@ -62,6 +62,11 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
    * against the address, instead of spending the address's limit on a valid key.
    */
   private readonly lookups = new Map<string, Promise<string | undefined>>();
+  /**
+   * Key changes heard so far: a lookup that saw one arrive while it ran answers its request but
+   * caches nothing (it may have read the row before the change committed).
+   */
+  private keyChanges = 0;
 
   private readonly keyEvents: ApiKeyEvents;
 
@@ -78,6 +83,7 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
   /** A client whose keys changed: every key of it this process remembers is looked up again. */
   onModuleInit(): void {
     this.keyEvents.subscribe((clientId) => {
+      this.keyChanges += 1;
       for (const [keyHash, id] of this.clientIds.entries()) {
         if (id === clientId) this.clientIds.delete(keyHash);
       }
@@ -105,10 +111,12 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
 
   private lookUpOnce(address: string, keyHash: string | undefined): Promise<string | undefined> {
     if (!keyHash) return this.lookUp(address, undefined);
-    let lookup = this.lookups.get(keyHash);
+    // Per address too: each address is counted against its own limit.
+    const shared = `${address} ${keyHash}`;
+    let lookup = this.lookups.get(shared);
     if (!lookup) {
-      lookup = this.lookUp(address, keyHash).finally(() => this.lookups.delete(keyHash));
-      this.lookups.set(keyHash, lookup);
+      lookup = this.lookUp(address, keyHash).finally(() => this.lookups.delete(shared));
+      this.lookups.set(shared, lookup);
     }
     return lookup;
   }
@@ -127,7 +135,9 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
       throw ApiError.rateLimited(limit, Math.max(1, count.timeToBlockExpire || count.timeToExpire));
     }
     if (!keyHash || this.unknownKeys.has(keyHash)) return undefined;
+    const changesBefore = this.keyChanges;
     const client = await this.clients.byKeyHash(keyHash);
+    if (this.keyChanges !== changesBefore) return client?.id;
     if (!client) {
       this.unknownKeys.set(keyHash, true);
       return undefined;

@@ -170,7 +170,9 @@ export class ClientsRepository {
         `SELECT webhook_secret AS current FROM clients WHERE id = $1 FOR UPDATE`,
         [clientId],
       );
-      const current = row?.current ? this.open(row.current, clientId, 'webhook_secret') : undefined;
+      const current = row?.current
+        ? this.readable(row.current, clientId, 'webhook_secret')
+        : undefined;
       await transaction.query(
         `UPDATE clients SET previous_webhook_secret = $3, previous_webhook_secret_expires_at = $4,
                 webhook_secret = $2
@@ -184,6 +186,19 @@ export class ClientsRepository {
       );
     });
     return { webhook_secret: secret, previous_secret_expires_at: expiresAt.toISOString() };
+  }
+
+  /**
+   * The secret decrypted, or undefined (reported) when it does not decrypt: it cannot sign, and a
+   * rotation replaces it without an overlap.
+   */
+  private readable(sealed: string, clientId: string, column: SecretColumn): string | undefined {
+    try {
+      return this.open(sealed, clientId, column);
+    } catch (error) {
+      this.logger.warn(`Client ${clientId}: its ${column} does not decrypt: ${String(error)}`);
+      return undefined;
+    }
   }
 
   /**
@@ -203,13 +218,8 @@ export class ClientsRepository {
     );
     return SECRET_COLUMNS.flatMap((column) => {
       const value = row?.[column];
-      if (!value) return [];
-      try {
-        return [this.open(value, clientId, column)];
-      } catch (error) {
-        this.logger.warn(`Client ${clientId}: its ${column} does not decrypt: ${String(error)}`);
-        return [];
-      }
+      const secret = value ? this.readable(value, clientId, column) : undefined;
+      return secret ? [secret] : [];
     });
   }
 

@@ -105,7 +105,7 @@ export class ReportAdmission {
         throw tooManyReports(this.config.maxUnfinishedPerClient, wait);
       }
       if (admission.backlog >= this.config.queueMax) {
-        throw overloaded(await this.estimates.forQueue(admission.backlog - this.config.queueMax));
+        throw overloaded(await this.estimates.forQueue(admission.backlog));
       }
       const report = await this.reports.insert(transaction, clientId, {
         startDate: dto.start_date,

@@ -127,7 +127,8 @@ export class ReportsRepository {
 
   /**
    * The new PENDING report, in its turn: one after its client's previous unfinished report, and
-   * never before the turn being served now (a client with nothing queued goes next in line).
+   * never before the turn being served now (a client with nothing queued joins that turn, after
+   * the reports of it already waiting: first come, first served among newcomers).
    * Undefined when a report with its Idempotency-Key exists after all.
    */
   async insert(
@@ -139,7 +140,7 @@ export class ReportsRepository {
       `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key,
                            request_hash, time_zone, fair_round)
        VALUES ($1, $2, $3, $4, $5, $6, $7, GREATEST(
-         (SELECT coalesce(min(fair_round) - 1, 0) FROM reports WHERE status = '${Pending}'),
+         (SELECT coalesce(min(fair_round), 0) FROM reports WHERE status = '${Pending}'),
          (SELECT coalesce(max(fair_round), 0) + 1 FROM reports
            WHERE client_id = $1 AND status IN ${UNFINISHED})))
        ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

@@ -231,6 +231,13 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
           ),
         ).toBe(true);
         expect((await call(app, 'GET', '/health')).status).toBe(200);
+        // Rotating is the way out: the unreadable secret is replaced, not kept for an overlap.
+        const rotated = await call(app, 'POST', '/v1/webhook-secret/rotate', {
+          key: thief.api_key,
+        });
+        expect(rotated.status).toBe(200);
+        expect(rotated.body.webhook_secret).toMatch(/^whsec_/);
+        signedWith(await delivered(app, thief.api_key, '/rotated'), rotated.body.webhook_secret);
       } finally {
         warnings.mockRestore();
         await app.close();

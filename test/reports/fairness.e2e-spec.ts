@@ -1,5 +1,8 @@
 import { ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
+import { Client as PgClient } from 'pg';
+import { createDatabaseIfMissing } from '../../src/database/migrate';
+import { cli } from '../support/cli';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
 import { exited, killGroup, spawnWorker } from '../support/processes';
@@ -223,6 +226,46 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
       const order = await startedAt(api, [...floodIds, accepted.body.id]);
       expect(order.indexOf(accepted.body.id)).toBeLessThanOrEqual(2);
       await eventually(async () => (await unfinished(api, flood.id)) === 0, 180);
+    });
+  });
+
+  // Last: its app leaves DATABASE_URL pointing at its own database for the specs' next apps.
+  describe('in a database of its own (the turn served is the lowest PENDING of all clients)', () => {
+    const database = new URL(testEnvironment().DATABASE_URL);
+    database.pathname = `${database.pathname}_turns`;
+    let own: TestApp;
+
+    beforeAll(async () => {
+      await createDatabaseIfMissing(database.toString());
+      const pg = new PgClient({ connectionString: database.toString() });
+      await pg.connect();
+      await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+      await pg.end();
+      expect((await cli(['migrate'], { DATABASE_URL: database.toString() })).code).toBe(0);
+      own = await startApp({ APP_ROLE: 'api', ...QUEUES, DATABASE_URL: database.toString() });
+    });
+    afterAll(() => own.close());
+
+    it('puts newcomers in the turn being served, first come first served among them', async () => {
+      const busy = await newClient(own, 'Busy turns');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) ids.push((await post(own, busy.api_key)).body.id);
+      // Its first three served: the turn now served is its fourth report's.
+      await own.dataSource.query(
+        `UPDATE reports SET status = 'COMPLETED', completed_at = now() WHERE id = ANY($1::uuid[])`,
+        [ids.slice(0, 3)],
+      );
+      const first = await newClient(own, 'Newcomer 1');
+      const second = await newClient(own, 'Newcomer 2');
+      const a = (await post(own, first.api_key)).body.id;
+      const b = (await post(own, second.api_key)).body.id;
+      const order = (
+        await own.dataSource.query(
+          `SELECT id FROM reports WHERE id = ANY($1::uuid[]) ORDER BY fair_round, created_at, id`,
+          [[ids[3], ids[4], a, b]],
+        )
+      ).map((row: { id: string }) => row.id);
+      expect(order).toEqual([ids[3], a, b, ids[4]]);
     });
   });
 });
