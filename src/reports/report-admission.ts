@@ -26,16 +26,13 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
 /**
  * The same body hashes the same whatever the order of its keys, and a body without time_zone as one
- * naming the client's own zone.
+ * naming the client's own zone. UTC, the only zone before there were zones, hashes as it did then:
+ * an Idempotency-Key sent before them still finds its report.
  */
 function requestHash(dto: CreateReportDto, timeZone: string): string {
-  const canonical = JSON.stringify([
-    dto.start_date,
-    dto.end_date,
-    dto.callback_url ?? null,
-    timeZone,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  const fields = [dto.start_date, dto.end_date, dto.callback_url ?? null];
+  if (timeZone !== 'UTC') fields.push(timeZone);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
 export interface CreatedReport {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   call,
   downloadReport,
@@ -129,5 +130,27 @@ describe("Reports in the merchant's time zone", () => {
     });
     expect(other.status).toBe(422);
     expect(other.body.error_code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('still finds a report whose Idempotency-Key was sent before there were zones (hashed without one)', async () => {
+    const shop = await newClient(test, 'Before zones');
+    const period = { start_date: '2021-12-03', end_date: '2021-12-04' };
+    // The request hash as it was stored before time zones: the body's fields, no zone.
+    const before = createHash('sha256')
+      .update(JSON.stringify([period.start_date, period.end_date, null]))
+      .digest('hex');
+    const [{ id }] = await test.dataSource.query(
+      `INSERT INTO reports (client_id, start_date, end_date, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, 'from-before-zones', $4) RETURNING id`,
+      [shop.id, period.start_date, period.end_date, before],
+    );
+    const replay = await call(test, 'POST', '/v1/orders/reports', {
+      key: shop.api_key,
+      json: period,
+      headers: { 'idempotency-key': 'from-before-zones' },
+    });
+    expect(replay.status).toBe(202);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body.id).toBe(id);
   });
 });
