@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { ClientsRepository } from '../clients/clients.repository';
 import { maxRenderClaims } from '../common/jobs';
 import { renderConfig, reportsConfig } from '../config/configuration';
+import { FairQueue } from './fair-queue';
 import { ReportEvents } from './report-events';
 import { ReportFileStore, ReportNoLongerRendering } from './report-file-store';
 import { ReportOrdersReader } from './report-orders-reader';
@@ -50,6 +51,7 @@ export class RenderReport {
     private readonly files: ReportFileStore,
     private readonly settlement: ReportSettlement,
     private readonly events: ReportEvents,
+    private readonly queue: FairQueue,
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
     @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
   ) {}
@@ -61,7 +63,7 @@ export class RenderReport {
       this.logger.log({ reportId, msg: `Report ${reportId}: already finished or gone, skipped` });
       return;
     }
-    await this.events.publish(reportId);
+    await Promise.all([this.queue.started(reportId), this.events.publish(reportId)]);
     if (report.renderAttempts > maxRenderClaims(this.render.attempts)) {
       this.logger.warn({
         reportId,

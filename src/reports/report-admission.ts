@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CallbacksService } from '../callbacks/callbacks.service';
 import { ClientsRepository } from '../clients/clients.repository';
@@ -10,7 +10,8 @@ import { canonicalTimeZone, periodBounds, periodErrors } from '../common/period'
 import { reportsConfig } from '../config/configuration';
 import { OrdersRepository } from '../orders/orders.repository';
 import { CreateReportDto } from './dto/create-report.dto';
-import { ReadReport, Report } from './report.entity';
+import { AdmitVerdict, FairQueue } from './fair-queue';
+import { NewReport, ReadReport, Report } from './report.entity';
 import {
   idempotencyKeyReused,
   overloaded,
@@ -42,12 +43,17 @@ export interface CreatedReport {
   retryAfter: number;
 }
 
+type Replay = (report: ReadReport | undefined) => Promise<CreatedReport>;
+
 /** POST /v1/orders/reports: what a request must be, and whether the service takes it now. */
 @Injectable()
 export class ReportAdmission {
+  private readonly logger = new Logger(ReportAdmission.name);
+
   constructor(
     private readonly reports: ReportsRepository,
     private readonly service: ReportsService,
+    private readonly queue: FairQueue,
     private readonly orders: OrdersRepository,
     private readonly clients: ClientsRepository,
     private readonly callbacks: CallbacksService,
@@ -60,7 +66,9 @@ export class ReportAdmission {
    * A new report, queued in its client's turn; or, for an Idempotency-Key seen before with the same
    * body, the report it answers (never refused by the bounds). Refused when the client has
    * REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished (429), or REPORT_QUEUE_MAX reports wait for
-   * a render (503): overload is refused, not absorbed.
+   * a render (503): overload is refused, not absorbed. The bounds are checked first, in Redis
+   * (FairQueue), before any DNS lookup or count of orders; the same few statements whatever the
+   * backlog, and no request waits on another's lock.
    */
   async admit(
     clientId: string,
@@ -76,48 +84,126 @@ export class ReportAdmission {
       ? canonicalTimeZone(dto.time_zone)!
       : await this.clients.timeZone(clientId);
     const hash = requestHash(dto, timeZone);
-    const replay = async (report: ReadReport | undefined): Promise<CreatedReport> => {
+    const replay: Replay = async (report) => {
       if (!report) throw new Error('Idempotency-Key conflict without a report');
       if (report.requestHash !== hash) throw idempotencyKeyReused();
-      return { report, replayed: true, retryAfter: await this.estimates.forReport(report) };
+      const place = await this.service.place(report);
+      return { report, replayed: true, retryAfter: await this.retryAfter(place, report.progress) };
     };
-    if (idempotencyKey) {
-      const existing = await this.reports.findByIdempotencyKey(clientId, idempotencyKey);
-      if (existing) return replay(existing);
+    const existing = idempotencyKey
+      ? await this.reports.findByIdempotencyKey(clientId, idempotencyKey)
+      : undefined;
+    if (existing) return replay(existing);
+    const report: NewReport & { id: string } = {
+      id: randomUUID(),
+      startDate: dto.start_date,
+      endDate: dto.end_date,
+      timeZone,
+      callbackUrl: dto.callback_url ?? null,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash: hash,
+    };
+    let verdict: AdmitVerdict;
+    try {
+      verdict = await this.queue.admit(clientId, report.id, {
+        unfinishedPerClient: this.config.maxUnfinishedPerClient,
+        waiting: this.config.queueMax,
+      });
+    } catch (error) {
+      this.logger.warn(
+        `Admitting by Postgres alone: the fair queue did not answer (${String(error)})`,
+      );
+      return this.admitWithoutRedis(clientId, dto, report, replay);
     }
+    if (verdict.verdict !== 'admitted') {
+      // A concurrent request with the same key may have stored its report meanwhile: a replay.
+      const stored = idempotencyKey
+        ? await this.reports.findByIdempotencyKey(clientId, idempotencyKey)
+        : undefined;
+      if (stored) return replay(stored);
+      if (verdict.verdict === 'client-full') {
+        const wait = await this.retryAfter(verdict.clientAhead);
+        throw tooManyReports(this.config.maxUnfinishedPerClient, wait);
+      }
+      throw overloaded(await this.retryAfter(verdict.waiting));
+    }
+    let stored: ReadReport | undefined;
+    try {
+      await this.checkSlowParts(clientId, dto, timeZone);
+      stored = await this.reports.insert(this.dataSource.manager, clientId, {
+        ...report,
+        fairRound: verdict.turn,
+      });
+    } catch (error) {
+      await this.queue.withdraw(clientId, report.id, verdict).catch(() => undefined);
+      throw error;
+    }
+    if (!stored) {
+      await this.queue.withdraw(clientId, report.id, verdict).catch(() => undefined);
+      return replay(await this.reports.findByIdempotencyKey(clientId, idempotencyKey!));
+    }
+    await this.service.enqueue(stored.id, stored.fairRound);
+    return { report: stored, replayed: false, retryAfter: await this.retryAfter(verdict.place) };
+  }
+
+  /** What costs a DNS lookup or a count of orders: after the bounds. */
+  private async checkSlowParts(clientId: string, dto: CreateReportDto, timeZone: string) {
     if (dto.callback_url !== undefined) await this.callbacks.checkUrl(dto.callback_url);
     const period = periodBounds(dto.start_date, dto.end_date, timeZone);
     const max = this.config.maxOrders;
     if ((await this.orders.countPeriod(clientId, period, max + 1)) > max) {
       throw reportTooLarge(max);
     }
+  }
+
+  /**
+   * With Redis away, the bounds are counted in Postgres, under the client's lock (each admission
+   * of the client sees the last one), as exactly but at a cost that grows with the backlog; the
+   * fair queue is rebuilt once Redis answers again.
+   */
+  private async admitWithoutRedis(
+    clientId: string,
+    dto: CreateReportDto,
+    report: NewReport & { id: string },
+    replay: Replay,
+  ): Promise<CreatedReport> {
+    await this.checkSlowParts(clientId, dto, report.timeZone);
     const admitted = await this.dataSource.transaction(async (transaction) => {
-      const admission = await this.reports.admission(transaction, clientId, idempotencyKey, {
-        unfinished: this.config.maxUnfinishedPerClient,
-        backlog: this.config.queueMax,
-      });
+      const admission = await this.reports.admission(
+        transaction,
+        clientId,
+        report.idempotencyKey ?? undefined,
+        {
+          unfinished: this.config.maxUnfinishedPerClient,
+          backlog: this.config.queueMax,
+        },
+      );
       if (admission.existing) return { replayOf: admission.existing };
       if (admission.unfinished >= this.config.maxUnfinishedPerClient) {
-        const wait = await this.estimates.forQueue(admission.clientAhead);
+        const wait = await this.retryAfter(admission.clientAhead);
         throw tooManyReports(this.config.maxUnfinishedPerClient, wait);
       }
       if (admission.backlog >= this.config.queueMax) {
-        throw overloaded(await this.estimates.forQueue(admission.backlog));
+        throw overloaded(await this.retryAfter(admission.backlog));
       }
-      const report = await this.reports.insert(transaction, clientId, {
-        startDate: dto.start_date,
-        endDate: dto.end_date,
-        timeZone,
-        callbackUrl: dto.callback_url ?? null,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash: hash,
+      const stored = await this.reports.insert(transaction, clientId, {
+        ...report,
+        fairRound: null,
       });
-      if (!report) throw new Error('Idempotency-Key conflict under the admission lock');
-      return { report };
+      if (!stored) throw new Error('Idempotency-Key conflict under the admission lock');
+      return { stored, jobsAhead: admission.clientAhead };
     });
     if ('replayOf' in admitted) return replay(admitted.replayOf);
-    const { report } = admitted;
-    await this.service.enqueue(report.id, report.fairRound);
-    return { report, replayed: false, retryAfter: await this.estimates.forReport(report) };
+    this.queue.admittedWithoutRedis();
+    await this.service.enqueue(admitted.stored.id, admitted.stored.fairRound);
+    return {
+      report: admitted.stored,
+      replayed: false,
+      retryAfter: await this.retryAfter(admitted.jobsAhead),
+    };
+  }
+
+  private async retryAfter(jobsAhead: number | null, progress = 0): Promise<number> {
+    return (await this.estimates.estimate(jobsAhead ?? 0, progress)).retryAfter;
   }
 }

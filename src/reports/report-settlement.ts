@@ -7,6 +7,7 @@ import { appConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { callbackBody } from './dto/report.response';
 import { ClaimedReport, FinalState, ReportStatus } from './report.entity';
+import { FairQueue } from './fair-queue';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
 import { ReportsRepository } from './reports.repository';
@@ -25,6 +26,7 @@ export class ReportSettlement {
     private readonly files: ReportFilesRepository,
     private readonly callbacks: CallbacksService,
     private readonly events: ReportEvents,
+    private readonly queue: FairQueue,
     private readonly metrics: MetricsService,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
   ) {}
@@ -77,7 +79,10 @@ export class ReportSettlement {
       return { settled: true, eventId };
     });
     if (!outcome.settled) return false;
-    await this.events.publish(report.id);
+    await Promise.all([
+      this.queue.finished(report.clientId, report.id),
+      this.events.publish(report.id),
+    ]);
     if (outcome.eventId) await this.callbacks.send(outcome.eventId);
     return true;
   }

@@ -10,6 +10,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CallbacksService } from '../callbacks/callbacks.service';
 import { reportsConfig } from '../config/configuration';
+import { FairQueue } from './fair-queue';
 import { ReportsService } from './reports.service';
 
 /** Any fixed number: the advisory lock that lets one sweep run at a time across every worker. */
@@ -35,6 +36,7 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsService,
+    private readonly queue: FairQueue,
     private readonly callbacks: CallbacksService,
     @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
   ) {}
@@ -53,24 +55,32 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** One pass; returns at once when another process holds the sweep. */
-  async sweep(): Promise<{ reports: number; callbacks: number; expired: number }> {
+  async sweep(): Promise<{
+    reports: number;
+    untracked: number;
+    callbacks: number;
+    expired: number;
+  }> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
       const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
         SWEEP_LOCK,
       ]);
-      if (!locked) return { reports: 0, callbacks: 0, expired: 0 };
+      if (!locked) return { reports: 0, untracked: 0, callbacks: 0, expired: 0 };
       try {
         const result = {
           reports: await this.reports.requeueUnfinished(SWEEP_BATCH),
+          // What a crash or a lost Redis left wrong in the fair queue's numbers.
+          untracked: await this.queue.reconcile(),
           callbacks: await this.callbacks.requeueDue(SWEEP_BATCH),
           // Past REPORT_TTL_HOURS a PDF is deleted and its report says EXPIRED.
           expired: await this.reports.expire({ olderThanHours: this.config.ttlHours }),
         };
-        if (result.reports || result.callbacks || result.expired) {
+        if (result.reports || result.untracked || result.callbacks || result.expired) {
           this.logger.log(
             `Sweep: ${result.reports} report(s) and ${result.callbacks} callback(s) queued again, ` +
+              `${result.untracked} stale place(s) in the fair queue dropped, ` +
               `${result.expired} report(s) expired`,
           );
         }

@@ -65,8 +65,30 @@ export class ReportFileChunk {
   @Column({ type: 'bytea' }) data: Buffer;
 }
 
-/** A report as a client's request reads it: its place in the queue and its callback's state. */
-export type ReadReport = Report & { jobsAhead: number | null; callback: CallbackSummary | null };
+/** A report as a client's request reads it, with its callback's state. */
+export type ReadReport = Report & { callback: CallbackSummary | null };
+
+/** A status read: while unfinished, its place in the fair order and when it is likely done. */
+export interface ReportStatusRead {
+  report: ReadReport;
+  place?: number | null;
+  estimate?: {
+    /** Whole seconds, 1 to 60. */
+    retryAfter: number;
+    completionAt: Date;
+  };
+  /** Prefer: wait honoured, for this many seconds. */
+  waited?: number;
+}
+
+/** A report's unfinished state as Postgres holds it, for the fair queue kept in Redis. */
+export interface UnfinishedReport {
+  id: string;
+  clientId: string;
+  fairRound: number;
+  /** PENDING: it waits for a render (else a worker has it). */
+  waiting: boolean;
+}
 
 /** What admitting a new report depends on, read under the client's admission lock. */
 export interface Admission {

@@ -80,10 +80,10 @@ export class ReportsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { report, retryAfter, waited } = await untilClientLeaves(request, (left) =>
+    const read = await untilClientLeaves(request, (left) =>
       this.reports.status(client.id, id, preferredWait(prefer), left),
     );
-    return answer(reply, statusAnswer(report, retryAfter, waited));
+    return answer(reply, statusAnswer(read));
   }
 
   @Get(':id')

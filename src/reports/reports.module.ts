@@ -4,6 +4,7 @@ import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ClientsModule } from '../clients/clients.module';
 import { QueueName } from '../common/jobs';
 import { OrdersModule } from '../orders/orders.module';
+import { FairQueue } from './fair-queue';
 import { ReportAdmission } from './report-admission';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
@@ -26,6 +27,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportAdmission,
     ReportEvents,
     RetryAfterEstimates,
+    FairQueue,
   ],
   exports: [
     RENDER_QUEUE,
@@ -36,6 +38,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportsService,
     ReportAdmission,
     ReportEvents,
+    FairQueue,
   ],
 })
 export class ReportsModule {}

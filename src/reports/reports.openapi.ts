@@ -41,7 +41,12 @@ const example = (status: ReportStatus, fields: Partial<ReadReport> = {}): ReadRe
     completedAt: null,
     ...fields,
   }) as ReadReport;
-const statusExample = (report: ReadReport) => statusAnswer(report, 2, undefined).body;
+const statusExample = (report: ReadReport, place = 0) =>
+  statusAnswer({
+    report,
+    place,
+    estimate: { retryAfter: 2, completionAt: new Date('2021-11-02T09:00:05Z') },
+  }).body;
 
 const PREFERENCE_APPLIED = {
   'Preference-Applied': {
@@ -162,7 +167,10 @@ export const ReportStatusDocs = () =>
     ApiOperation({
       summary: 'Poll a report (recipe 1)',
       description:
-        'PENDING or IN_PROGRESS: 200 with Retry-After. COMPLETED: 303 See Other to the PDF. ' +
+        'PENDING or IN_PROGRESS: 200 with Retry-After, `queue_position` (how many reports render ' +
+        'before it in the fair order; 0 while it renders) and `estimated_completion_at` (ISO ' +
+        '8601, from the same estimate as Retry-After: the reports ahead at the recent render ' +
+        'speed); both null when the queue cannot be reached. COMPLETED: 303 See Other to the PDF. ' +
         'FAILED: 200 with the error. Rate limited per API key (RATE_LIMIT_STATUS_PER_MINUTE).',
     }),
     ApiResponse({
@@ -172,6 +180,10 @@ export const ReportStatusDocs = () =>
       content: {
         'application/json': {
           examples: {
+            PENDING: {
+              summary: 'Waiting: 12 reports render before it',
+              value: statusExample(example(ReportStatus.Pending, { progress: 0 }), 12),
+            },
             IN_PROGRESS: { value: statusExample(example(ReportStatus.InProgress)) },
             FAILED: { value: statusExample(example(ReportStatus.Failed, FAILURE_EXAMPLE)) },
             EXPIRED: { value: statusExample(example(ReportStatus.Expired)) },

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import DataLoader from 'dataloader';
 import { DataSource, EntityManager } from 'typeorm';
 import { CALLBACK_SUMMARY_SQL } from '../callbacks/callback-events.repository';
-import { cursorInstantSql, decodeCursor, Position } from '../common/pagination';
+import { cursorInstantSql, decodeCursor, isUuid, Position } from '../common/pagination';
 import {
   Admission,
   ClaimedReport,
@@ -12,6 +12,7 @@ import {
   ReadReport,
   Report,
   ReportStatus,
+  UnfinishedReport,
 } from './report.entity';
 
 /**
@@ -36,17 +37,6 @@ const UNFINISHED = `('${Pending}', '${InProgress}')`;
  */
 const JOBS_AHEAD_COUNTED = 1000;
 
-/**
- * How many PENDING reports render before this one (up to JOBS_AHEAD_COUNTED), in the queue's
- * order: turn, then arrival (the order Bull serves priorities in). Null in any other status.
- */
-const JOBS_AHEAD = `CASE WHEN reports.status = '${Pending}' THEN (
-    SELECT count(*)::int FROM (SELECT 1 FROM reports ahead
-     WHERE ahead.status = '${Pending}'
-       AND (ahead.fair_round, ahead.created_at, ahead.id)
-         < (reports.fair_round, reports.created_at, reports.id)
-     LIMIT ${JOBS_AHEAD_COUNTED}) counted
-  ) END AS "jobsAhead"`;
 /** Any fixed number: with a client's id, the lock that admits its reports one at a time. */
 const ADMISSION_LOCK = 724_201_103;
 
@@ -71,7 +61,7 @@ export class ReportsRepository {
   private readonly reads = new DataLoader<{ clientId: string; id: string }, ReadReport | undefined>(
     async (keys) => {
       const rows = await this.dataSource.query<ReadReport[]>(
-        `SELECT ${REPORT_COLUMNS}, ${JOBS_AHEAD}, ${CALLBACK_SUMMARY_SQL} AS "callback" FROM reports
+        `SELECT ${REPORT_COLUMNS}, ${CALLBACK_SUMMARY_SQL} AS "callback" FROM reports
           WHERE (client_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
         [keys.map((key) => key.clientId), keys.map((key) => key.id)],
       );
@@ -126,26 +116,27 @@ export class ReportsRepository {
   }
 
   /**
-   * The new PENDING report, in its turn: one after its client's previous unfinished report, and
-   * never before the turn being served now (a client with nothing queued joins that turn, after
-   * the reports of it already waiting: first come, first served among newcomers).
+   * The new PENDING report, `id` as its fair-queue place was reserved under, in the turn given
+   * (FairQueue's); without one (Redis away, admission under the client's lock): one after its
+   * client's previous unfinished report, and never before the turn being served now.
    * Undefined when a report with its Idempotency-Key exists after all.
    */
   async insert(
-    transaction: EntityManager,
+    executor: EntityManager,
     clientId: string,
-    report: NewReport,
+    report: NewReport & { id: string; fairRound: number | null },
   ): Promise<ReadReport | undefined> {
-    const [row] = await transaction.query<ReadReport[]>(
-      `INSERT INTO reports (client_id, start_date, end_date, callback_url, idempotency_key,
+    const [row] = await executor.query<ReadReport[]>(
+      `INSERT INTO reports (id, client_id, start_date, end_date, callback_url, idempotency_key,
                            request_hash, time_zone, fair_round)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, GREATEST(
-         (SELECT coalesce(min(fair_round), 0) FROM reports WHERE status = '${Pending}'),
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, GREATEST(
+         (SELECT coalesce(min(fair_round), 1) FROM reports WHERE status = '${Pending}'),
          (SELECT coalesce(max(fair_round), 0) + 1 FROM reports
-           WHERE client_id = $1 AND status IN ${UNFINISHED})))
+           WHERE client_id = $2 AND status IN ${UNFINISHED}))))
        ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING ${REPORT_COLUMNS}, ${JOBS_AHEAD}, NULL AS "callback"`,
+       RETURNING ${REPORT_COLUMNS}, NULL AS "callback"`,
       [
+        report.id,
         clientId,
         report.startDate,
         report.endDate,
@@ -153,6 +144,7 @@ export class ReportsRepository {
         report.idempotencyKey,
         report.requestHash,
         report.timeZone,
+        report.fairRound,
       ],
     );
     return row;
@@ -161,7 +153,7 @@ export class ReportsRepository {
   /** The report an Idempotency-Key answers; an older one's key is freed for the new request. */
   async findByIdempotencyKey(clientId: string, key: string): Promise<ReadReport | undefined> {
     const [report] = await this.dataSource.query<ReadReport[]>(
-      `SELECT ${REPORT_COLUMNS}, ${JOBS_AHEAD}, NULL AS "callback" FROM reports
+      `SELECT ${REPORT_COLUMNS}, NULL AS "callback" FROM reports
         WHERE client_id = $1 AND idempotency_key = $2
           AND created_at > now() - interval '${IDEMPOTENCY_WINDOW}'`,
       [clientId, key],
@@ -298,9 +290,10 @@ export class ReportsRepository {
     after: Position | undefined,
     grace: string,
     limit: number,
-  ): Promise<Array<Position & Pick<Report, 'fairRound'>>> {
+  ): Promise<Array<Position & UnfinishedReport>> {
     return this.dataSource.query(
-      `SELECT id, fair_round AS "fairRound", ${cursorInstantSql('created_at')} AS at FROM reports
+      `SELECT id, client_id AS "clientId", fair_round AS "fairRound",
+              status = '${Pending}' AS waiting, ${cursorInstantSql('created_at')} AS at FROM reports
         WHERE status IN ${UNFINISHED} AND created_at < now() - $1::interval
           AND (created_at, id) > ($2::timestamptz, $3::uuid)
         ORDER BY created_at, id LIMIT $4`,
@@ -316,5 +309,27 @@ export class ReportsRepository {
          ORDER BY completed_at DESC LIMIT 20) recent`,
     );
     return recent?.mean ? Number(recent.mean) : undefined;
+  }
+
+  /** Every unfinished report, waiting ones in the fair order (turn, then arrival): FairQueue's rebuild. */
+  unfinishedInFairOrder(): Promise<UnfinishedReport[]> {
+    return this.dataSource.query(
+      `SELECT id, client_id AS "clientId", fair_round AS "fairRound", status = '${Pending}' AS waiting
+         FROM reports WHERE status IN ${UNFINISHED}
+        ORDER BY fair_round, created_at, id`,
+    );
+  }
+
+  /** Of the reports given, those that exist: whether each waits for a render, renders, or is finished. */
+  async queueStates(ids: string[]): Promise<Map<string, 'waiting' | 'rendering' | 'finished'>> {
+    const rows = await this.dataSource.query<
+      Array<{ id: string; state: 'waiting' | 'rendering' | 'finished' }>
+    >(
+      `SELECT id, CASE status WHEN '${Pending}' THEN 'waiting' WHEN '${InProgress}' THEN 'rendering'
+                  ELSE 'finished' END AS state
+         FROM reports WHERE id = ANY($1::uuid[])`,
+      [ids.filter(isUuid)],
+    );
+    return new Map(rows.map((row) => [row.id, row.state]));
   }
 }

@@ -11,12 +11,19 @@ import { encodeCursor, isUuid, Page, Position } from '../common/pagination';
 import { withTimeout } from '../common/with-timeout';
 import { renderConfig } from '../config/configuration';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { FINISHED_STATUSES, ReadReport, Report, ReportStatus } from './report.entity';
+import {
+  FINISHED_STATUSES,
+  ReadReport,
+  Report,
+  ReportStatus,
+  ReportStatusRead,
+} from './report.entity';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
 import { reportExpired, reportFailed, reportNotFound, reportNotReady } from './reports.exceptions';
 import { ReportsRepository } from './reports.repository';
 import { RetryAfterEstimates } from './retry-after';
+import { FairQueue } from './fair-queue';
 
 /** Redis is a queue that may be away: a request never waits on it longer than this. */
 const REDIS_WAIT_MS = 1000;
@@ -51,6 +58,7 @@ export class ReportsService {
     private readonly files: ReportFilesRepository,
     private readonly events: ReportEvents,
     private readonly estimates: RetryAfterEstimates,
+    private readonly queue: FairQueue,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QueueName.ReportRender)
     private readonly renderQueue: Queue<JobData[QueueName.ReportRender]>,
@@ -81,39 +89,50 @@ export class ReportsService {
   }
 
   /**
-   * The report for its status route. With `waitSeconds` (Prefer: wait), an unfinished report is
-   * held until it changes, `waitSeconds` pass or `aborted` (the client left), then read again; the
-   * answer says how long it was willing to wait (`waited`), or nothing when the client or the
-   * process already holds its most. The wait is registered before the first read: a change
-   * landing after the read still wakes it.
+   * The report for its status route, with where it stands while unfinished (its place in the fair
+   * order: 0 while it renders, null when the queue is unreachable; when it is likely done). With
+   * `waitSeconds` (Prefer: wait), an unfinished report is held until it changes, `waitSeconds`
+   * pass or `aborted` (the client left), then read again; the answer says how long it was willing
+   * to wait (`waited`), or nothing when the client or the process already holds its most. The
+   * wait is registered before the first read: a change landing after the read still wakes it.
    */
   async status(
     clientId: string,
     id: string,
     waitSeconds: number | undefined,
     aborted: AbortSignal,
-  ): Promise<{ report: ReadReport; retryAfter?: number; waited?: number }> {
+  ): Promise<ReportStatusRead> {
     const release = waitSeconds === undefined ? undefined : this.events.hold(clientId);
-    let report: ReadReport;
-    if (!release) {
-      report = await this.findForClient(clientId, id);
-    } else {
-      const change = await this.events.subscribe(id, aborted);
-      try {
-        report = await this.findForClient(clientId, id);
-        if (!FINISHED_STATUSES.includes(report.status)) {
-          await change.wait(waitSeconds! * 1000);
-          report = await this.findForClient(clientId, id);
-        }
-      } finally {
-        change.dispose();
-        release();
+    if (!release) return this.readStatus(clientId, id);
+    const change = await this.events.subscribe(id, aborted);
+    try {
+      let read = await this.readStatus(clientId, id);
+      if (!FINISHED_STATUSES.includes(read.report.status)) {
+        await change.wait(waitSeconds! * 1000);
+        read = await this.readStatus(clientId, id);
       }
+      return { ...read, waited: waitSeconds };
+    } finally {
+      change.dispose();
+      release();
     }
-    const waited = release ? waitSeconds : undefined;
-    return FINISHED_STATUSES.includes(report.status)
-      ? { report, waited }
-      : { report, waited, retryAfter: await this.estimates.forReport(report) };
+  }
+
+  /** The report's place in the fair order: 0 while it renders, null when unknown or finished. */
+  async place(report: Pick<Report, 'id' | 'status'>): Promise<number | null> {
+    if (report.status === ReportStatus.InProgress) return 0;
+    return report.status === ReportStatus.Pending ? this.queue.place(report.id) : null;
+  }
+
+  /** One poll: the report (one indexed read) and, at the same time, its place (one Redis rank). */
+  private async readStatus(clientId: string, id: string): Promise<ReportStatusRead> {
+    const [report, waitingPlace] = await Promise.all([
+      this.findForClient(clientId, id),
+      isUuid(id) ? this.queue.place(id) : null,
+    ]);
+    if (FINISHED_STATUSES.includes(report.status)) return { report };
+    const place = report.status === ReportStatus.InProgress ? 0 : waitingPlace;
+    return { report, place, estimate: await this.estimates.estimate(place ?? 0, report.progress) };
   }
 
   async list(clientId: string, query: ListReportsQuery): Promise<Page<Report>> {
@@ -136,8 +155,10 @@ export class ReportsService {
    */
   async remove(clientId: string, id: string): Promise<void> {
     const report = await this.findForClient(clientId, id);
-    if (await this.reports.cancel(report.id)) await this.dropJob(report.id);
-    else await this.expire({ reportId: report.id });
+    if (await this.reports.cancel(report.id)) {
+      await this.queue.finished(clientId, report.id);
+      await this.dropJob(report.id);
+    } else await this.expire({ reportId: report.id });
     await this.events.publish(report.id); // a status request held on it answers 404 or EXPIRED
   }
 
@@ -189,6 +210,7 @@ export class ReportsService {
       2 * REDIS_WAIT_MS,
     );
     for (const { id, fairRound } of rows) if (missing.has(id)) await this.enqueue(id, fairRound);
+    await this.queue.restore(rows);
     // Only once the batch is checked: a pass that failed checks it again.
     this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
     return missing.size;

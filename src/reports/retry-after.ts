@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { renderConfig } from '../config/configuration';
-import { ReadReport, ReportStatus } from './report.entity';
+import { ReportStatusRead } from './report.entity';
 import { ReportsRepository } from './reports.repository';
 
 export interface RetryAfterInput {
@@ -18,11 +18,8 @@ export interface RetryAfterInput {
 export const MIN_RETRY_AFTER_S = 1;
 export const MAX_RETRY_AFTER_S = 60;
 
-/**
- * When the report is likely to be done: the queue ahead drains `concurrency` at a time, then the
- * rest of this render. Clamped to 1..60 s so that clients neither hammer nor wait for nothing.
- */
-export function estimateRetryAfter({
+/** Seconds until the report is likely done: the queue ahead drains `concurrency` at a time, then the rest of this render. */
+export function secondsToCompletion({
   jobsAhead,
   concurrency,
   meanRenderMs,
@@ -30,9 +27,17 @@ export function estimateRetryAfter({
 }: RetryAfterInput): number {
   const waves = Math.floor(Math.max(0, jobsAhead) / Math.max(1, concurrency));
   const remainingOwn = 1 - Math.min(100, Math.max(0, progress)) / 100;
-  const seconds = Math.ceil(((waves + remainingOwn) * Math.max(0, meanRenderMs)) / 1000);
+  return ((waves + remainingOwn) * Math.max(0, meanRenderMs)) / 1000;
+}
+
+/** Retry-After: the seconds to completion, clamped to 1..60 s so that clients neither hammer nor wait for nothing. */
+export function estimateRetryAfter(input: RetryAfterInput): number {
+  const seconds = Math.ceil(secondsToCompletion(input));
   return Math.min(MAX_RETRY_AFTER_S, Math.max(MIN_RETRY_AFTER_S, seconds));
 }
+
+/** When an unfinished report is likely done, and when to ask again. */
+export type Estimate = NonNullable<ReportStatusRead['estimate']>;
 
 /** Assumed render time until the first reports have rendered. */
 const DEFAULT_RENDER_MS = 2000;
@@ -40,8 +45,8 @@ const DEFAULT_RENDER_MS = 2000;
 const MEAN_TTL_MS = 1000;
 
 /**
- * Retry-After from a report's real place in the queue (fair order: ReportsRepository's jobsAhead)
- * and the mean of the recent render times, read at most once a second.
+ * Estimates from a report's place in the fair order (FairQueue's) and the mean of the recent
+ * render times, read at most once a second.
  */
 @Injectable()
 export class RetryAfterEstimates {
@@ -52,24 +57,18 @@ export class RetryAfterEstimates {
     @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
   ) {}
 
-  /** Seconds until the report is likely done. */
-  forReport(report: Pick<ReadReport, 'status' | 'progress' | 'jobsAhead'>): Promise<number> {
-    const ahead = report.status === ReportStatus.Pending ? (report.jobsAhead ?? 0) : 0;
-    return this.estimate(ahead, report.progress);
-  }
-
-  /** Seconds until a report behind `jobsAhead` others would be done. */
-  forQueue(jobsAhead: number): Promise<number> {
-    return this.estimate(jobsAhead, 0);
-  }
-
-  private async estimate(jobsAhead: number, progress: number): Promise<number> {
-    return estimateRetryAfter({
+  /** For a report behind `jobsAhead` others (0 while it renders), `progress` percent into its render. */
+  async estimate(jobsAhead: number, progress = 0): Promise<Estimate> {
+    const input = {
       jobsAhead,
       concurrency: this.render.concurrency,
       meanRenderMs: await this.meanRenderMs(),
       progress,
-    });
+    };
+    return {
+      retryAfter: estimateRetryAfter(input),
+      completionAt: new Date(Date.now() + Math.ceil(secondsToCompletion(input) * 1000)),
+    };
   }
 
   /** Polls arriving within MEAN_TTL_MS share one read. */

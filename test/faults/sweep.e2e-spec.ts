@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { reportsConfig } from '../../src/config/configuration';
 import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/report-sweeper';
+import { FairQueue } from '../../src/reports/fair-queue';
 import { ReportsService } from '../../src/reports/reports.service';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { newClient, startApp, TestApp } from '../support/harness';
@@ -52,6 +53,7 @@ describe('The sweep: what Postgres holds and Redis forgot is queued again', () =
     const sweeper = new ReportSweeper(
       test.dataSource,
       test.app.get(ReportsService),
+      test.app.get(FairQueue),
       test.app.get(CallbacksService),
       test.app.get(reportsConfig.KEY),
     );

@@ -2,6 +2,7 @@ import { ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { createDatabaseIfMissing } from '../../src/database/migrate';
+import { FairQueue } from '../../src/reports/fair-queue';
 import { cli } from '../support/cli';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
@@ -255,6 +256,8 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
         `UPDATE reports SET status = 'COMPLETED', completed_at = now() WHERE id = ANY($1::uuid[])`,
         [ids.slice(0, 3)],
       );
+      // Finished behind the service's back: the sweep tells the fair queue.
+      await own.app.get(FairQueue).reconcile();
       const first = await newClient(own, 'Newcomer 1');
       const second = await newClient(own, 'Newcomer 2');
       const a = (await post(own, first.api_key)).body.id;

@@ -117,6 +117,9 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
       time_zone: 'UTC',
       progress: 0,
       created_at: expect.any(String),
+      // Stored behind the service's back: not in the fair queue until the sweep puts it there.
+      queue_position: null,
+      estimated_completion_at: null,
     });
     expect(Number(status.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });

@@ -1,6 +1,6 @@
 import { CallbackAttempt, CallbackStatus } from '../../callbacks/callback-event.entity';
 import { HttpAnswer } from '../../common/http-answer';
-import { FinalState, ReadReport, Report, ReportStatus } from '../report.entity';
+import { FinalState, Report, ReportStatus, ReportStatusRead } from '../report.entity';
 import { pdfFilename, reportPath, statusPath } from '../report-links';
 
 const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
@@ -30,11 +30,12 @@ export function acceptedAnswer(
  * The status route's answer: 303 to the PDF once COMPLETED, otherwise 200 with the state (and
  * Retry-After while unfinished); with a callback_url, how its callback goes.
  */
-export function statusAnswer(
-  report: ReadReport,
-  retryAfter: number | undefined,
-  waited: number | undefined,
-): HttpAnswer<object> {
+export function statusAnswer({
+  report,
+  place,
+  estimate,
+  waited,
+}: ReportStatusRead): HttpAnswer<object> {
   const headers: Record<string, string> =
     waited === undefined ? {} : { 'Preference-Applied': `wait=${waited}` };
   const answer = ((): HttpAnswer<object> => {
@@ -67,13 +68,15 @@ export function statusAnswer(
         };
       default:
         return {
-          headers: { ...headers, 'Retry-After': String(retryAfter) },
+          headers: { ...headers, 'Retry-After': String(estimate!.retryAfter) },
           body: {
             id: report.id,
             status: report.status,
             time_zone: report.timeZone,
             progress: report.progress,
             created_at: report.createdAt.toISOString(),
+            queue_position: place ?? null,
+            estimated_completion_at: place === null ? null : estimate!.completionAt.toISOString(),
           },
         };
     }

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { Client as PgClient } from 'pg';
+import { createDatabaseIfMissing } from '../../src/database/migrate';
+import { FairQueue } from '../../src/reports/fair-queue';
+import { cli } from '../support/cli';
+import { forgetQueues, testEnvironment } from '../support/env';
+import { Answer, call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
+import { eventually } from '../support/receiver';
+
+/**
+ * Admission and the place in the queue, kept in Redis beside the rows (FairQueue): exact bounds
+ * across API processes, rebuilt from Postgres when Redis loses them, and each waiting report's
+ * place in the fair order. A database and queues of its own: every report in it is this spec's.
+ */
+const QUEUES = { QUEUE_PREFIX: `${testEnvironment().QUEUE_PREFIX}-places` };
+const database = new URL(testEnvironment().DATABASE_URL);
+database.pathname = `${database.pathname}_places`;
+const OWN = {
+  ...QUEUES,
+  DATABASE_URL: database.toString(),
+  RATE_LIMIT_PER_MINUTE: '100000',
+  RATE_LIMIT_STATUS_PER_MINUTE: '100000',
+  REPORT_MAX_UNFINISHED_PER_CLIENT: '20',
+  REPORT_QUEUE_MAX: '30',
+  SWEEP_INTERVAL_MS: '2000',
+};
+
+describe('Admission and queue places in constant time, exact across API processes', () => {
+  let apis: TestApp[] = [];
+  let day = 0;
+  /** A period of its own, empty: each report renders in a fraction of a second. */
+  const period = () => {
+    day += 1;
+    const start = new Date(Date.UTC(2045, 0, day));
+    const end = new Date(Date.UTC(2045, 0, day + 1));
+    return {
+      start_date: start.toISOString().slice(0, 10),
+      end_date: end.toISOString().slice(0, 10),
+    };
+  };
+  const post = (test: TestApp, key: string) =>
+    call(test, 'POST', '/v1/orders/reports', { key, json: period() });
+  const statuses = (answers: Answer[]) => {
+    const counts: Record<number, number> = {};
+    for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
+    return counts;
+  };
+  const poll = (key: string, id: string) =>
+    call(apis[0], 'GET', `/v1/orders/reports/status/${id}`, { key });
+  const unfinished = async () =>
+    (
+      await apis[0].dataSource.query(
+        `SELECT count(*)::int AS n FROM reports WHERE status IN ('PENDING', 'IN_PROGRESS')`,
+      )
+    )[0].n as number;
+  const drain = async () => {
+    const worker = await startApp({ ...OWN, APP_ROLE: 'worker' });
+    try {
+      await eventually(async () => (await unfinished()) === 0, 180);
+    } finally {
+      await worker.close();
+    }
+  };
+
+  beforeAll(async () => {
+    await createDatabaseIfMissing(database.toString());
+    const pg = new PgClient({ connectionString: database.toString() });
+    await pg.connect();
+    await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    await pg.end();
+    expect((await cli(['migrate'], { DATABASE_URL: database.toString() })).code).toBe(0);
+    // Two API processes and no worker: reports wait until a test starts one.
+    apis = [
+      await startApp({ ...OWN, APP_ROLE: 'api' }),
+      await startApp({ ...OWN, APP_ROLE: 'api' }),
+    ];
+  });
+  afterAll(async () => {
+    for (const api of apis) await api.close();
+    const redis = new Redis(testEnvironment().REDIS_URL);
+    await forgetQueues(redis, QUEUES.QUEUE_PREFIX);
+    redis.disconnect();
+  });
+
+  it('holds both bounds exactly under 50 concurrent POSTs from one client over two API processes', async () => {
+    const flood = await newClient(apis[0], 'Flood');
+    const second = await newClient(apis[0], 'Second');
+    const floodAnswers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => post(apis[i % 2], flood.api_key)),
+    );
+    expect(statuses(floodAnswers)).toEqual({ 202: 20, 429: 30 });
+    expect(
+      floodAnswers
+        .filter((a) => a.status === 429)
+        .every((a) => a.body.error_code === 'TOO_MANY_REPORTS'),
+    ).toBe(true);
+    // REPORT_QUEUE_MAX is 30: ten more wait, whoever asks.
+    const secondAnswers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => post(apis[i % 2], second.api_key)),
+    );
+    expect(statuses(secondAnswers)).toEqual({ 202: 10, 503: 40 });
+    expect(secondAnswers.filter((a) => a.status === 503)[0].body.error_code).toBe('OVERLOADED');
+    expect(await unfinished()).toBe(30);
+
+    // Redis loses everything: the counts come back from Postgres, exact.
+    const redis = new Redis(testEnvironment().REDIS_URL);
+    await forgetQueues(redis, QUEUES.QUEUE_PREFIX);
+    redis.disconnect();
+    expect((await post(apis[1], flood.api_key)).body.error_code).toBe('TOO_MANY_REPORTS');
+    expect((await post(apis[0], second.api_key)).body.error_code).toBe('OVERLOADED');
+    // Each report's place is the number of reports before it in the fair order (turn, then
+    // arrival), as Postgres would count them: Flood's in turns 1..20, Second's joined turns 1..10.
+    const rows: Array<{ id: string; client_id: string; ahead: number }> =
+      await apis[0].dataSource.query(
+        `SELECT id, client_id, (SELECT count(*)::int FROM reports ahead
+                  WHERE ahead.status = 'PENDING'
+                    AND (ahead.fair_round, ahead.created_at, ahead.id)
+                      < (r.fair_round, r.created_at, r.id)) AS ahead
+           FROM reports r WHERE status = 'PENDING'`,
+      );
+    expect(rows).toHaveLength(30);
+    expect(Math.max(...rows.filter((r) => r.client_id === second.id).map((r) => r.ahead))).toBe(19);
+    for (const row of rows) {
+      const key = row.client_id === flood.id ? flood.api_key : second.api_key;
+      expect((await poll(key, row.id)).body.queue_position).toBe(row.ahead);
+    }
+
+    // Nothing accepted is lost: the queue's jobs were flushed too, and the sweep queues them again.
+    await drain();
+    const accepted = [...floodAnswers, ...secondAnswers].filter((a) => a.status === 202);
+    const [{ completed }] = await apis[0].dataSource.query(
+      `SELECT count(*)::int AS completed FROM reports WHERE status = 'COMPLETED' AND id = ANY($1::uuid[])`,
+      [accepted.map((a) => a.body.id)],
+    );
+    expect(completed).toBe(30);
+  });
+
+  it('puts right what a process killed mid-admission leaves: places reserved for reports never stored', async () => {
+    const shop = await newClient(apis[0], 'Crashed into');
+    // What 20 admissions killed between their reservation and their INSERT leave behind.
+    const queue = apis[0].app.get(FairQueue);
+    for (let i = 0; i < 20; i += 1) {
+      const verdict = await queue.admit(shop.id, randomUUID(), {
+        unfinishedPerClient: 20,
+        waiting: 30,
+      });
+      expect(verdict.verdict).toBe('admitted');
+    }
+    expect((await post(apis[0], shop.api_key)).body.error_code).toBe('TOO_MANY_REPORTS');
+    // The sweep (in a worker, every SWEEP_INTERVAL_MS) takes a place out once it has seen it twice
+    // with no report behind it: an admission under way reserves its place just before its INSERT.
+    expect(await queue.reconcile()).toBe(0);
+    expect(await queue.reconcile()).toBe(20);
+    const answer = await post(apis[1], shop.api_key);
+    expect(answer.status).toBe(202);
+    expect((await poll(shop.api_key, answer.body.id)).body.queue_position).toBe(0);
+    await drain();
+  });
+
+  it('tells each waiting report its exact place in the fair order, falling as reports render', async () => {
+    const [a, b, c] = [
+      await newClient(apis[0], 'A'),
+      await newClient(apis[0], 'B'),
+      await newClient(apis[0], 'C'),
+    ];
+    const ids: Record<string, string> = {};
+    for (const [name, key] of [
+      ['a1', a.api_key],
+      ['a2', a.api_key],
+      ['a3', a.api_key],
+      ['b1', b.api_key],
+      ['b2', b.api_key],
+      ['c1', c.api_key],
+    ]) {
+      const answer = await post(apis[Object.keys(ids).length % 2], key);
+      expect(answer.status).toBe(202);
+      ids[name] = answer.body.id;
+    }
+    const keyOf = (name: string) => ({ a: a.api_key, b: b.api_key, c: c.api_key })[name[0]]!;
+    const place = async (name: string) => (await poll(keyOf(name), ids[name])).body;
+    // Turn 1: a1, b1, c1; turn 2: a2, b2; turn 3: a3.
+    const expected = { a1: 0, b1: 1, c1: 2, a2: 3, b2: 4, a3: 5 };
+    const before: Record<string, { queue_position: number; estimated_completion_at: string }> = {};
+    for (const name of Object.keys(expected)) {
+      before[name] = await place(name);
+      expect(before[name]).toMatchObject({
+        status: 'PENDING',
+        queue_position: expected[name as keyof typeof expected],
+      });
+      expect(Date.parse(before[name].estimated_completion_at)).toBeGreaterThan(Date.now());
+    }
+    // Later places are estimated later.
+    expect(Date.parse(before.a3.estimated_completion_at)).toBeGreaterThan(
+      Date.parse(before.a1.estimated_completion_at),
+    );
+
+    // One worker, one render at a time: the places fall as the queue moves.
+    const worker = await startApp({ ...OWN, APP_ROLE: 'worker', RENDER_CONCURRENCY: '1' });
+    try {
+      const seen = new Set<number>();
+      await eventually(async () => {
+        const now = await place('a3');
+        if (now.status === 'PENDING') seen.add(now.queue_position);
+        return now.status !== 'PENDING';
+      }, 120);
+      expect(Math.min(...seen)).toBeLessThan(5);
+      for (const name of Object.keys(expected)) {
+        const done = await pollUntilDone(
+          apis[0],
+          keyOf(name),
+          `/v1/orders/reports/status/${ids[name]}`,
+          120,
+        );
+        expect(done.status).toBe(303);
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+});
