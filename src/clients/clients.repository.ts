@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { decryptSecret, encryptSecret } from '../common/encryption';
@@ -25,6 +26,9 @@ export interface ListedClient {
   key: { state: 'active' | 'revoked'; since: string; previous_key_expires_at: string | null };
 }
 
+/** How long a process reuses a client's time zone. */
+const TIME_ZONE_TTL_MS = 10 * 60_000;
+
 /** The columns that hold webhook secrets; each value's place is its associated data. */
 const SECRET_COLUMNS = ['webhook_secret', 'previous_webhook_secret'] as const;
 type SecretColumn = (typeof SECRET_COLUMNS)[number];
@@ -38,6 +42,10 @@ const place = (clientId: string, column: SecretColumn) => `clients:${clientId}:$
 @Injectable()
 export class ClientsRepository {
   private readonly logger = new Logger(ClientsRepository.name);
+  private readonly timeZones = new LRUCache<string, string>({
+    max: 10_000,
+    ttl: TIME_ZONE_TTL_MS,
+  });
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -147,13 +155,21 @@ export class ClientsRepository {
     return row?.name;
   }
 
-  /** The zone of the client's reports when they name none. */
+  /**
+   * The zone of the client's reports when they name none. A client's zone is set when it is
+   * created and never changes: read once per process (and again after TIME_ZONE_TTL_MS), not on
+   * every POST.
+   */
   async timeZone(id: string): Promise<string> {
+    const known = this.timeZones.get(id);
+    if (known) return known;
     const [row] = await this.dataSource.query<{ timeZone: string }[]>(
       `SELECT time_zone AS "timeZone" FROM clients WHERE id = $1`,
       [id],
     );
-    return row?.timeZone ?? 'UTC';
+    if (!row) return 'UTC';
+    this.timeZones.set(id, row.timeZone);
+    return row.timeZone;
   }
 
   /**
