@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { AddressInfo, createServer } from 'node:net';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { FairQueue } from '../../src/reports/fair-queue';
+import { ReportsService } from '../../src/reports/reports.service';
 import { cli } from '../support/cli';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { Answer, call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
+import { exited, killGroup, spawnWorker } from '../support/processes';
 import { eventually } from '../support/receiver';
 
 /**
@@ -14,6 +17,14 @@ import { eventually } from '../support/receiver';
  * place in the fair order. A database and queues of its own: every report in it is this spec's.
  */
 const QUEUES = { QUEUE_PREFIX: `${testEnvironment().QUEUE_PREFIX}-places` };
+/** A port nobody listens on now. */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 const database = new URL(testEnvironment().DATABASE_URL);
 database.pathname = `${database.pathname}_places`;
 const OWN = {
@@ -155,6 +166,56 @@ describe('Admission and queue places in constant time, exact across API processe
     const answer = await post(apis[1], shop.api_key);
     expect(answer.status).toBe(202);
     expect((await poll(shop.api_key, answer.body.id)).body.queue_position).toBe(0);
+    await drain();
+  });
+
+  it('keeps the bound exact after an API process is killed in the middle of admissions', async () => {
+    const shop = await newClient(apis[0], 'Killed mid-flood');
+    const port = await freePort();
+    const doomed = spawnWorker({ ...OWN, APP_ROLE: 'api', PORT: String(port) });
+    try {
+      await eventually(async () => {
+        const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        return health?.status === 200;
+      }, 60);
+      const flood = Array.from({ length: 50 }, () =>
+        fetch(`http://127.0.0.1:${port}/v1/orders/reports`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${shop.api_key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(period()),
+        }).catch(() => undefined),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      killGroup(doomed, 'SIGKILL');
+      await Promise.all(flood);
+    } finally {
+      killGroup(doomed, 'SIGKILL');
+      await exited(doomed);
+    }
+    // What the sweep does, every SWEEP_INTERVAL_MS in a worker: put back, and take out twice-seen.
+    await new Promise((resolve) => setTimeout(resolve, 5500)); // past the sweep's grace for new rows
+    const reports = apis[0].app.get(ReportsService);
+    const queue = apis[0].app.get(FairQueue);
+    for (let pass = 0; pass < 2; pass += 1) {
+      await reports.requeueUnfinished(1000);
+      await queue.reconcile();
+    }
+    const stored = async () =>
+      (
+        await apis[0].dataSource.query(
+          `SELECT count(*)::int AS n FROM reports WHERE client_id = $1 AND status = 'PENDING'`,
+          [shop.id],
+        )
+      )[0].n as number;
+    const before = await stored();
+    // Exactly up to the bound, from the other process: no place lost, none left behind.
+    const more = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => post(apis[i % 2], shop.api_key)),
+    );
+    expect(statuses(more)).toEqual(
+      before >= 20 ? { 429: 25 } : { 202: 20 - before, 429: 5 + before },
+    );
+    expect(await stored()).toBe(20);
     await drain();
   });
 
