@@ -219,6 +219,22 @@ describe('Admission and queue places in constant time, exact across API processe
     await drain();
   });
 
+  // Before FairQueue, each admission waited on its client's advisory lock holding a pooled
+  // connection: this burst got 368 × 503 SERVICE_UNAVAILABLE (the pool exhausted), 12 × 429.
+  it("holds no pooled connection on another's lock: a burst of one client's POSTs leaves another's polls answered", async () => {
+    const burst = await newClient(apis[0], 'Burst');
+    const other = await newClient(apis[0], 'Polling meanwhile');
+    const mine = await post(apis[0], other.api_key);
+    expect(mine.status).toBe(202);
+    const [posts, polls] = await Promise.all([
+      Promise.all(Array.from({ length: 400 }, () => post(apis[0], burst.api_key))),
+      Promise.all(Array.from({ length: 30 }, () => poll(other.api_key, mine.body.id))),
+    ]);
+    expect(statuses(polls)).toEqual({ 200: 30 });
+    expect(statuses(posts)).toEqual({ 202: 20, 429: 380 });
+    await drain();
+  });
+
   it('tells each waiting report its exact place in the fair order, falling as reports render', async () => {
     const [a, b, c] = [
       await newClient(apis[0], 'A'),
