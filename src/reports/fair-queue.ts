@@ -19,6 +19,14 @@ import { ReportsRepository } from './reports.repository';
 const ROUND_SPAN = 2 ** 20;
 /** A turn's arrival counter outlives any wait: it only orders reports within one turn. */
 const ROUND_SEQ_TTL_MS = 30 * 24 * 3600_000;
+/**
+ * A refused client's Retry-After comes from the first of its unfinished reports: looked for among
+ * this many of them (all of them at the default bound of 20), so that a refusal costs a bounded time
+ * whatever REPORT_MAX_UNFINISHED_PER_CLIENT.
+ */
+const CLIENT_AHEAD_SAMPLE = 100;
+/** How many times an admission waits for another process's rebuild (100 ms each) before going on without Redis. */
+const REBUILD_WAITS = 20;
 /** Redis is a queue that may be away: a request never waits on it longer than this. */
 export const REDIS_WAIT_MS = 1000;
 /** How long one process may hold the rebuild before another may take it over. */
@@ -35,10 +43,10 @@ const REBUILD_LEASE_MS = 30_000;
 const ADMIT = `
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'rebuild'} end
 local span = ${ROUND_SPAN}
-local unfinished = redis.call('SMEMBERS', KEYS[2])
-if #unfinished >= tonumber(ARGV[3]) then
+local unfinished = redis.call('SCARD', KEYS[2])
+if unfinished >= tonumber(ARGV[3]) then
   local first = nil
-  for _, id in ipairs(unfinished) do
+  for _, id in ipairs(redis.call('SRANDMEMBER', KEYS[2], ${CLIENT_AHEAD_SAMPLE})) do
     local rank = redis.call('ZRANK', KEYS[1], id)
     if not rank then first = 0 break end
     if not first or rank < first then first = rank end
@@ -52,7 +60,7 @@ local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if head[2] then serving = math.floor(tonumber(head[2]) / span) end
 local before = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '-1')
 local round = serving
-if #unfinished > 0 and before + 1 > round then round = before + 1 end
+if unfinished > 0 and before + 1 > round then round = before + 1 end
 local seqKey = KEYS[5] .. round
 local seq = redis.call('INCR', seqKey)
 redis.call('PEXPIRE', seqKey, ${ROUND_SEQ_TTL_MS})
@@ -100,6 +108,13 @@ type FairQueueCommands = Redis & {
   leaveFairQueue(...args: string[]): Promise<number>;
   restoreToFairQueue(...args: string[]): Promise<number>;
 };
+
+/** Another process rebuilds the numbers, for longer than an admission waits. */
+export class FairQueueRebuilding extends Error {
+  constructor() {
+    super('the fair queue is being rebuilt from Postgres');
+  }
+}
 
 export interface QueueBounds {
   unfinishedPerClient: number;
@@ -204,7 +219,7 @@ export class FairQueue {
       if (verdict === 'admitted') return { verdict, turn: a, place: b, turnBefore: c };
       if (verdict === 'client-full') return { verdict, clientAhead: a };
       if (verdict === 'queue-full') return { verdict, waiting: a };
-      if (tries >= 2) throw new Error('the fair queue is being rebuilt');
+      if (tries >= REBUILD_WAITS) throw new FairQueueRebuilding();
       await this.rebuild();
     }
   }
@@ -218,9 +233,12 @@ export class FairQueue {
     await this.leave(clientId, reportId, [String(admitted.turn), String(admitted.turnBefore)]);
   }
 
-  /** The report was admitted while Redis was away: the numbers are rebuilt once it is back. */
-  admittedWithoutRedis(): void {
-    this.stale = true;
+  /**
+   * The report was admitted by Postgres alone because of `error`: when Redis was away, the numbers
+   * are rebuilt once it is back (a rebuild under way reads the report, or the sweep puts it back).
+   */
+  admittedWithoutRedis(error: unknown): void {
+    if (!(error instanceof FairQueueRebuilding)) this.stale = true;
   }
 
   /** A worker took the report: it no longer waits (it stays unfinished). */

@@ -113,7 +113,7 @@ export class ReportAdmission {
       this.logger.warn(
         `Admitting by Postgres alone: the fair queue did not answer (${String(error)})`,
       );
-      return this.admitWithoutRedis(clientId, dto, report, replay);
+      return this.admitWithoutRedis(clientId, dto, report, replay, error);
     }
     if (verdict.verdict !== 'admitted') {
       // A concurrent request with the same key may have stored its report meanwhile: a replay.
@@ -172,6 +172,7 @@ export class ReportAdmission {
     dto: CreateReportDto,
     report: NewReport & { id: string },
     replay: Replay,
+    why: unknown,
   ): Promise<CreatedReport> {
     await this.checkSlowParts(clientId, dto, report.timeZone);
     const admitted = await this.dataSource.transaction(async (transaction) => {
@@ -200,7 +201,7 @@ export class ReportAdmission {
       return { stored, jobsAhead: admission.clientAhead };
     });
     if ('replayOf' in admitted) return replay(admitted.replayOf);
-    this.queue.admittedWithoutRedis();
+    this.queue.admittedWithoutRedis(why);
     await this.service.enqueue(admitted.stored.id, admitted.stored.fairRound);
     return {
       report: admitted.stored,

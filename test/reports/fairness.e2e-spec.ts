@@ -234,6 +234,7 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
   describe('in a database of its own (the turn served is the lowest PENDING of all clients)', () => {
     const database = new URL(testEnvironment().DATABASE_URL);
     database.pathname = `${database.pathname}_turns`;
+    const OWN_QUEUES = `${testEnvironment().QUEUE_PREFIX}-turns`;
     let own: TestApp;
 
     beforeAll(async () => {
@@ -243,9 +244,19 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
       await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
       await pg.end();
       expect((await cli(['migrate'], { DATABASE_URL: database.toString() })).code).toBe(0);
-      own = await startApp({ APP_ROLE: 'api', ...QUEUES, DATABASE_URL: database.toString() });
+      // A deployment of its own: its database and its queues (the fair order lives in Redis too).
+      own = await startApp({
+        APP_ROLE: 'api',
+        QUEUE_PREFIX: OWN_QUEUES,
+        DATABASE_URL: database.toString(),
+      });
     });
-    afterAll(() => own.close());
+    afterAll(async () => {
+      await own.close();
+      const redis = new Redis(testEnvironment().REDIS_URL);
+      await forgetQueues(redis, OWN_QUEUES);
+      redis.disconnect();
+    });
 
     it('puts newcomers in the turn being served, first come first served among them', async () => {
       const busy = await newClient(own, 'Busy turns');
