@@ -12,7 +12,7 @@ import { CallbackEventsRepository, PendingEvent } from './callback-events.reposi
 import { CallbackSender } from './callback-sender';
 import { CallbackSlots } from './callback-slots';
 import { CallbacksService } from './callbacks.service';
-import { retryDelayMs } from './retry-schedule';
+import { retryDelayMs, sendLeaseMs } from './retry-schedule';
 
 /** Callbacks wait on the network, not the CPU: many run at once. */
 const DELIVERY_CONCURRENCY = 16;
@@ -24,6 +24,13 @@ export function outcomeOf(statusCode: number | null): CallbackStatus {
   if (statusCode !== null && statusCode >= 200 && statusCode < 300) return CallbackStatus.Delivered;
   if (statusCode === 410) return CallbackStatus.Gone;
   return CallbackStatus.Pending;
+}
+
+/** Whether `attempt` is the event's next one, and none is being sent. */
+function isNext(event: PendingEvent, attempt: number): boolean {
+  return (
+    event.status === CallbackStatus.Pending && !event.sending && event.attempts + 1 === attempt
+  );
 }
 
 /**
@@ -48,8 +55,9 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
   protected async handle({ data: { eventId, attempt } }: Job<Delivery>): Promise<void> {
     const event = await this.events.find(eventId);
     const member = deliveryJobId(eventId, attempt);
-    // Bull delivers at least once: an attempt already made, or an event already settled, is skipped.
-    if (!event || event.status !== CallbackStatus.Pending || event.attempts + 1 !== attempt) {
+    // Bull delivers at least once: an attempt already counted, or an event already settled, is
+    // skipped. So is a job Bull tries again after its attempt was counted: never sent twice.
+    if (!event || !isNext(event, attempt)) {
       if (event) await this.slots.leaveLine(event.clientId, member);
       return;
     }
@@ -63,11 +71,20 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
     }
   }
 
-  /** Sends the attempt, records it, and queues the next one if there is to be one. */
+  /**
+   * Counts the attempt in Postgres, sends it, records its result, and queues the next one if there is
+   * to be one. Counted first, so that nothing (a crash, Redis lost, a refused record) can make a send
+   * that the schedule does not count: an attempt started and never recorded is recorded as
+   * interrupted by the sweep (CallbacksService.requeueDue), and the schedule goes on from it.
+   */
   private async attempt(event: PendingEvent, attempt: number): Promise<void> {
     const eventId = event.id;
+    const secrets = await this.clients.webhookSecrets(event.clientId);
+    if (!(await this.events.startAttempt(eventId, attempt, sendLeaseMs(this.config.timeoutMs)))) {
+      return;
+    }
     const started = performance.now();
-    const result = await this.sender.send(event, await this.clients.webhookSecrets(event.clientId));
+    const result = await this.sender.send(event, secrets);
     const durationMs = Math.round(performance.now() - started);
     const outcome = outcomeOf(result.statusCode);
     const delay =
@@ -77,7 +94,7 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
     const status =
       outcome === CallbackStatus.Pending && delay === undefined ? CallbackStatus.Failed : outcome;
 
-    await this.events.recordAttempt(eventId, {
+    const recorded = {
       attempt,
       at: new Date(Date.now() - durationMs),
       statusCode: result.statusCode,
@@ -86,7 +103,14 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
       excerpt: result.excerpt,
       status,
       nextAttemptAt: delay === undefined ? null : new Date(Date.now() + delay),
+    };
+    const saved = await this.events.recordAttempt(eventId, recorded).catch(async (error) => {
+      // The excerpt is the one part that comes from the partner: the attempt is recorded without it.
+      this.logger.warn(`Callback ${eventId} attempt ${attempt} not recorded: ${String(error)}`);
+      return this.events.recordAttempt(eventId, { ...recorded, excerpt: null });
     });
+    // Recorded as interrupted meanwhile (this worker seemed gone): the sweep scheduled the next one.
+    if (!saved) return;
     this.metrics.callbackAttempts.inc({
       outcome: status === CallbackStatus.Pending ? 'retry' : status.toLowerCase(),
     });

@@ -4,11 +4,11 @@ import { DataSource, EntityManager } from 'typeorm';
 import { cursorInstantSql, Position } from '../common/pagination';
 import { CallbackAttempt, CallbackEvent, CallbackStatus } from './callback-event.entity';
 
-/** An event to send. */
+/** An event to send; `sending` while its latest attempt was started and not recorded. */
 export type PendingEvent = Pick<
   CallbackEvent,
   'id' | 'reportId' | 'clientId' | 'url' | 'payload' | 'status' | 'attempts'
->;
+> & { sending: boolean };
 
 /** What one attempt gave, as recorded. */
 export interface RecordedAttempt {
@@ -52,23 +52,47 @@ export class CallbackEventsRepository {
 
   async find(id: string): Promise<PendingEvent | undefined> {
     const [event] = await this.dataSource.query<PendingEvent[]>(
-      `SELECT id, report_id AS "reportId", client_id AS "clientId", url, payload, status, attempts
+      `SELECT id, report_id AS "reportId", client_id AS "clientId", url, payload, status, attempts,
+              sending_since IS NOT NULL AS sending
          FROM callback_events WHERE id = $1`,
       [id],
     );
     return event;
   }
 
-  /** The attempt and the event's new state, in one statement (so, atomically). */
-  async recordAttempt(eventId: string, attempt: RecordedAttempt): Promise<void> {
-    await this.dataSource.query(
-      `WITH recorded AS (
-         INSERT INTO callback_attempts
-                (event_id, attempt, at, status_code, duration_ms, error, response_excerpt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+  /**
+   * Counts attempt `attempt` before it is sent: the event must be PENDING with `attempt - 1` attempts
+   * and none being sent. Until its result is recorded, the attempt is "sending", and is not due again
+   * before `leaseMs` have passed (then `interrupted` finds it). False when another worker counted it.
+   */
+  async startAttempt(eventId: string, attempt: number, leaseMs: number): Promise<boolean> {
+    const [, count] = await this.dataSource.query<[unknown[], number]>(
+      `UPDATE callback_events
+          SET attempts = $2, sending_since = now(), updated_at = now(),
+              next_attempt_at = now() + make_interval(secs => $4::double precision / 1000)
+        WHERE id = $1 AND status = $3 AND attempts = $2 - 1 AND sending_since IS NULL`,
+      [eventId, attempt, CallbackStatus.Pending, leaseMs],
+    );
+    return count === 1;
+  }
+
+  /**
+   * The result of the attempt being sent and the event's new state, in one statement (so,
+   * atomically), and only once: false when it was recorded already (by `interrupted`'s caller, when
+   * its worker seemed gone).
+   */
+  async recordAttempt(eventId: string, attempt: RecordedAttempt): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      `WITH event AS (
+         UPDATE callback_events
+            SET status = $8, next_attempt_at = $9, sending_since = NULL, updated_at = now()
+          WHERE id = $1 AND attempts = $2 AND sending_since IS NOT NULL
+         RETURNING id
        )
-       UPDATE callback_events SET attempts = $2, status = $8, next_attempt_at = $9, updated_at = now()
-        WHERE id = $1`,
+       INSERT INTO callback_attempts
+              (event_id, attempt, at, status_code, duration_ms, error, response_excerpt)
+       SELECT id, $2, $3, $4, $5, $6, $7 FROM event
+       RETURNING attempt`,
       [
         eventId,
         attempt.attempt,
@@ -80,6 +104,23 @@ export class CallbackEventsRepository {
         attempt.status,
         attempt.nextAttemptAt,
       ],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Attempts counted and started more than `leaseMs` ago whose result was never recorded: their
+   * worker died, or could not record it.
+   */
+  interrupted(
+    leaseMs: number,
+    limit: number,
+  ): Promise<Array<{ id: string; attempts: number; sendingSince: Date }>> {
+    return this.dataSource.query(
+      `SELECT id, attempts, sending_since AS "sendingSince" FROM callback_events
+        WHERE sending_since < now() - make_interval(secs => $1::double precision / 1000)
+        ORDER BY sending_since LIMIT $2`,
+      [leaseMs, limit],
     );
   }
 
@@ -137,7 +178,7 @@ export class CallbackEventsRepository {
   ): Promise<Array<Position & { attempts: number }>> {
     return this.dataSource.query(
       `SELECT id, attempts, ${cursorInstantSql('next_attempt_at')} AS at FROM callback_events
-        WHERE status = $1 AND next_attempt_at < now() - $2::interval
+        WHERE status = $1 AND next_attempt_at < now() - $2::interval AND sending_since IS NULL
           AND (next_attempt_at, id) > ($3::timestamptz, $4)
         ORDER BY next_attempt_at, id LIMIT $5`,
       [CallbackStatus.Pending, grace, after?.at ?? '-infinity', after?.id ?? '', limit],

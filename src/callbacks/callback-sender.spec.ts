@@ -1,4 +1,5 @@
-import { describeFailure } from './callback-sender';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { describeFailure, safeExcerpt } from './callback-sender';
 
 describe('a failed connection at delivery time', () => {
   const failure = (code: string, message = `getaddrinfo ${code} partner.example`) =>
@@ -47,5 +48,34 @@ describe('a failed connection at delivery time', () => {
       'TLS failed',
       'TLS failed',
     ]);
+  });
+});
+
+describe('what is kept of a partner answer (safeExcerpt)', () => {
+  it('keeps plain UTF-8 text', () => {
+    expect(safeExcerpt(Buffer.from('<h1>502 Bad Gateway</h1>\r\n\tnginx é'))).toBe(
+      '<h1>502 Bad Gateway</h1>\r\n\tnginx é',
+    );
+    expect(safeExcerpt(Buffer.from('ok'), 'identity')).toBe('ok');
+  });
+
+  it('keeps nothing of an encoded answer, whatever its bytes', () => {
+    expect(safeExcerpt(gzipSync('<h1>502</h1>'), 'gzip')).toBeNull();
+    expect(safeExcerpt(brotliCompressSync('<h1>502</h1>'), 'br')).toBeNull();
+    // Even text, when it says it is encoded: it is not what it claims.
+    expect(safeExcerpt(Buffer.from('text'), 'gzip')).toBeNull();
+  });
+
+  it('keeps nothing of bytes that are not text: NUL, control characters, invalid UTF-8', () => {
+    expect(safeExcerpt(Buffer.from([0x6f, 0x6b, 0x00]))).toBeNull();
+    expect(safeExcerpt(Buffer.from([0x6f, 0x1b, 0x5b]))).toBeNull();
+    expect(safeExcerpt(Buffer.from([0x65, 0xc3, 0x28]))).toBeNull();
+    expect(safeExcerpt(Buffer.from([0xff, 0xfe]))).toBeNull();
+    expect(safeExcerpt(Buffer.alloc(0))).toBeNull();
+  });
+
+  it('keeps text whose last character the excerpt cut in two, without it', () => {
+    const cut = Buffer.from('abc€').subarray(0, 5); // '€' is 3 bytes: 2 of them kept
+    expect(safeExcerpt(cut)).toBe('abc');
   });
 });

@@ -6,7 +6,7 @@ import { callbacksConfig } from '../config/configuration';
 import { PendingEvent } from './callback-events.repository';
 import { parseRetryAfter } from './retry-schedule';
 import { signatureHeader } from './signing';
-import { callbackAgents, portAllowed } from './ssrf';
+import { callbackAgents, CallbackResolver, portAllowed } from './ssrf';
 
 /** How much of a partner's answer is read and kept: enough to debug, never a whole page. */
 const RESPONSE_EXCERPT_BYTES = 1024;
@@ -52,28 +52,60 @@ export function describeFailure(
   if (code === 'ECONNREFUSED') return failed('connection refused');
   if (code === 'ECONNRESET' || code === 'EPIPE') return failed('connection reset');
   if (code === 'ENOTFOUND') return failed('host not found');
-  if (code === 'EAI_AGAIN') return failed('DNS lookup failed temporarily');
+  if (code === 'EAI_AGAIN' || code === 'ETIMEOUT') return failed('DNS lookup failed temporarily');
   if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) {
     return { error: 'TLS failed', detail: 'TLS handshake failed' };
   }
   return failed('connection failed');
 }
 
-async function readExcerpt(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
+/**
+ * The first RESPONSE_EXCERPT_BYTES of the answer, read for at most `ms` (a body may never end, or
+ * trickle), then the connection is dropped: whatever its size, no more is read.
+ */
+function readExcerpt(stream: Readable, ms: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    // Whichever comes first: enough bytes, the end, an error (an answer cut short still has its
+    // status code), or the deadline.
+    const done = () => {
+      clearTimeout(timer);
+      stream.off('data', take);
+      stream.destroy();
+      resolve(Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES));
+    };
+    const take = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= RESPONSE_EXCERPT_BYTES) done();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    stream.on('data', take);
+    stream.once('end', done);
+    stream.once('error', done);
+    stream.once('close', done);
+  });
+}
+
+/**
+ * What may be kept of a partner's answer: its bytes as text when they are plain UTF-8 text, else
+ * nothing. An encoded body (gzip, brotli: sent although `identity` was asked for) is not decoded,
+ * and bytes that are not text (NUL, other control characters, invalid UTF-8) are not kept:
+ * Postgres `text` refuses NUL, and the excerpt is for reading.
+ */
+export function safeExcerpt(bytes: Buffer, contentEncoding?: string): string | null {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if ((encoding !== '' && encoding !== 'identity') || bytes.length === 0) return null;
+  let text: string;
   try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-      if (length >= RESPONSE_EXCERPT_BYTES) break;
-    }
+    // `stream`: a character cut at the excerpt's end is left out, not taken for invalid.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
   } catch {
-    // An answer cut short still has a status code; the excerpt is only for debugging.
-  } finally {
-    stream.destroy();
+    return null;
   }
-  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? null : text;
 }
 
 /** One POST of an event's exact bytes, signed now, never following a redirect, never to a private address. */
@@ -85,7 +117,10 @@ export class CallbackSender {
     private readonly http: HttpService,
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
   ) {
-    this.agents = callbackAgents(config.allowPrivateNetworks);
+    this.agents = callbackAgents(
+      config.allowPrivateNetworks,
+      new CallbackResolver(config.dnsServers),
+    );
   }
 
   async send(event: PendingEvent, secrets: string[]): Promise<AttemptResult> {
@@ -105,6 +140,8 @@ export class CallbackSender {
         excerpt: null,
       };
     }
+    // One deadline for the whole attempt, the answer's body included.
+    const deadline = Date.now() + this.config.timeoutMs;
     try {
       const response = await this.http.axiosRef.request<Readable>({
         method: 'POST',
@@ -112,6 +149,9 @@ export class CallbackSender {
         data: event.payload,
         headers: {
           'content-type': 'application/json',
+          // Asked for as it is: an answer is never decoded here (an excerpt of an encoded one is
+          // not kept at all).
+          'accept-encoding': 'identity',
           'user-agent': USER_AGENT,
           'webhook-id': event.id,
           'webhook-timestamp': String(timestamp),
@@ -128,7 +168,10 @@ export class CallbackSender {
         httpsAgent: this.agents.httpsAgent,
         proxy: false,
       });
-      const excerpt = await readExcerpt(response.data);
+      const excerpt = safeExcerpt(
+        await readExcerpt(response.data, deadline - Date.now()),
+        response.headers['content-encoding'] as string | undefined,
+      );
       const statusCode = response.status;
       const retryAfter = response.headers['retry-after'] as string | undefined;
       const delivered = statusCode >= 200 && statusCode < 300;

@@ -18,7 +18,13 @@ import { callbacksConfig } from '../config/configuration';
 import { CallbackAttempt, CallbackStatus } from './callback-event.entity';
 import { CallbackEventsRepository } from './callback-events.repository';
 import { callbackNotFound, callbackUrlRefused, redeliveredTooSoon } from './callbacks.exceptions';
-import { callbackPortProblem, callbackUrlFormatProblem, callbackUrlProblem } from './ssrf';
+import { retryDelayMs, sendLeaseMs } from './retry-schedule';
+import {
+  callbackPortProblem,
+  callbackUrlFormatProblem,
+  callbackUrlProblem,
+  CallbackResolver,
+} from './ssrf';
 
 export interface CallbackSummary {
   status: CallbackStatus;
@@ -38,6 +44,8 @@ const REDELIVER_EVERY_S = 60;
 /** Younger events may still be on their way into Redis: the sweep leaves them to their sender. */
 const SWEEP_GRACE = '5 seconds';
 const REDIS_WAIT_MS = 2000;
+/** What the attempts log says of an attempt whose result was never recorded (coarse, as the others). */
+export const INTERRUPTED = 'interrupted';
 
 /**
  * The callbacks' outbox: events are written in the caller's transaction (a report never ends without
@@ -48,13 +56,16 @@ export class CallbacksService implements OnModuleInit {
   private readonly logger = new Logger(CallbacksService.name);
   /** Where the sweep stopped: the next pass goes on from there, and starts over at the end. */
   private sweptUpTo?: Position;
+  private readonly resolver: CallbackResolver;
 
   constructor(
     private readonly events: CallbackEventsRepository,
     @InjectQueue(QueueName.CallbackDelivery)
     private readonly queue: Queue<JobData[QueueName.CallbackDelivery]>,
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
-  ) {}
+  ) {
+    this.resolver = new CallbackResolver(config.dnsServers);
+  }
 
   /** Said loudly at every start: the setting turns off both SSRF checks. */
   onModuleInit(): void {
@@ -67,12 +78,17 @@ export class CallbacksService implements OnModuleInit {
     }
   }
 
-  /** Refuses a callback_url at request time; the delivery checks the address again when it connects. */
-  async checkUrl(url: string): Promise<void> {
+  /**
+   * Refuses a callback_url at request time; the delivery checks the address again when it connects.
+   * Given the client, its lookups in flight are bounded (CallbackResolver.lookupFor).
+   */
+  async checkUrl(url: string, clientId?: string): Promise<void> {
+    const lookup = (host: string) =>
+      clientId === undefined ? this.resolver.lookup(host) : this.resolver.lookupFor(clientId, host);
     const problem =
       callbackUrlFormatProblem(url) ??
       callbackPortProblem(url, this.config.allowedPorts) ??
-      (await callbackUrlProblem(url, this.config.allowPrivateNetworks));
+      (await callbackUrlProblem(url, this.config.allowPrivateNetworks, lookup));
     if (problem) throw callbackUrlRefused(problem);
   }
 
@@ -109,19 +125,69 @@ export class CallbacksService implements OnModuleInit {
     const event = await this.events.redeliver(reportId, REDELIVER_EVERY_S);
     if (!event) throw callbackNotFound();
     if ('waitSeconds' in event) throw redeliveredTooSoon(event.waitSeconds);
-    // The next attempt may already wait for its retry (a delayed job with the same id, which
-    // queueing again would leave as it is): then it is sent now.
-    const waiting = await this.queue.getJob(deliveryJobId(event.id, event.attempts + 1));
-    if (waiting && (await waiting.isDelayed())) await waiting.promote();
-    else await this.send(event.id, event.attempts + 1);
+    // Due now in Postgres already: if Redis does not answer in time, the sweep queues it once Redis
+    // is back, and the client is not kept waiting for Redis.
+    await withTimeout(
+      this.queueNow(event.id, event.attempts + 1),
+      REDIS_WAIT_MS,
+      'redeliver',
+    ).catch((error: unknown) =>
+      this.logger.warn(`Redeliver of ${event.id} left to the sweep: ${String(error)}`),
+    );
     return { status: CallbackStatus.Pending, attempts: event.attempts };
   }
 
   /**
-   * The sweep's part: queues again the next `batch` due events whose attempt Redis does not hold (a
-   * restart empties it). Answers how many.
+   * Queues the attempt to go now. It may already wait for its retry (a delayed job with the same id,
+   * which queueing again would leave as it is): then it is sent now.
+   */
+  private async queueNow(eventId: string, attempt: number): Promise<void> {
+    const waiting = await this.queue.getJob(deliveryJobId(eventId, attempt));
+    if (waiting && (await waiting.isDelayed())) await waiting.promote();
+    else await this.send(eventId, attempt);
+  }
+
+  /**
+   * The sweep's part: records the attempts whose result never came (interrupted) and schedules what
+   * follows them, then queues again the next `batch` due events whose attempt Redis does not hold (a
+   * restart empties it). Answers how many were queued.
    */
   async requeueDue(batch: number): Promise<number> {
+    const resumed = await this.recordInterrupted(batch);
+    return resumed + (await this.requeueLost(batch));
+  }
+
+  /**
+   * An attempt counted and started (so maybe sent) whose result was never recorded: its worker died
+   * between the POST and the record, or could not record. It counts as an attempt of the schedule,
+   * recorded with a coarse error, and the next one comes after the schedule's delay: never sent
+   * again outside it.
+   */
+  private async recordInterrupted(batch: number): Promise<number> {
+    const leaseMs = sendLeaseMs(this.config.timeoutMs);
+    let queued = 0;
+    for (const { id, attempts, sendingSince } of await this.events.interrupted(leaseMs, batch)) {
+      const delay = retryDelayMs(attempts, this.config.retryDelaysMs);
+      const recorded = await this.events.recordAttempt(id, {
+        attempt: attempts,
+        at: sendingSince,
+        statusCode: null,
+        durationMs: 0,
+        error: INTERRUPTED,
+        excerpt: null,
+        status: delay === undefined ? CallbackStatus.Failed : CallbackStatus.Pending,
+        nextAttemptAt: delay === undefined ? null : new Date(Date.now() + delay),
+      });
+      this.logger.warn(`Callback ${id}: attempt ${attempts} started, its result never recorded`);
+      if (recorded && delay !== undefined) {
+        await withTimeout(this.send(id, attempts + 1, delay), REDIS_WAIT_MS, 'enqueue');
+        queued += 1;
+      }
+    }
+    return queued;
+  }
+
+  private async requeueLost(batch: number): Promise<number> {
     const rows = await this.events.due(this.sweptUpTo, SWEEP_GRACE, batch);
     const nextAttempt = new Map(rows.map(({ id, attempts }) => [id, attempts + 1]));
     const missing = await missingJobs(

@@ -27,6 +27,15 @@ export function retryDelayMs(
   return Math.max(jittered, Math.min(Math.round(retryAfterSeconds * 1000), MAX_RETRY_AFTER_MS));
 }
 
+/**
+ * How long an attempt counted as sending may go without its result before it is taken for
+ * interrupted: longer than the POST can last (CALLBACK_TIMEOUT_MS bounds it all, answer included),
+ * with room to record it.
+ */
+export function sendLeaseMs(timeoutMs: number): number {
+  return timeoutMs + 15_000;
+}
+
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
 const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
 const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';

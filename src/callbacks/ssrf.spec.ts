@@ -1,14 +1,18 @@
+import { createSocket, Socket } from 'node:dgram';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import fc from 'fast-check';
+import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { ApiError } from '../common/api-error';
 import {
   callbackAgents,
   callbackPortProblem,
+  CallbackResolver,
   callbackUrlFormatProblem,
   callbackUrlProblem,
   DNS_LOOKUP_TIMEOUT_MS,
   isPublicAddress,
+  MAX_LOOKUPS_PER_CLIENT,
 } from './ssrf';
 
 /** A lookup error as node:dns raises them: the getaddrinfo / c-ares code in `code`. */
@@ -168,24 +172,27 @@ describe('callbackUrlProblem', () => {
     expect(lookup).toHaveBeenCalledWith('public.example');
   });
 
-  it('refuses a name that does not resolve, through the real resolver', async () => {
-    const notResolving = { code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' };
+  it('refuses a name that does not resolve, through the real resolver, as it refuses a private one', async () => {
+    // The same answer: telling them apart would let a client map the internal names that exist.
     await expect(callbackUrlProblem('https://nothing.invalid/cb', false)).resolves.toEqual(
-      notResolving,
+      NOT_ALLOWED,
     );
     await expect(
       callbackUrlProblem('https://empty.example/', false, async () => []),
-    ).resolves.toEqual(notResolving);
+    ).resolves.toEqual(NOT_ALLOWED);
+    await expect(
+      callbackUrlProblem('https://internal.example/', false, async () => ['10.0.0.7']),
+    ).resolves.toEqual(NOT_ALLOWED);
   });
 
-  it.each(['ENOTFOUND', 'ENODATA', 'EINVAL'])(
-    'still refuses with 400 a name the resolver answers %s for: the name is at fault',
+  it.each(['ENOTFOUND', 'ENODATA', 'EINVAL', 'EBADNAME'])(
+    'still refuses with 400 a name the resolver answers %s for (as a private one): the name is at fault',
     async (code) => {
       await expect(
         callbackUrlProblem('https://partner.example/cb', false, () =>
           Promise.reject(dnsError(code)),
         ),
-      ).resolves.toEqual({ code: 'CALLBACK_URL_NOT_ALLOWED', message: 'host does not resolve' });
+      ).resolves.toEqual(NOT_ALLOWED);
     },
   );
 
@@ -336,6 +343,43 @@ describe('callbackAgents (connection-time check, real sockets)', () => {
     expect(received).toBe(0);
   });
 
+  it.each(['::7f00:1', '::a00:1', '::'])(
+    'blocks the IPv4-compatible IPv6 literal %s (::/96) before connecting',
+    async (address) => {
+      await expect(
+        get(`http://[${address}]:${port}/`, callbackAgents(false).httpAgent),
+      ).rejects.toMatchObject({
+        code: 'ERR_CALLBACK_ADDRESS_BLOCKED',
+        message: expect.stringMatching(/is not allowed/),
+      });
+      expect(received).toBe(0);
+    },
+  );
+
+  it('blocks a name whose lookup gives an IPv4-compatible IPv6 address (::/96)', async () => {
+    const agent = callbackAgents(false).httpAgent;
+    agents.push(agent);
+    const failure = await new Promise<Error & { code?: string }>((resolve, reject) => {
+      http
+        .get(
+          `http://partner.example:${port}/`,
+          {
+            agent,
+            lookup: (_hostname, options, callback) =>
+              options.all
+                ? (callback as unknown as (e: null, a: object[]) => void)(null, [
+                    { address: '::7f00:1', family: 6 },
+                  ])
+                : callback(null, '::7f00:1', 6),
+          },
+          () => reject(new Error('connected')),
+        )
+        .on('error', resolve);
+    });
+    expect(failure.code).toBe('ERR_CALLBACK_ADDRESS_BLOCKED');
+    expect(received).toBe(0);
+  });
+
   it('reaches the loopback server when private networks are allowed', async () => {
     await expect(get(`http://127.0.0.1:${port}/`, callbackAgents(true).httpAgent)).resolves.toBe(
       200,
@@ -346,8 +390,8 @@ describe('callbackAgents (connection-time check, real sockets)', () => {
   it('uses filtering agents for both schemes and plain keep-alive agents when allowed', () => {
     const strict = callbackAgents(false);
     const open = callbackAgents(true);
-    expect(strict.httpAgent.constructor.name).toBe('RequestFilteringHttpAgent');
-    expect(strict.httpsAgent.constructor.name).toBe('RequestFilteringHttpsAgent');
+    expect(strict.httpAgent).toBeInstanceOf(RequestFilteringHttpAgent);
+    expect(strict.httpsAgent).toBeInstanceOf(RequestFilteringHttpsAgent);
     expect(open.httpAgent.constructor).toBe(http.Agent);
     for (const agent of [strict.httpAgent, strict.httpsAgent, open.httpAgent, open.httpsAgent]) {
       expect((agent as unknown as { keepAlive: boolean }).keepAlive).toBe(true);
@@ -368,5 +412,57 @@ describe('callbackPortProblem', () => {
       ])?.message,
     ).toBe('callback_url port 22 is not allowed (allowed: 80, 443)');
     expect(callbackPortProblem('https://partner.example:8443/', [[8000, 8999]])).toBeUndefined();
+  });
+});
+
+describe('CallbackResolver (c-ares, real sockets)', () => {
+  /** A nameserver that never answers: a UDP socket on loopback that reads and drops every question. */
+  let silent: Socket;
+  let questions: number;
+
+  beforeAll(async () => {
+    silent = createSocket('udp4').on('message', () => (questions += 1));
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  });
+  beforeEach(() => {
+    questions = 0;
+  });
+  afterAll(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+
+  const resolver = () => new CallbackResolver([`127.0.0.1:${silent.address().port}`]);
+
+  it('answers localhost and the hosts file without asking DNS', async () => {
+    const answers = resolver();
+    await expect(answers.lookup('localhost')).resolves.toEqual(
+      expect.arrayContaining(['127.0.0.1']),
+    );
+    await expect(answers.lookup('LOCALHOST.')).resolves.toEqual(
+      expect.arrayContaining(['127.0.0.1']),
+    );
+    expect(questions).toBe(0);
+  });
+
+  it('gives up by itself on a nameserver that never answers, with a code that is not about the name', async () => {
+    const failure = await resolver()
+      .lookup('partner.example')
+      .catch((error: { code?: string }) => error);
+    expect(questions).toBeGreaterThanOrEqual(2);
+    expect(failure).toMatchObject({ code: 'ETIMEOUT' });
+  });
+
+  it(`lets one client have at most ${MAX_LOOKUPS_PER_CLIENT} lookups in flight; another client is not refused`, async () => {
+    const answers = resolver();
+    const waiting = Array.from({ length: MAX_LOOKUPS_PER_CLIENT }, (_, i) =>
+      answers.lookupFor('client-a', `host-${i}.example`).catch((error: unknown) => error),
+    );
+    await expect(answers.lookupFor('client-a', 'one-more.example')).rejects.toMatchObject({
+      code: 'EAI_AGAIN',
+    });
+    const other = answers.lookupFor('client-b', 'partner.example').catch((error) => error);
+    const settled = await Promise.all([...waiting, other]);
+    // Every one of them was asked, and gave up on the nameserver by itself (not refused at once).
+    for (const outcome of settled) expect(outcome).toMatchObject({ code: 'ETIMEOUT' });
+    // Slots are given back: the client may look up again.
+    await expect(answers.lookupFor('client-a', 'localhost')).resolves.toContain('127.0.0.1');
   });
 });

@@ -82,8 +82,10 @@ export const deliveryJobId = (eventId: string, attempt: number) => `${eventId}:$
 
 /**
  * One attempt to deliver a callback event, after `delayMs`. Each attempt is its own job (its id names
- * the attempt), scheduled from the recorded state of the one before (retry-schedule.ts); Bull's own
- * three tries only cover a delivery that could not record its attempt (Postgres away). An attempt
+ * the attempt), scheduled from the recorded state of the one before (retry-schedule.ts). Bull's own
+ * three tries only cover a delivery that could not count its attempt in Postgres (Postgres away):
+ * once counted, a job tried again sends nothing, and an attempt counted but never recorded is the
+ * sweep's (CallbacksService.requeueDue). An attempt
  * `resumed` after waiting for its client's slot gets an id of its own, which its waiting job (done,
  * but maybe not yet removed) cannot hold: a duplicate is harmless, the slot lease and the recorded
  * attempts let one send.

@@ -76,6 +76,8 @@ export const callbacksConfig = registerAs('callbacks', () => {
       const [low, high = low] = part.split('-').map(Number);
       return [low, high] as [number, number];
     }),
+    /** Empty: the system's nameservers (resolv.conf). */
+    dnsServers: env.CALLBACK_DNS_SERVERS ? env.CALLBACK_DNS_SERVERS.split(',') : [],
   };
 });
 

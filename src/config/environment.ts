@@ -76,6 +76,14 @@ export class Environment {
       'CALLBACK_ALLOWED_PORTS must be comma-separated ports or ranges, like 80,443,8000-8999',
   })
   CALLBACK_ALLOWED_PORTS = '80,443';
+  /** Nameservers for callback hosts (`ip` or `ip:port`, `[ipv6]:port`); the system's when unset. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[0-9A-Fa-f.:[\]]+(,[0-9A-Fa-f.:[\]]+)*$/, {
+    message:
+      'CALLBACK_DNS_SERVERS must be comma-separated IP addresses, each with an optional :port',
+  })
+  CALLBACK_DNS_SERVERS?: string;
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
   /** Opens the queue dashboard at /admin/queues; without it the dashboard is not served at all. */
   @IsOptional()
