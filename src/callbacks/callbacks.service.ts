@@ -80,11 +80,10 @@ export class CallbacksService implements OnModuleInit {
 
   /**
    * Refuses a callback_url at request time; the delivery checks the address again when it connects.
-   * Given the client, its lookups in flight are bounded (CallbackResolver.lookupFor).
+   * The client's lookups in flight are bounded (CallbackResolver.lookupFor).
    */
-  async checkUrl(url: string, clientId?: string): Promise<void> {
-    const lookup = (host: string) =>
-      clientId === undefined ? this.resolver.lookup(host) : this.resolver.lookupFor(clientId, host);
+  async checkUrl(url: string, clientId: string): Promise<void> {
+    const lookup = (host: string) => this.resolver.lookupFor(clientId, host);
     const problem =
       callbackUrlFormatProblem(url) ??
       callbackPortProblem(url, this.config.allowedPorts) ??

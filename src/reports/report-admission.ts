@@ -154,7 +154,9 @@ export class ReportAdmission {
     const period = periodBounds(dto.start_date, dto.end_date, timeZone);
     const max = this.config.maxOrders;
     const [url, size] = await Promise.allSettled([
-      dto.callback_url === undefined ? undefined : this.callbacks.checkUrl(dto.callback_url),
+      dto.callback_url === undefined
+        ? undefined
+        : this.callbacks.checkUrl(dto.callback_url, clientId),
       this.orders.countPeriod(clientId, period, max + 1).then((count) => {
         if (count > max) throw reportTooLarge(max);
       }),
