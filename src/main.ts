@@ -127,9 +127,12 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
   );
 }
 
-/** TRUST_PROXY as Fastify takes it: whose X-Forwarded-For gives the client's address. */
-function trustProxy(value: string): boolean | number | string {
-  if (value === 'true' || value === 'false') return value === 'true';
+/**
+ * TRUST_PROXY as Fastify takes it: whose X-Forwarded-For gives the client's address (never `true`,
+ * refused at start).
+ */
+function trustProxy(value: string): false | number | string {
+  if (value === 'false') return false;
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 

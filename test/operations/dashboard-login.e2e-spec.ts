@@ -5,8 +5,8 @@ import { eventually } from '../support/receiver';
 import { TcpProxy } from '../support/tcp-proxy';
 
 const ADMIN_TOKEN = 'dashboard-login-admin-token-0123456789';
-/** The address is read from X-Forwarded-For (TRUST_PROXY), so that one test can call from several. */
-const SETTINGS = { ADMIN_TOKEN, TRUST_PROXY: 'true', APP_ROLE: 'api' };
+/** The address is read from X-Forwarded-For (the test, on loopback, is the trusted proxy), so that one test can call from several. */
+const SETTINGS = { ADMIN_TOKEN, TRUST_PROXY: '127.0.0.1', APP_ROLE: 'api' };
 
 const login = (test: TestApp, address: string, token: string) =>
   call(test, 'GET', '/admin/queues', {
