@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { ReportEvents } from '../../src/reports/report-events';
@@ -9,19 +10,39 @@ import { eventually } from '../support/receiver';
 /** Limits of their own: counters and queues under a prefix no other spec shares. */
 const QUEUES = { QUEUE_PREFIX: `${testEnvironment().QUEUE_PREFIX}-overload` };
 
-/** A raw connection: what it received, and whether the server closed it. */
+/**
+ * A raw connection: what it received, and whether the server closed it. With `allowHalfOpen`, the
+ * client keeps its side open when the server ends its own, as a slow-body attacker does.
+ */
 function rawConnection(
   test: TestApp,
+  allowHalfOpen = false,
 ): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const { hostname, port } = new URL(test.url);
   return new Promise((resolve, reject) => {
     let data = '';
-    const socket = connect(Number(port), hostname, () =>
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen }, () =>
       resolve({ socket, received: () => data, closed }),
     );
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
     socket.on('data', (chunk) => (data += chunk.toString('utf8')));
     socket.once('error', reject);
+  });
+}
+
+/** The README's bound: HTTP_REQUEST_TIMEOUT_MS, then up to 1 s until the check and 1 s of linger. */
+const REQUEST_TIMEOUT_MS = 2000;
+const CLOSED_WITHIN_MS = REQUEST_TIMEOUT_MS + 2000;
+
+/** `promise`, failing if it has not settled `ms` after `since` (plus a margin for a busy machine). */
+function before<T>(since: number, ms: number, promise: Promise<T>, what: string): Promise<T> {
+  const margin = 1500;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: not within ${ms} ms (+${margin})`)),
+      since + ms + margin - Date.now(),
+    );
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }
 
@@ -33,7 +54,7 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
     test = await startApp({
       APP_ROLE: 'api',
       ...QUEUES,
-      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       HTTP_MAX_CONNECTIONS: '40',
       LONG_POLL_MAX_PER_CLIENT: '2',
       LONG_POLL_MAX_PER_PROCESS: '3',
@@ -59,6 +80,38 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
       error_code: 'REQUEST_TIMEOUT',
       error_message: 'The request did not arrive in time',
     });
+  });
+
+  it("closes a slow body's connection within HTTP_REQUEST_TIMEOUT_MS + 2 s though the client keeps its side open, stalled or trickling", async () => {
+    const server = test.app.getHttpServer() as Server;
+    const serverSides: Socket[] = [];
+    const accepted = (socket: Socket) => serverSides.push(socket);
+    server.on('connection', accepted);
+    const headers =
+      'POST /v1/orders/reports HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 100000\r\n\r\n{';
+    const start = Date.now();
+    const [stalled, trickling] = [await rawConnection(test, true), await rawConnection(test, true)];
+    server.off('connection', accepted);
+    expect(serverSides).toHaveLength(2);
+    stalled.socket.write(headers);
+    trickling.socket.write(headers);
+    trickling.socket.on('error', () => undefined); // reset once the server is gone
+    const trickle = setInterval(() => trickling.socket.write('1'), 200);
+    try {
+      // The stalled client never ends its side nor writes again: only the server can close.
+      const serverClosed = serverSides.map(
+        (socket) => new Promise((closed) => socket.once('close', closed)),
+      );
+      await before(start, CLOSED_WITHIN_MS, Promise.all(serverClosed), 'server-side close');
+      await before(start, CLOSED_WITHIN_MS, trickling.closed, 'trickling client disconnected');
+      for (const client of [stalled, trickling])
+        expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(trickle);
+      stalled.socket.destroy();
+      trickling.socket.destroy();
+    }
   });
 
   it('disconnects a client whose headers never end, and one that never sends anything', async () => {
