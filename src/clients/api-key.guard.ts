@@ -80,14 +80,23 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
     this.keyEvents = new ApiKeyEvents(redis.url, redis.queuePrefix);
   }
 
-  /** A client whose keys changed: every key of it this process remembers is looked up again. */
+  /**
+   * A client whose keys changed: every key of it this process remembers is looked up again. After
+   * the subscription was down (changes published meanwhile are lost), every key is.
+   */
   onModuleInit(): void {
-    this.keyEvents.subscribe((clientId) => {
-      this.keyChanges += 1;
-      for (const [keyHash, id] of this.clientIds.entries()) {
-        if (id === clientId) this.clientIds.delete(keyHash);
-      }
-    });
+    this.keyEvents.subscribe(
+      (clientId) => {
+        this.keyChanges += 1;
+        for (const [keyHash, id] of this.clientIds.entries()) {
+          if (id === clientId) this.clientIds.delete(keyHash);
+        }
+      },
+      () => {
+        this.keyChanges += 1;
+        this.clientIds.clear();
+      },
+    );
   }
 
   onModuleDestroy(): void {
