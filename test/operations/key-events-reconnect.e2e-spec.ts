@@ -27,8 +27,7 @@ describe('Key changes published while an API process was not subscribed', () => 
     expect(await status(test, shop.api_key)).toBe(200); // now in the process's key cache
 
     // The subscriber of this run's process, by the name it gives its connection.
-    const subscriber = (await redis.client('LIST', 'TYPE', 'pubsub'))
-      .toString()
+    const subscriber = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
       .split('\n')
       .find((line) => line.includes(` name=${channel}:subscriber `));
     const id = /\bid=(\d+)\b/.exec(subscriber ?? '')?.[1];
