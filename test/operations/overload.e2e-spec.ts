@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
+import { hashApiKey } from '../../src/clients/api-key';
 import { ReportEvents } from '../../src/reports/report-events';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { call, newClient, startApp, TestApp } from '../support/harness';
@@ -192,17 +193,33 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
 
   describe('with RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE=5', () => {
     let limited: TestApp;
+    let limitedToo: TestApp;
     const prefix = { QUEUE_PREFIX: `${QUEUES.QUEUE_PREFIX}-addresses` };
+    const madeUp = () => `rk_${randomBytes(32).toString('base64url')}`;
+    /** The test is the proxy in front of both processes: X-Forwarded-For names the client. */
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    /** Lookups of one of the given keys (not reads of every key's hash, which name none). */
+    const lookupsOf = (spy: jest.SpyInstance, keys: string[]) => {
+      const hashes = new Set(keys.map(hashApiKey));
+      return spy.mock.calls.filter(([, parameters]) =>
+        (parameters ?? []).some((value: unknown) => hashes.has(String(value))),
+      ).length;
+    };
 
+    // Two API processes sharing their counters in Redis, as behind a load balancer.
     beforeAll(async () => {
-      limited = await startApp({
+      const settings = {
         APP_ROLE: 'api',
         ...prefix,
         RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '5',
-      });
+        TRUST_PROXY: '127.0.0.1',
+      };
+      limited = await startApp(settings);
+      limitedToo = await startApp(settings);
     });
     afterAll(async () => {
       await limited.close();
+      await limitedToo.close();
       const redis = new Redis(testEnvironment().REDIS_URL);
       await forgetQueues(redis, prefix.QUEUE_PREFIX);
       redis.disconnect();
@@ -228,32 +245,92 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
       }
     });
 
-    it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, asking Postgres nothing', async () => {
+    it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, looking none of them up', async () => {
       // A known key keeps working: it is already known here, no lookup, no count.
       const shop = await newClient(limited, 'Known');
       expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
       const lookups = jest.spyOn(limited.dataSource, 'query');
       try {
-        const madeUp = () => `rk_${randomBytes(32).toString('base64url')}`;
+        const keys = Array.from({ length: 8 }, madeUp);
         const statuses: number[] = [];
-        for (let i = 0; i < 8; i += 1) {
-          statuses.push((await call(limited, 'GET', '/v1/orders', { key: madeUp() })).status);
-        }
-        // The two valid keys' lookups counted once each: 3 made-up keys are looked up, then refused.
-        expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
-        const keyQueries = () =>
-          lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash')).length;
-        expect(keyQueries()).toBe(3);
-        const refused = await call(limited, 'GET', '/v1/orders', { key: madeUp() });
+        for (const key of keys)
+          statuses.push((await call(limited, 'GET', '/v1/orders', { key })).status);
+        // Five failed lookups, then the address is over its limit: the rest are not looked up.
+        expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+        expect(lookupsOf(lookups, keys)).toBe(5);
+        const another = madeUp();
+        const refused = await call(limited, 'GET', '/v1/orders', { key: another });
         expect(refused.body.error_code).toBe('RATE_LIMITED');
         expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
         const anonymous = await call(limited, 'GET', '/v1/orders');
         expect(anonymous.status).toBe(429);
-        expect(keyQueries()).toBe(3);
+        expect(lookupsOf(lookups, [...keys, another])).toBe(5);
         expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
       } finally {
         lookups.mockRestore();
       }
+    });
+
+    it("lets a new client's valid key through from an address that sent 100 made-up keys, on every process", async () => {
+      const address = '198.51.100.7';
+      const lookups = jest.spyOn(limited.dataSource, 'query');
+      const lookupsToo = jest.spyOn(limitedToo.dataSource, 'query');
+      try {
+        const keys = Array.from({ length: 100 }, madeUp);
+        const statuses = await Promise.all(
+          keys.map(
+            async (key, i) =>
+              (
+                await call(i % 2 ? limited : limitedToo, 'GET', '/v1/orders', {
+                  key,
+                  headers: from(address),
+                })
+              ).status,
+          ),
+        );
+        expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(90);
+        expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
+        // At most the limit's worth looked up by each process; the others were answered from the
+        // hashes of the valid keys.
+        expect(lookupsOf(lookups, keys)).toBeLessThanOrEqual(5);
+        expect(lookupsOf(lookupsToo, keys)).toBeLessThanOrEqual(5);
+
+        // The address is over its limit on both processes; a key created now was never looked up.
+        const shop = await newClient(limited, 'Behind the same proxy');
+        for (const app of [limited, limitedToo]) {
+          expect(
+            (await call(app, 'GET', '/v1/orders', { key: madeUp(), headers: from(address) }))
+              .status,
+          ).toBe(429);
+          const valid = await call(app, 'GET', '/v1/orders', {
+            key: shop.api_key,
+            headers: from(address),
+          });
+          expect(valid.status).toBe(200);
+        }
+      } finally {
+        lookups.mockRestore();
+        lookupsToo.mockRestore();
+      }
+    });
+
+    it('counts only failures against an address: valid keys looked up from it spend none of its allowance', async () => {
+      const address = '198.51.100.8';
+      for (let i = 0; i < 10; i += 1) {
+        const shop = await newClient(limited, `Valid ${i}`);
+        const answer = await call(i % 2 ? limited : limitedToo, 'GET', '/v1/orders', {
+          key: shop.api_key,
+          headers: from(address),
+        });
+        expect(answer.status).toBe(200);
+      }
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1)
+        statuses.push(
+          (await call(limited, 'GET', '/v1/orders', { key: madeUp(), headers: from(address) }))
+            .status,
+        );
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
     });
   });
 });
