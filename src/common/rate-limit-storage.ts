@@ -24,7 +24,8 @@ const FAILURE_COUNT_TIMEOUT_MS = 2000;
 /**
  * Rate-limit counters in Redis, shared by every API process. When Redis is away the limit is not
  * enforced rather than the API stopping: commands fail at once (no offline queue) and the request
- * goes through, because Postgres, not Redis, is what a request needs.
+ * goes through, because Postgres, not Redis, is what a request needs. Failure counts (admin logins)
+ * are the exception: they fail, and their caller refuses.
  */
 export class RateLimitStorage extends ThrottlerStorageRedisService {
   private readonly logger = new Logger(RateLimitStorage.name);
