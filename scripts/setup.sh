@@ -28,6 +28,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 probe() { node "$ROOT/scripts/probe.js" "$@"; }
+# A connection string as the service's configuration errors show it: whatever comes before its last
+# `@` after the scheme (user and password, however malformed the URL) is replaced by `***`.
+masked_url() {
+  local url="$1" scheme=""
+  if [[ "$url" =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$ ]]; then
+    scheme="${BASH_REMATCH[1]}"
+    url="${BASH_REMATCH[2]}"
+  fi
+  if [[ "$url" == *@* ]]; then url="***@${url##*@}"; fi
+  printf '%s%s' "$scheme" "$url"
+}
 
 # Which variables the caller set explicitly: those are never written to .local/env when accepted as-is.
 USER_DATABASE_URL="${DATABASE_URL-}" USER_SET_DATABASE_URL="${DATABASE_URL+1}"
@@ -125,7 +136,7 @@ as_pg() {
 start_private_postgres() {
   local bin
   if ! bin="$(pg_bindir)"; then
-    can_apt || die "Postgres is not reachable at $DB_URL and not installed. Run: sudo apt-get install -y postgresql (or set DATABASE_URL)"
+    can_apt || die "Postgres is not reachable at $(masked_url "$DB_URL") and not installed. Run: sudo apt-get install -y postgresql (or set DATABASE_URL)"
     apt_install postgresql
     bin="$(pg_bindir)" || die "initdb/pg_ctl still not found under /usr/lib/postgresql/*/bin"
   fi
@@ -169,7 +180,7 @@ else
     say "postgres: private server: $msg"
   fi
   if [ -n "$USER_SET_DATABASE_URL" ]; then
-    say "warning: your DATABASE_URL ($USER_DATABASE_URL) does not answer; unset it so that scripts/with-env.sh uses $DB_URL"
+    say "warning: your DATABASE_URL ($(masked_url "$USER_DATABASE_URL")) does not answer; unset it so that scripts/with-env.sh uses $(masked_url "$DB_URL")"
     USER_SET_DATABASE_URL=
   fi
 fi
@@ -211,7 +222,7 @@ else
   fi
   say "redis: private server: $msg"
   if [ -n "$USER_SET_REDIS_URL" ]; then
-    say "warning: your REDIS_URL ($USER_REDIS_URL) does not answer; unset it so that scripts/with-env.sh uses $R_URL"
+    say "warning: your REDIS_URL ($(masked_url "$USER_REDIS_URL")) does not answer; unset it so that scripts/with-env.sh uses $(masked_url "$R_URL")"
     USER_SET_REDIS_URL=
   fi
 fi

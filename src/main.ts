@@ -4,6 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Socket } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import { mountQueueDashboard } from './admin/queue-dashboard';
 import { AppModule, partsOf } from './app.module';
@@ -23,6 +24,11 @@ import { MetricsService } from './metrics/metrics.service';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * How long a connection refused at the HTTP level (408 late request, malformed request) stays
+ * half-closed for the client to read the refusal, before it is closed whatever the client does.
+ */
+const REFUSED_CONNECTION_LINGER_MS = 1000;
 
 /**
  * The HTTP application exactly as served, for APP_ROLE: Fastify (for status-route throughput),
@@ -35,7 +41,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestId,
     frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
+    clientErrorHandler: closeAfterRefusal,
     trustProxy: trustProxy(env.TRUST_PROXY),
     // A request (headers and body) must arrive within HTTP_REQUEST_TIMEOUT_MS, checked every
     // second (Node's default, 30 s, let a slow client hold its connection for 45). Only the
@@ -127,9 +133,23 @@ function acceptJsonOnly(adapter: FastifyAdapter): void {
   );
 }
 
-/** TRUST_PROXY as Fastify takes it: whose X-Forwarded-For gives the client's address. */
-function trustProxy(value: string): boolean | number | string {
-  if (value === 'true' || value === 'false') return value === 'true';
+/**
+ * Answers a request refused before it reached a route (408 when it did not arrive in time) and
+ * closes its connection. The answer only ends the server's side: a client that never ends its own,
+ * or keeps sending a body, held the connection open for good (the check that cuts late requests
+ * had already fired).
+ */
+function closeAfterRefusal(error: Parameters<typeof clientErrorHandler>[0], socket: Socket): void {
+  clientErrorHandler(error, socket);
+  setTimeout(() => socket.destroy(), REFUSED_CONNECTION_LINGER_MS).unref();
+}
+
+/**
+ * TRUST_PROXY as Fastify takes it: whose X-Forwarded-For gives the client's address (never `true`,
+ * refused at start).
+ */
+function trustProxy(value: string): false | number | string {
+  if (value === 'false') return false;
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 

@@ -10,16 +10,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError, CommonErrorCode } from '../common/api-error';
 import { sendApiError } from '../common/error.filter';
 import { QueueName } from '../common/jobs';
-import type { RateLimitStorage } from '../common/rate-limit-storage';
+import { addressBlock } from '../common/rate-limit';
+import type { FailureCount, RateLimitStorage } from '../common/rate-limit-storage';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 /**
- * Failed admin-token attempts an address may make per minute; after them, every request of the
- * address is refused (429) for a minute, its token unchecked: guessing the token is slow.
+ * Failed admin-token attempts an address (an IPv6 address's /64) may make per minute; after them,
+ * every request of the address is refused (429) for a minute, its token unchecked: guessing the
+ * token is slow.
  */
 export const ADMIN_LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const MINUTE_MS = 60_000;
-const FAILED_LOGINS = 'failed';
 
 /**
  * Whether an Authorization header carries the admin token: as a bearer token, or as the password
@@ -71,29 +72,39 @@ export async function mountQueueDashboard(
     'The admin token is required (Authorization: Bearer <ADMIN_TOKEN>, or Basic with it as password)',
   );
   unauthorized.headers['WWW-Authenticate'] = 'Basic realm="queues"';
-  // The rate limits' counters: in Redis, shared by every API process, not enforced without Redis.
+  const unavailable = ApiError.unavailable('Admin logins cannot be checked right now; retry later');
+  // Failed logins are counted with the rate limits' counters: in Redis, shared by every API process.
   const counters = app.get<RateLimitStorage>(getStorageToken(), { strict: false });
   await app.register(async (scope: FastifyInstance) => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const address = `admin-login:${request.ip}`;
-      const blocked = await counters.blockedFor(address, FAILED_LOGINS);
-      if (blocked > 0) {
-        sendApiError(reply, tooManyFailedLogins(blocked));
+      const { authorization } = request.headers;
+      // A request with no credentials guesses nothing (a browser asks without them first).
+      if (authorization === undefined) {
+        sendApiError(reply, unauthorized);
         return reply;
       }
-      const { authorization } = request.headers;
-      if (carriesToken(authorization, token)) return;
-      // A request with no credentials guesses nothing (a browser asks without them first).
-      if (authorization !== undefined) {
-        // Blocked once hits exceed the limit given: at the N-th failure, so the next is refused.
-        await counters.increment(
-          address,
-          MINUTE_MS,
-          ADMIN_LOGIN_ATTEMPTS_PER_MINUTE - 1,
-          MINUTE_MS,
-          FAILED_LOGINS,
-        );
+      const address = `admin-login:${addressBlock(request.ip)}`;
+      const right = carriesToken(authorization, token);
+      // A wrong token is counted before it is answered, in one step in Redis: of a burst, the first
+      // N are answered 401 and the rest 429. The right token counts nothing, and opens only while
+      // fewer than N have failed. Without Redis nothing can be counted: refused, not let through.
+      let failed: FailureCount;
+      try {
+        failed = right
+          ? await counters.failures(address)
+          : await counters.countFailure(address, ADMIN_LOGIN_ATTEMPTS_PER_MINUTE, MINUTE_MS);
+      } catch {
+        sendApiError(reply, unavailable);
+        return reply;
       }
+      const locked = right
+        ? failed.count >= ADMIN_LOGIN_ATTEMPTS_PER_MINUTE
+        : failed.count > ADMIN_LOGIN_ATTEMPTS_PER_MINUTE;
+      if (locked) {
+        sendApiError(reply, tooManyFailedLogins(Math.max(1, failed.retryAfterSeconds)));
+        return reply;
+      }
+      if (right) return;
       sendApiError(reply, unauthorized);
       return reply;
     });

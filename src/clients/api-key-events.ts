@@ -36,15 +36,32 @@ export class ApiKeyEvents {
     }
   }
 
-  /** Calls `changed` with each client id published, on a connection of its own. */
-  subscribe(changed: (clientId: string) => void): void {
-    const subscriber = new Redis(this.url, { maxRetriesPerRequest: null });
+  /**
+   * Calls `changed` with each client id published, on a connection of its own. A message published
+   * while that connection is down is lost: `missed` is called each time it is subscribed again after
+   * a disconnection (every key may have changed meanwhile).
+   */
+  subscribe(changed: (clientId: string) => void, missed: () => void): void {
+    const subscriber = new Redis(this.url, {
+      maxRetriesPerRequest: null,
+      // Subscribed again below, where the subscription's confirmation can be awaited.
+      autoResubscribe: false,
+      // Named, so that an operator (or a test) finds it in CLIENT LIST.
+      connectionName: `${this.channel}:subscriber`,
+    });
     this.subscriber = subscriber;
-    subscriber.on('error', () => undefined); // ioredis reconnects and subscribes again by itself
+    subscriber.on('error', () => undefined); // ioredis reconnects by itself
     subscriber.on('message', (_channel: string, clientId: string) => changed(clientId));
-    subscriber.subscribe(this.channel).catch((error: unknown) => {
-      this.logger.warn(
-        `Key changes not heard (caches forget keys within a minute): ${String(error)}`,
+    let connections = 0;
+    subscriber.on('ready', () => {
+      const again = connections++ > 0;
+      subscriber.subscribe(this.channel).then(
+        // Once subscribed again: a change published before that is covered by `missed`.
+        () => again && missed(),
+        (error: unknown) =>
+          this.logger.warn(
+            `Key changes not heard (caches forget keys within a minute): ${String(error)}`,
+          ),
       );
     });
   }

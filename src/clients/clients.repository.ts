@@ -80,6 +80,20 @@ export class ClientsRepository {
     return row;
   }
 
+  /**
+   * The hash of every key that opens a client now (current keys, and rotated-out keys in their grace
+   * period): what tells a made-up key from a valid one without a lookup per key.
+   */
+  async keyHashes(): Promise<string[]> {
+    const rows = await this.dataSource.query<{ hash: string }[]>(
+      `SELECT api_key_hash AS hash FROM clients WHERE api_key_hash IS NOT NULL
+       UNION ALL
+       SELECT previous_api_key_hash FROM clients
+        WHERE previous_api_key_hash IS NOT NULL AND previous_api_key_expires_at > now()`,
+    );
+    return rows.map((row) => row.hash);
+  }
+
   async list(): Promise<ListedClient[]> {
     const rows = await this.dataSource.query<
       Array<{

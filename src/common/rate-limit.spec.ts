@@ -2,7 +2,7 @@ import { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { ApiError } from './api-error';
-import { RateLimitGuard, rateLimits, StatusPollingLimit } from './rate-limit';
+import { addressBlock, RateLimitGuard, rateLimits, StatusPollingLimit } from './rate-limit';
 
 class Routes {
   @StatusPollingLimit()
@@ -80,5 +80,19 @@ describe('RateLimitGuard', () => {
       expect(refusal).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
       expect(refusal.headers['Retry-After']).toBe(String(Math.max(allRoutes, statusPolling)));
     }
+  });
+});
+
+describe('addressBlock', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:0:1::1', '2001:db8:0:1::/64'],
+    ['2001:0DB8:0000:0001:ffff:ffff:ffff:fffe', '2001:db8:0:1::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['1:2:3:4:5:6:1.2.3.4', '1:2:3:4::/64'],
+  ])('counts %s as %s', (ip, block) => {
+    expect(addressBlock(ip)).toBe(block);
   });
 });

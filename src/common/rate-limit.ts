@@ -1,4 +1,5 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { isIPv4, isIPv6 } from 'node:net';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerOptions } from '@nestjs/throttler';
 import { ApiError } from './api-error';
 import { AuthenticatedClient } from './auth';
@@ -73,4 +74,26 @@ export class RateLimitGuard extends ThrottlerGuard {
     const retryAfter = Math.max(1, detail.timeToBlockExpire || detail.timeToExpire);
     throw ApiError.rateLimited(detail.limit, retryAfter);
   }
+}
+
+/**
+ * The address a per-address limit counts against: an IPv4 address as it is, an IPv6 address's /64
+ * (`2001:db8:0:1::/64`), since one subscriber usually holds a whole /64 and could otherwise rotate
+ * through its addresses. An IPv4-mapped IPv6 address counts as its IPv4 address.
+ */
+export function addressBlock(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (mapped && isIPv4(mapped)) return mapped;
+  const address = ip.split('%')[0]; // without its zone
+  if (!isIPv6(address)) return ip;
+  // The dotted IPv4 tail of an address such as ::1.2.3.4 is its last two groups.
+  const groups = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
+    [(a << 8) | b, (c << 8) | d].map((group: number) => group.toString(16)).join(':'),
+  );
+  const [head, tail] = groups.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array(8 - left.length - right.length).fill('0');
+  const prefix = [...left, ...zeros, ...right].slice(0, 4);
+  return `${prefix.map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
 }

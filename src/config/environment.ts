@@ -55,10 +55,16 @@ export class Environment {
   @IsInt() @Min(0) @Max(1000000) LONG_POLL_MAX_PER_PROCESS = 2000;
   @IsInt() @Min(1000) @Max(600000) HTTP_REQUEST_TIMEOUT_MS = 15000;
   @IsInt() @Min(1) @Max(1000000) HTTP_MAX_CONNECTIONS = 4096;
-  /** Whose X-Forwarded-For to believe for the client's address: false, true, a hop count or addresses. */
+  /**
+   * Whose X-Forwarded-For to believe for the client's address: false, a hop count or the proxies'
+   * addresses. Not `true`: every hop of the header would be believed, and anyone can write it.
+   */
   @IsString()
-  @Matches(/^(false|true|\d+|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
-    message: 'TRUST_PROXY must be false, true, a number of hops or comma-separated addresses',
+  @Matches(/^(false|\d+|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
+    message:
+      'TRUST_PROXY must be false, the number of proxy hops in front of the service (e.g. 1), or ' +
+      "the proxies' comma-separated addresses or ranges (e.g. 10.0.0.5,10.1.0.0/16); true is " +
+      'refused: it believes any X-Forwarded-For, which any client can write',
   })
   TRUST_PROXY = 'false';
   @IsString()

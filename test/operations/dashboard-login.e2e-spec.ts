@@ -5,8 +5,8 @@ import { eventually } from '../support/receiver';
 import { TcpProxy } from '../support/tcp-proxy';
 
 const ADMIN_TOKEN = 'dashboard-login-admin-token-0123456789';
-/** The address is read from X-Forwarded-For (TRUST_PROXY), so that one test can call from several. */
-const SETTINGS = { ADMIN_TOKEN, TRUST_PROXY: 'true', APP_ROLE: 'api' };
+/** The address is read from X-Forwarded-For (the test, on loopback, is the trusted proxy), so that one test can call from several. */
+const SETTINGS = { ADMIN_TOKEN, TRUST_PROXY: '127.0.0.1', APP_ROLE: 'api' };
 
 const login = (test: TestApp, address: string, token: string) =>
   call(test, 'GET', '/admin/queues', {
@@ -78,24 +78,62 @@ describe("The queue dashboard's failed logins, limited per address", () => {
     expect((await login(first, operator, ADMIN_TOKEN)).status).toBe(429);
   });
 
-  it('fails open while Redis is away, like the rate limits: the right token opens the dashboard again', async () => {
+  it('checks at most N guesses of a burst sent at once: the rest are refused 429 unchecked', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        login(i % 2 ? first : second, '203.0.113.50', `${ADMIN_TOKEN}-wrong-${i}`),
+      ),
+    );
+    const statuses = burst.map((answer) => answer.status).sort();
+    expect(statuses).toEqual([
+      ...Array(ADMIN_LOGIN_ATTEMPTS_PER_MINUTE).fill(401),
+      ...Array(30 - ADMIN_LOGIN_ATTEMPTS_PER_MINUTE).fill(429),
+    ]);
+    expect((await login(first, '203.0.113.50', ADMIN_TOKEN)).status).toBe(429);
+  });
+
+  it("counts an IPv6 address's whole /64 together: rotating addresses in it gains no guesses", async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= ADMIN_LOGIN_ATTEMPTS_PER_MINUTE; i += 1)
+      statuses.push((await login(first, `2001:db8:0:1::${i.toString(16)}`, 'wrong-token')).status);
+    expect(statuses).toEqual(Array(ADMIN_LOGIN_ATTEMPTS_PER_MINUTE).fill(401));
+    expect((await login(second, '2001:db8:0:1:ffff:ffff:ffff:fffe', 'wrong-token')).status).toBe(
+      429,
+    );
+    expect((await login(first, '2001:db8:0:1:abcd::1', ADMIN_TOKEN)).status).toBe(429);
+    // The next /64 is another subscriber's.
+    expect((await login(first, '2001:db8:0:2::1', ADMIN_TOKEN)).status).toBe(200);
+  });
+
+  it('fails closed while Redis is away: 503 SERVICE_UNAVAILABLE with Retry-After, right token or not', async () => {
     const env = testEnvironment();
     const proxy = await TcpProxy.for(env.REDIS_URL).start();
     const test = await startApp({ ...SETTINGS, REDIS_URL: proxy.url(env.REDIS_URL) });
     let cut = false;
     try {
       const address = '203.0.113.40';
-      await failLogins([test], address);
-      expect((await login(test, address, ADMIN_TOKEN)).status).toBe(429);
+      expect((await login(test, address, ADMIN_TOKEN)).status).toBe(200);
 
       await proxy.cut();
       cut = true;
+      for (const token of [ADMIN_TOKEN, 'not-the-admin-token']) {
+        const refused = await login(test, address, token);
+        expect(refused.status).toBe(503);
+        expect(refused.body).toEqual({
+          error_code: 'SERVICE_UNAVAILABLE',
+          error_message: expect.any(String),
+        });
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      // Without credentials nothing is guessed: asked for them, as ever.
+      const anonymous = await call(test, 'GET', '/admin/queues', {
+        headers: { 'x-forwarded-for': address },
+      });
+      expect(anonymous.status).toBe(401);
+
+      await proxy.restore();
+      cut = false;
       await eventually(async () => (await login(test, address, ADMIN_TOKEN)).status === 200);
-      // Nothing is counted meanwhile: wrong tokens get 401, however many.
-      expect(await failLogins([test], address)).toEqual(
-        Array(ADMIN_LOGIN_ATTEMPTS_PER_MINUTE).fill(401),
-      );
-      expect((await login(test, address, 'not-the-admin-token')).status).toBe(401);
     } finally {
       // Back before the app closes, so that its Redis clients close rather than keep retrying.
       if (cut) await proxy.restore();

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
+import { hashApiKey } from '../../src/clients/api-key';
 import { ReportEvents } from '../../src/reports/report-events';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { call, newClient, startApp, TestApp } from '../support/harness';
@@ -9,19 +11,39 @@ import { eventually } from '../support/receiver';
 /** Limits of their own: counters and queues under a prefix no other spec shares. */
 const QUEUES = { QUEUE_PREFIX: `${testEnvironment().QUEUE_PREFIX}-overload` };
 
-/** A raw connection: what it received, and whether the server closed it. */
+/**
+ * A raw connection: what it received, and whether the server closed it. With `allowHalfOpen`, the
+ * client keeps its side open when the server ends its own, as a slow-body attacker does.
+ */
 function rawConnection(
   test: TestApp,
+  allowHalfOpen = false,
 ): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const { hostname, port } = new URL(test.url);
   return new Promise((resolve, reject) => {
     let data = '';
-    const socket = connect(Number(port), hostname, () =>
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen }, () =>
       resolve({ socket, received: () => data, closed }),
     );
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
     socket.on('data', (chunk) => (data += chunk.toString('utf8')));
     socket.once('error', reject);
+  });
+}
+
+/** The README's bound: HTTP_REQUEST_TIMEOUT_MS, then up to 1 s until the check and 1 s of linger. */
+const REQUEST_TIMEOUT_MS = 2000;
+const CLOSED_WITHIN_MS = REQUEST_TIMEOUT_MS + 2000;
+
+/** `promise`, failing if it has not settled `ms` after `since` (plus a margin for a busy machine). */
+function before<T>(since: number, ms: number, promise: Promise<T>, what: string): Promise<T> {
+  const margin = 1500;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: not within ${ms} ms (+${margin})`)),
+      since + ms + margin - Date.now(),
+    );
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }
 
@@ -33,7 +55,7 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
     test = await startApp({
       APP_ROLE: 'api',
       ...QUEUES,
-      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       HTTP_MAX_CONNECTIONS: '40',
       LONG_POLL_MAX_PER_CLIENT: '2',
       LONG_POLL_MAX_PER_PROCESS: '3',
@@ -59,6 +81,38 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
       error_code: 'REQUEST_TIMEOUT',
       error_message: 'The request did not arrive in time',
     });
+  });
+
+  it("closes a slow body's connection within HTTP_REQUEST_TIMEOUT_MS + 2 s though the client keeps its side open, stalled or trickling", async () => {
+    const server = test.app.getHttpServer() as Server;
+    const serverSides: Socket[] = [];
+    const accepted = (socket: Socket) => serverSides.push(socket);
+    server.on('connection', accepted);
+    const headers =
+      'POST /v1/orders/reports HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 100000\r\n\r\n{';
+    const start = Date.now();
+    const [stalled, trickling] = [await rawConnection(test, true), await rawConnection(test, true)];
+    server.off('connection', accepted);
+    expect(serverSides).toHaveLength(2);
+    stalled.socket.write(headers);
+    trickling.socket.write(headers);
+    trickling.socket.on('error', () => undefined); // reset once the server is gone
+    const trickle = setInterval(() => trickling.socket.write('1'), 200);
+    try {
+      // The stalled client never ends its side nor writes again: only the server can close.
+      const serverClosed = serverSides.map(
+        (socket) => new Promise((closed) => socket.once('close', closed)),
+      );
+      await before(start, CLOSED_WITHIN_MS, Promise.all(serverClosed), 'server-side close');
+      await before(start, CLOSED_WITHIN_MS, trickling.closed, 'trickling client disconnected');
+      for (const client of [stalled, trickling])
+        expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(trickle);
+      stalled.socket.destroy();
+      trickling.socket.destroy();
+    }
   });
 
   it('disconnects a client whose headers never end, and one that never sends anything', async () => {
@@ -139,17 +193,33 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
 
   describe('with RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE=5', () => {
     let limited: TestApp;
+    let limitedToo: TestApp;
     const prefix = { QUEUE_PREFIX: `${QUEUES.QUEUE_PREFIX}-addresses` };
+    const madeUp = () => `rk_${randomBytes(32).toString('base64url')}`;
+    /** The test is the proxy in front of both processes: X-Forwarded-For names the client. */
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    /** Lookups of one of the given keys (not reads of every key's hash, which name none). */
+    const lookupsOf = (spy: jest.SpyInstance, keys: string[]) => {
+      const hashes = new Set(keys.map(hashApiKey));
+      return spy.mock.calls.filter(([, parameters]) =>
+        (parameters ?? []).some((value: unknown) => hashes.has(String(value))),
+      ).length;
+    };
 
+    // Two API processes sharing their counters in Redis, as behind a load balancer.
     beforeAll(async () => {
-      limited = await startApp({
+      const settings = {
         APP_ROLE: 'api',
         ...prefix,
         RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '5',
-      });
+        TRUST_PROXY: '127.0.0.1',
+      };
+      limited = await startApp(settings);
+      limitedToo = await startApp(settings);
     });
     afterAll(async () => {
       await limited.close();
+      await limitedToo.close();
       const redis = new Redis(testEnvironment().REDIS_URL);
       await forgetQueues(redis, prefix.QUEUE_PREFIX);
       redis.disconnect();
@@ -175,32 +245,92 @@ describe('The HTTP server bounded against slow and anonymous clients', () => {
       }
     });
 
-    it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, asking Postgres nothing', async () => {
+    it('refuses made-up keys from one address past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE with 429, looking none of them up', async () => {
       // A known key keeps working: it is already known here, no lookup, no count.
       const shop = await newClient(limited, 'Known');
       expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
       const lookups = jest.spyOn(limited.dataSource, 'query');
       try {
-        const madeUp = () => `rk_${randomBytes(32).toString('base64url')}`;
+        const keys = Array.from({ length: 8 }, madeUp);
         const statuses: number[] = [];
-        for (let i = 0; i < 8; i += 1) {
-          statuses.push((await call(limited, 'GET', '/v1/orders', { key: madeUp() })).status);
-        }
-        // The two valid keys' lookups counted once each: 3 made-up keys are looked up, then refused.
-        expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
-        const keyQueries = () =>
-          lookups.mock.calls.filter(([sql]) => String(sql).includes('api_key_hash')).length;
-        expect(keyQueries()).toBe(3);
-        const refused = await call(limited, 'GET', '/v1/orders', { key: madeUp() });
+        for (const key of keys)
+          statuses.push((await call(limited, 'GET', '/v1/orders', { key })).status);
+        // Five failed lookups, then the address is over its limit: the rest are not looked up.
+        expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+        expect(lookupsOf(lookups, keys)).toBe(5);
+        const another = madeUp();
+        const refused = await call(limited, 'GET', '/v1/orders', { key: another });
         expect(refused.body.error_code).toBe('RATE_LIMITED');
         expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
         const anonymous = await call(limited, 'GET', '/v1/orders');
         expect(anonymous.status).toBe(429);
-        expect(keyQueries()).toBe(3);
+        expect(lookupsOf(lookups, [...keys, another])).toBe(5);
         expect((await call(limited, 'GET', '/v1/orders', { key: shop.api_key })).status).toBe(200);
       } finally {
         lookups.mockRestore();
       }
+    });
+
+    it("lets a new client's valid key through from an address that sent 100 made-up keys, on every process", async () => {
+      const address = '198.51.100.7';
+      const lookups = jest.spyOn(limited.dataSource, 'query');
+      const lookupsToo = jest.spyOn(limitedToo.dataSource, 'query');
+      try {
+        const keys = Array.from({ length: 100 }, madeUp);
+        const statuses = await Promise.all(
+          keys.map(
+            async (key, i) =>
+              (
+                await call(i % 2 ? limited : limitedToo, 'GET', '/v1/orders', {
+                  key,
+                  headers: from(address),
+                })
+              ).status,
+          ),
+        );
+        expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(90);
+        expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
+        // At most the limit's worth looked up by each process; the others were answered from the
+        // hashes of the valid keys.
+        expect(lookupsOf(lookups, keys)).toBeLessThanOrEqual(5);
+        expect(lookupsOf(lookupsToo, keys)).toBeLessThanOrEqual(5);
+
+        // The address is over its limit on both processes; a key created now was never looked up.
+        const shop = await newClient(limited, 'Behind the same proxy');
+        for (const app of [limited, limitedToo]) {
+          expect(
+            (await call(app, 'GET', '/v1/orders', { key: madeUp(), headers: from(address) }))
+              .status,
+          ).toBe(429);
+          const valid = await call(app, 'GET', '/v1/orders', {
+            key: shop.api_key,
+            headers: from(address),
+          });
+          expect(valid.status).toBe(200);
+        }
+      } finally {
+        lookups.mockRestore();
+        lookupsToo.mockRestore();
+      }
+    });
+
+    it('counts only failures against an address: valid keys looked up from it spend none of its allowance', async () => {
+      const address = '198.51.100.8';
+      for (let i = 0; i < 10; i += 1) {
+        const shop = await newClient(limited, `Valid ${i}`);
+        const answer = await call(i % 2 ? limited : limitedToo, 'GET', '/v1/orders', {
+          key: shop.api_key,
+          headers: from(address),
+        });
+        expect(answer.status).toBe(200);
+      }
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1)
+        statuses.push(
+          (await call(limited, 'GET', '/v1/orders', { key: madeUp(), headers: from(address) }))
+            .status,
+        );
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
     });
   });
 });
