@@ -218,6 +218,18 @@ describe('ReportHtmlBuilder', () => {
     expect(blocksOf(builder.toHtml()).map(rowsIn)).toEqual([10, 10, 10, 5]);
   });
 
+  it('prints a customer name stored before the 200-character bound cut to it, with an ellipsis', () => {
+    // 10,000 characters, as orders were taken before the bound; an emoji straddles the cut.
+    const long = `${'A'.repeat(198)}\u{1F600}${'B'.repeat(9800)}`;
+    const html = printed([row({ customerName: long }), row({ customerName: 'C'.repeat(200) })]);
+
+    expect(html).toContain(`${'A'.repeat(198)}\u2026`);
+    expect(html).not.toContain('AB');
+    expect(html).not.toContain('\u{1F600}');
+    expect(html).toContain('C'.repeat(200));
+    expect(html.length).toBeLessThan(30000);
+  });
+
   it('puts fewer rows in a block when long names wrap, so the block still fits its page', () => {
     const long =
       'Maria Anna Sophia Wolfeschlegelsteinhausenbergerdorff von Hohenzollern und Sachsen';

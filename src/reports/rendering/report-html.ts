@@ -1,5 +1,6 @@
 /** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
 import { currencyDigits, displayDecimal, parseDecimal } from '../../common/money';
+import { CUSTOMER_NAME_MAX_LENGTH } from '../../orders/order-limits';
 import type { PeriodOrder } from '../../orders/orders.repository';
 import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
 import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
@@ -45,6 +46,21 @@ function displayAmount(units: bigint, currency: string): string {
   return units % unit === 0n
     ? displayDecimal(units / unit, digits, currency)
     : displayDecimal(units, scale, currency);
+}
+
+/**
+ * A customer name as a row prints it: whole up to CUSTOMER_NAME_MAX_LENGTH characters, the bound
+ * orders are taken with; a longer one, stored before that bound, cut there (never inside a
+ * character) and ended with an ellipsis, so that no row costs more than the bound allows.
+ */
+export function printedCustomerName(name: string): string {
+  if (name.length <= CUSTOMER_NAME_MAX_LENGTH) return name;
+  let kept = '';
+  for (const character of name) {
+    if (kept.length + character.length > CUSTOMER_NAME_MAX_LENGTH - 1) break;
+    kept += character;
+  }
+  return `${kept}\u2026`;
 }
 
 /** One document to print, and where its pages go in the joined PDF. */
@@ -119,7 +135,7 @@ export class ReportHtmlBuilder {
       this.addCells({
         number: row.number,
         placed: this.formatMinute(row.placedAt),
-        customer: row.customerName,
+        customer: printedCustomerName(row.customerName),
         status: row.status,
         items: String(row.itemCount),
         total: displayAmount(amount, currency),
