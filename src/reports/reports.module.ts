@@ -7,6 +7,7 @@ import { OrdersModule } from '../orders/orders.module';
 import { ReportAdmission } from './report-admission';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
+import { ReportRetention } from './report-retention';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService } from './reports.service';
 import { RetryAfterEstimates } from './retry-after';
@@ -26,6 +27,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportAdmission,
     ReportEvents,
     RetryAfterEstimates,
+    ReportRetention,
   ],
   exports: [
     RENDER_QUEUE,
@@ -36,6 +38,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportsService,
     ReportAdmission,
     ReportEvents,
+    ReportRetention,
   ],
 })
 export class ReportsModule {}

@@ -3,6 +3,7 @@ import type { Queue } from 'bull';
 import Redis from 'ioredis';
 import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { reportsConfig } from '../../src/config/configuration';
+import { ReportRetention } from '../../src/reports/report-retention';
 import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/report-sweeper';
 import { ReportsService } from '../../src/reports/reports.service';
 import { forgetQueues, testEnvironment } from '../support/env';
@@ -53,6 +54,7 @@ describe('The sweep: what Postgres holds and Redis forgot is queued again', () =
       test.dataSource,
       test.app.get(ReportsService),
       test.app.get(CallbacksService),
+      test.app.get(ReportRetention),
       test.app.get(reportsConfig.KEY),
     );
     try {
