@@ -63,6 +63,12 @@ export function printedCustomerName(name: string): string {
   return `${kept}\u2026`;
 }
 
+/**
+ * The most HTML (characters of its pages' blocks) one part holds. 1,000 typical orders take about
+ * 300,000 (seeded data); the same orders with 200-character names several times that.
+ */
+export const PART_MAX_HTML_CHARS = 512 * 1024;
+
 /** One document to print, and where its pages go in the joined PDF. */
 export interface ReportPart {
   index: number;
@@ -76,7 +82,9 @@ export interface ReportPart {
  * `partRows` rows, documents printed one by one: Chromium's print time grows with a document's
  * length, and a part can print while the next rows are read. Part 0 carries the title and the
  * summary, so it is handed out last, once every row is in; the others as soon as they are full.
- * Only part 0 and the part being filled are held, whatever the report's length.
+ * Only part 0 and the part being filled are held, whatever the report's length. A part is also cut
+ * once its pages' HTML reaches PART_MAX_HTML_CHARS: what one print costs is bounded, whatever the
+ * rows hold, and so is how long a render holds a page it borrowed for one part (PrintRun).
  */
 export class ReportHtmlBuilder {
   /** Sizes parts evenly: 1,000 orders make one part, not 975 + 25 (every part costs a print). */
@@ -89,6 +97,7 @@ export class ReportHtmlBuilder {
   /** Finished blocks of the part being filled, and the rows they hold. */
   private pages: string[] = [];
   private pagesRows = 0;
+  private pagesChars = 0;
   private pageCount = 0;
   /** Part 0's blocks, kept until the summary is known. */
   private firstPart?: string[];
@@ -244,13 +253,19 @@ export class ReportHtmlBuilder {
   }
 
   private flushPage(): void {
-    this.pages.push(this.table.blockHtml(this.pendingRows, this.pendingWidths));
+    const block = this.table.blockHtml(this.pendingRows, this.pendingWidths);
+    this.pages.push(block);
     this.pagesRows += this.pendingRows.length;
+    this.pagesChars += block.length;
     this.pageCount += 1;
     this.pendingRows = [];
     this.pendingWidths = this.table.minWidths;
     this.pendingHeight = 0;
-    if (this.pagesRows >= this.partRows) this.cutPart();
+    // A builder that cuts no parts (partRows Infinity) prints one document, whatever its length.
+    const full =
+      this.pagesRows >= this.partRows ||
+      (Number.isFinite(this.partRows) && this.pagesChars >= PART_MAX_HTML_CHARS);
+    if (full) this.cutPart();
   }
 
   private cutPart(): void {
@@ -262,5 +277,6 @@ export class ReportHtmlBuilder {
     }
     this.pages = [];
     this.pagesRows = 0;
+    this.pagesChars = 0;
   }
 }
