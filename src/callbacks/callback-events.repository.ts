@@ -184,4 +184,25 @@ export class CallbackEventsRepository {
       [CallbackStatus.Pending, grace, after?.at ?? '-infinity', after?.id ?? '', limit],
     );
   }
+
+  /**
+   * Deletes the callback events of the reports, and their attempts (with the partners' answers'
+   * excerpts), in the caller's transaction: the retention sweep. Answers how many of each.
+   */
+  async deleteOfReports(
+    transaction: EntityManager,
+    reportIds: string[],
+  ): Promise<{ events: number; attempts: number }> {
+    if (reportIds.length === 0) return { events: 0, attempts: 0 };
+    const [, attempts] = await transaction.query<[unknown[], number]>(
+      `DELETE FROM callback_attempts a USING callback_events e
+        WHERE a.event_id = e.id AND e.report_id = ANY($1::uuid[])`,
+      [reportIds],
+    );
+    const [, events] = await transaction.query<[unknown[], number]>(
+      `DELETE FROM callback_events WHERE report_id = ANY($1::uuid[])`,
+      [reportIds],
+    );
+    return { events, attempts };
+  }
 }

@@ -44,6 +44,7 @@ export const reportsConfig = registerAs('reports', () => {
     maxRangeDays: env.REPORT_MAX_RANGE_DAYS,
     maxOrders: env.REPORT_MAX_ORDERS,
     ttlHours: env.REPORT_TTL_HOURS,
+    retentionDays: env.REPORT_RETENTION_DAYS,
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     /** A render whose worker stopped renewing its lock for this long is taken by another. */
     stallTimeoutMs: env.RENDER_STALL_TIMEOUT_MS,

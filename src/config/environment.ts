@@ -43,6 +43,8 @@ export class Environment {
   @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
   @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;
   @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;
+  /** Days after which a finished report's row, its callback event and attempts are deleted. */
+  @IsInt() @Min(1) @Max(36500) REPORT_RETENTION_DAYS = 90;
   @IsInt() @Min(1000) @Max(3600000) SWEEP_INTERVAL_MS = 15000;
   @IsInt() @Min(1000) @Max(3600000) RENDER_STALL_TIMEOUT_MS = 30000;
   @IsInt() @Min(1) @Max(100000) REPORT_MAX_UNFINISHED_PER_CLIENT = 20;

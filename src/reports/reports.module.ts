@@ -8,6 +8,7 @@ import { FairQueue } from './fair-queue';
 import { ReportAdmission } from './report-admission';
 import { ReportEvents } from './report-events';
 import { ReportFilesRepository } from './report-files.repository';
+import { ReportRetention } from './report-retention';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService } from './reports.service';
 import { RetryAfterEstimates } from './retry-after';
@@ -28,6 +29,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportEvents,
     RetryAfterEstimates,
     FairQueue,
+    ReportRetention,
   ],
   exports: [
     RENDER_QUEUE,
@@ -39,6 +41,7 @@ const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
     ReportAdmission,
     ReportEvents,
     FairQueue,
+    ReportRetention,
   ],
 })
 export class ReportsModule {}

@@ -266,7 +266,8 @@ export class ReportsRepository {
 
   /**
    * Marks EXPIRED, in the caller's transaction, the COMPLETED report given, or every report
-   * completed more than `olderThanHours` ago. Answers their ids.
+   * completed more than `olderThanHours` ago, and sets when its PDF's chunks are deleted: after
+   * PDF_PURGE_GRACE, so that a download under way ends whole. Answers their ids.
    */
   async expire(
     transaction: EntityManager,
@@ -277,7 +278,8 @@ export class ReportsRepository {
         ? ['id = $1', which.reportId]
         : ['completed_at < now() - make_interval(hours => $1)', which.olderThanHours];
     const [rows] = await transaction.query<[{ id: string }[], number]>(
-      `UPDATE reports SET status = '${Expired}', updated_at = now()
+      `UPDATE reports SET status = '${Expired}', updated_at = now(),
+              pdf_purge_at = now() + interval '${PDF_PURGE_GRACE}'
         WHERE status = '${Completed}' AND ${condition}
         RETURNING id`,
       [value],
@@ -332,4 +334,51 @@ export class ReportsRepository {
     );
     return new Map(rows.map((row) => [row.id, row.state]));
   }
+
+  /**
+   * Up to `limit` expired reports whose grace is over, their purge taken (pdf_purge_at cleared) in
+   * the caller's transaction, which deletes their chunks. Rows another sweep holds are skipped.
+   */
+  async takeDuePurges(transaction: EntityManager, limit: number): Promise<string[]> {
+    const [rows] = await transaction.query<[{ id: string }[], number]>(
+      `UPDATE reports SET pdf_purge_at = NULL
+        WHERE id IN (SELECT id FROM reports WHERE pdf_purge_at <= now()
+                      ORDER BY pdf_purge_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
+      [limit],
+    );
+    return rows.map(({ id }) => id);
+  }
+
+  /**
+   * Up to `limit` reports FAILED or EXPIRED more than `days` days after they finished, whose PDF
+   * (if any) is gone, locked in the caller's transaction until it deletes them (`deleteRows`).
+   */
+  async finishedBefore(transaction: EntityManager, days: number, limit: number): Promise<string[]> {
+    const rows = await transaction.query<{ id: string }[]>(
+      `SELECT id FROM reports
+        WHERE status IN ('${Failed}', '${Expired}')
+          AND completed_at < now() - make_interval(days => $1)
+          AND pdf_purge_at IS NULL
+        ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [days, limit],
+    );
+    return rows.map(({ id }) => id);
+  }
+
+  /** Deletes the reports' rows (what still refers to them goes with them: ON DELETE CASCADE). */
+  async deleteRows(transaction: EntityManager, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const [, count] = await transaction.query<[unknown[], number]>(
+      `DELETE FROM reports WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return count;
+  }
 }
+
+/**
+ * How long an expired PDF's chunks outlive its expiry: a download that started before goes on
+ * reading them (a chunk at a time) and ends whole; one that starts after is answered 410.
+ */
+export const PDF_PURGE_GRACE = '1 hour';

@@ -163,15 +163,14 @@ export class ReportsService {
   }
 
   /**
-   * Deletes the PDFs of COMPLETED reports and marks them EXPIRED: the one report given, or every
-   * report completed more than `olderThanHours` ago (the sweep). Answers how many.
+   * Marks EXPIRED the COMPLETED report given, or every report completed more than `olderThanHours`
+   * ago (the sweep): no download starts after. Their PDFs are deleted by the sweep after a grace
+   * (ReportRetention), so that a download under way ends whole. Answers how many.
    */
   async expire(which: { reportId: string } | { olderThanHours: number }): Promise<number> {
-    return this.dataSource.transaction(async (transaction) => {
-      const expired = await this.reports.expire(transaction, which);
-      await this.files.dropAllBut(transaction, expired, null);
-      return expired.length;
-    });
+    return this.dataSource.transaction(
+      async (transaction) => (await this.reports.expire(transaction, which)).length,
+    );
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Queue } from 'bull';
 import Redis from 'ioredis';
 import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { reportsConfig } from '../../src/config/configuration';
+import { ReportRetention } from '../../src/reports/report-retention';
 import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/report-sweeper';
 import { FairQueue } from '../../src/reports/fair-queue';
 import { ReportsService } from '../../src/reports/reports.service';
@@ -55,6 +56,7 @@ describe('The sweep: what Postgres holds and Redis forgot is queued again', () =
       test.app.get(ReportsService),
       test.app.get(FairQueue),
       test.app.get(CallbacksService),
+      test.app.get(ReportRetention),
       test.app.get(reportsConfig.KEY),
     );
     try {

@@ -112,6 +112,11 @@ describe('Every bad request gets a clear error in the contract format and change
     ],
     ['a bad email', { customer: { name: 'Ada', email: 'not-an-email' } }, 'customer.email'],
     [
+      'a customer name over 200 characters',
+      { customer: { name: 'A'.repeat(201), email: 'ada@example.com' } },
+      'customer.name',
+    ],
+    [
       'an unknown nested field',
       { customer: { name: 'Ada', email: 'ada@example.com', vip: true } },
       'customer.vip',

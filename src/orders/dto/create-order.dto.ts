@@ -18,16 +18,21 @@ import {
 } from 'class-validator';
 import { MONEY_PATTERN } from '../../common/money';
 import { IsInstant, NoControlCharacters } from '../../common/validation';
+import { CUSTOMER_NAME_MAX_LENGTH } from '../order-limits';
 import { OrderStatus } from '../order-status';
 
 /** ISO 4217 codes as Node's ICU knows them (`Intl.supportedValuesOf`). */
 export const CURRENCIES: readonly string[] = Intl.supportedValuesOf('currency');
 
 export class CustomerDto {
-  @ApiProperty({ example: 'Ada Lovelace', maxLength: 10000 })
+  @ApiProperty({
+    example: 'Ada Lovelace',
+    maxLength: CUSTOMER_NAME_MAX_LENGTH,
+    description: `Printed in every report that holds the order; at most ${CUSTOMER_NAME_MAX_LENGTH} characters`,
+  })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(10000)
+  @MaxLength(CUSTOMER_NAME_MAX_LENGTH)
   @NoControlCharacters()
   name: string;
 

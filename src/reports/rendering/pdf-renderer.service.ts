@@ -8,7 +8,9 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { ReportErrorCode } from '../reports.exceptions';
 import { Chromium } from './chromium';
 import { warnOfMissingFonts } from './fonts';
+import { PageSlots, SlotWaitAborted } from './page-slots';
 import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
+import { PrintRun } from './print-run';
 import { RenderError } from './render-error';
 import { ReportHtmlBuilder, ReportPart } from './report-html';
 
@@ -29,37 +31,6 @@ export const PDF_OPTIONS = {
   margin: { top: '14mm', right: '12mm', bottom: '16mm', left: '12mm' },
 };
 
-/** Counting semaphore: at most `size` renders hold a page at a time, the rest wait in order. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  /** Takes up to `count` free slots without waiting; answers how many it took. */
-  tryAcquire(count: number): number {
-    const taken = Math.max(0, Math.min(count, this.free));
-    this.free -= taken;
-    return taken;
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free += 1;
-  }
-}
-
 /**
  * Prints reports to PDF on the warm pages of one long-lived Chromium per process (chromium.ts),
  * RENDER_CONCURRENCY pages at a time, recycled after RENDER_RECYCLE_AFTER renders or past
@@ -68,7 +39,7 @@ class Slots {
 @Injectable()
 export class PdfRenderer implements OnApplicationShutdown {
   private readonly logger = new Logger(PdfRenderer.name);
-  private readonly slots: Slots;
+  private readonly slots: PageSlots;
   private readonly chromium: Chromium;
 
   constructor(
@@ -76,7 +47,7 @@ export class PdfRenderer implements OnApplicationShutdown {
     // Optional: the renderer also runs alone, in its spec and in the benchmarks.
     @Optional() metrics?: MetricsService,
   ) {
-    this.slots = new Slots(Math.max(1, config.concurrency));
+    this.slots = new PageSlots(Math.max(1, config.concurrency));
     // A worker without its Chromium stops at start, naming the variable.
     this.chromium = new Chromium(chromiumPath(config.executablePath), {
       onRelaunch: () => metrics?.chromiumRestarts.inc(),
@@ -155,8 +126,10 @@ export class PdfRenderer implements OnApplicationShutdown {
 
   /**
    * Prints a report's parts (ReportHtmlBuilder) as they come and joins them by index into `sink`,
-   * as they are printed (PdfJoin). A render holds one warm page, and borrows the pages no other
-   * render is using to print its parts in parallel: at most `partCount - 1` of them.
+   * as they are printed (PdfJoin). A render holds one warm page from start to end, and prints a
+   * part that is ready while that page is busy on a free page it borrows for that part only
+   * (PrintRun): at most `partCount` parts at once. Its deadline (RENDER_TIMEOUT_MS) runs from the
+   * call, the wait for a page included.
    */
   async render(
     parts: ReportPart[] | AsyncIterable<ReportPart>,
@@ -166,26 +139,18 @@ export class PdfRenderer implements OnApplicationShutdown {
     if (this.chromium.isClosed) {
       throw new RenderError(ReportErrorCode.RenderFailed, 'The PDF renderer is shut down');
     }
-    await this.slots.acquire();
-    const slotCount = 1 + this.slots.tryAcquire(partCount - 1);
-    const pages: Page[] = [];
     const join = new PdfJoin(sink);
-    let timedOut = false;
+    const run = new PrintRun(
+      this.slots,
+      this.chromium,
+      join,
+      (page, part) => this.printPart(page, part),
+      Math.max(1, Math.min(partCount, this.slots.size)),
+    );
+    const stop = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    const work = (async () => {
-      for (let i = 0; i < slotCount; i += 1) {
-        const page = await this.chromium.take();
-        if (timedOut) {
-          await this.chromium.discard(page);
-          throw new RenderError(ReportErrorCode.RenderTimeout, 'Timed out before printing');
-        }
-        pages.push(page);
-      }
-      return this.print(pages, parts, join);
-    })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        timedOut = true;
         reject(
           new RenderError(
             ReportErrorCode.RenderTimeout,
@@ -194,29 +159,23 @@ export class PdfRenderer implements OnApplicationShutdown {
         );
       }, this.config.timeoutMs);
     });
-    const releaseSlots = (): void => {
-      for (let i = 0; i < slotCount; i += 1) this.slots.release();
-    };
+    const work = run.run(parts, stop.signal);
     try {
       await Promise.race([work, deadline]);
     } catch (error) {
-      // Closing the pages is what really stops a print in progress. The slots stay taken until
-      // the pages are closed and warm replacements are ready, so the next render starts cleanly.
       work.catch(() => undefined);
+      // Closing the pages is what really stops a print in progress; each slot stays taken until
+      // its page is closed and a warm replacement is ready, so the next render starts cleanly.
+      stop.abort();
+      run.stop();
       // The chunk being stored, if any, lands before the caller deletes this render's chunks.
       await withTimeout(join.stop(), 5000, 'stopping the join').catch(() => undefined);
-      const renderError = this.toRenderError(error);
-      this.chromium.ended(pages[0]);
-      void Promise.all(pages.map((page) => this.chromium.replace(page))).finally(releaseSlots);
-      throw renderError; // the caller logs it, knowing what was rendered
+      throw this.toRenderError(error); // the caller logs it, knowing what was rendered
     } finally {
       clearTimeout(timer);
     }
-    // Every part is printed: the pages go back to the pool (the next document replaces what they
-    // hold) while the page numbers and the cross-reference table are written.
-    this.chromium.ended(pages[0]);
-    for (const page of pages) this.chromium.giveBack(page);
-    releaseSlots();
+    // Every part is printed and the pages are back in the pool (the next document replaces what
+    // they hold): the page numbers and the cross-reference table are written.
     return join.finish();
   }
 
@@ -235,31 +194,19 @@ export class PdfRenderer implements OnApplicationShutdown {
     await page.pdf({ ...PDF_OPTIONS, timeout: WARM_UP_TIMEOUT_MS });
   }
 
-  /** Each page prints the next part to come and adds it to the join. */
-  private async print(
-    pages: Page[],
-    parts: ReportPart[] | AsyncIterable<ReportPart>,
-    join: PdfJoin,
-  ): Promise<void> {
+  /** Prints one part on `page`. */
+  private async printPart(page: Page, part: ReportPart): Promise<Uint8Array> {
     // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
     const backstop = this.config.timeoutMs + 5000;
-    const iterator = Array.isArray(parts)
-      ? parts[Symbol.iterator]()
-      : (parts as AsyncIterable<ReportPart>)[Symbol.asyncIterator]();
-    await Promise.all(
-      pages.map(async (page) => {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) return;
-          await page.setContent(next.value.html, { waitUntil: 'load', timeout: backstop });
-          await join.add(next.value.index, await page.pdf({ ...PDF_OPTIONS, timeout: backstop }));
-        }
-      }),
-    );
+    await page.setContent(part.html, { waitUntil: 'load', timeout: backstop });
+    return page.pdf({ ...PDF_OPTIONS, timeout: backstop });
   }
 
   private toRenderError(error: unknown): RenderError {
     if (error instanceof RenderError) return error;
+    if (error instanceof SlotWaitAborted) {
+      return new RenderError(ReportErrorCode.RenderTimeout, 'Timed out waiting for a page');
+    }
     const reason = error instanceof Error ? error.message : String(error);
     // Puppeteer messages name the failing protocol call, never the page content; cap them anyway.
     return new RenderError(

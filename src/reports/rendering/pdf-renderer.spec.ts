@@ -444,3 +444,39 @@ describe('PdfRenderer recycling Chromium (real Chromium)', () => {
     await until('no Chromium of this renderer left', () => ours().length === 0);
   });
 });
+
+describe('PdfRenderer sharing its pages between renders (real Chromium)', () => {
+  const pdfRenderer = renderer({ concurrency: 2 });
+  afterAll(() => pdfRenderer.onApplicationShutdown());
+
+  it('starts another render while a long one that borrowed every page waits for its next part', async () => {
+    await pdfRenderer.warmUp();
+    let printing = (): void => undefined;
+    const bothPagesBusy = new Promise<void>((resolve) => (printing = resolve));
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const parts = report(Array.from({ length: 4000 }, (_, i) => row(i)));
+    /** Two parts printing on the worker's two pages; after a third, nothing until `gate` opens. */
+    async function* longReport(): AsyncIterable<ReportPart> {
+      yield parts[0];
+      yield parts[1];
+      printing();
+      yield parts[2];
+      await gate;
+      yield* parts.slice(3);
+    }
+    const output = memorySink();
+    const long = pdfRenderer.render(longReport(), output.sink, parts.length);
+    await bothPagesBusy;
+
+    // Before, the long render kept both pages until its end: this one waited for it, for ever.
+    const small = await pdfText(await print(pdfRenderer, report([row(7)])));
+    open();
+    await long;
+
+    expect(small).toContain('ORD-000007');
+    const text = await pdfText(output.pdf());
+    expect(text).toContain('ORD-000000');
+    expect(text).toContain('ORD-003999');
+  });
+});

@@ -1,5 +1,11 @@
 import { REPORT_FONTS } from './fonts';
-import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
+import {
+  PART_MAX_HTML_CHARS,
+  ReportHeader,
+  ReportHtmlBuilder,
+  ReportPart,
+  ReportRow,
+} from './report-html';
 import { blockHeight, estimateLines, headHeight, rowHeight } from './report-layout';
 import { STYLE } from './report-style';
 
@@ -216,6 +222,38 @@ describe('ReportHtmlBuilder', () => {
     const builder = new ReportHtmlBuilder(header, 10);
     builder.addRows(rows(35));
     expect(blocksOf(builder.toHtml()).map(rowsIn)).toEqual([10, 10, 10, 5]);
+  });
+
+  it('prints a customer name stored before the 200-character bound cut to it, with an ellipsis', () => {
+    // 10,000 characters, as orders were taken before the bound; an emoji straddles the cut.
+    const long = `${'A'.repeat(198)}\u{1F600}${'B'.repeat(9800)}`;
+    const html = printed([row({ customerName: long }), row({ customerName: 'C'.repeat(200) })]);
+
+    expect(html).toContain(`${'A'.repeat(198)}\u2026`);
+    expect(html).not.toContain('AB');
+    expect(html).not.toContain('\u{1F600}');
+    expect(html).toContain('C'.repeat(200));
+    expect(html.length).toBeLessThan(30000);
+  });
+
+  it('cuts a part at PART_MAX_HTML_CHARS of HTML before its rows are in, when long names make rows large', () => {
+    const named = (name: string) => rows(3000).map((r) => ({ ...r, customerName: name }));
+    const partsOf = (list: ReportRow[]) => {
+      const builder = new ReportHtmlBuilder(header, 52, 1000);
+      builder.addRows(list);
+      return builder.finish();
+    };
+    // Typical names: parts of 1,000 rows, as RENDER_ROWS_PER_PART says.
+    expect(partsOf(named('Jane Doe'))).toHaveLength(3);
+
+    const long = partsOf(named('Åsa & Zoë '.repeat(20)));
+    expect(long.length).toBeGreaterThan(3);
+    const rowCount = long.map((part) => part.html.split('<div class="row" role="row">').length - 1);
+    expect(rowCount.reduce((sum, count) => sum + count, 0)).toBe(3000);
+    for (const part of long) {
+      // The part's own HTML (its pages), apart from the head and part 0's title and summary.
+      expect(part.html.length).toBeLessThan(PART_MAX_HTML_CHARS + 20000 + STYLE.length);
+    }
   });
 
   it('puts fewer rows in a block when long names wrap, so the block still fits its page', () => {

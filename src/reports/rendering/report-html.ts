@@ -1,5 +1,6 @@
 /** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
 import { currencyDigits, displayDecimal, parseDecimal } from '../../common/money';
+import { CUSTOMER_NAME_MAX_LENGTH } from '../../orders/order-limits';
 import type { PeriodOrder } from '../../orders/orders.repository';
 import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
 import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
@@ -47,6 +48,27 @@ function displayAmount(units: bigint, currency: string): string {
     : displayDecimal(units, scale, currency);
 }
 
+/**
+ * A customer name as a row prints it: whole up to CUSTOMER_NAME_MAX_LENGTH characters, the bound
+ * orders are taken with; a longer one, stored before that bound, cut there (never inside a
+ * character) and ended with an ellipsis, so that no row costs more than the bound allows.
+ */
+export function printedCustomerName(name: string): string {
+  if (name.length <= CUSTOMER_NAME_MAX_LENGTH) return name;
+  let kept = '';
+  for (const character of name) {
+    if (kept.length + character.length > CUSTOMER_NAME_MAX_LENGTH - 1) break;
+    kept += character;
+  }
+  return `${kept}\u2026`;
+}
+
+/**
+ * The most HTML (characters of its pages' blocks) one part holds. 1,000 typical orders take about
+ * 300,000 (seeded data); the same orders with 200-character names several times that.
+ */
+export const PART_MAX_HTML_CHARS = 512 * 1024;
+
 /** One document to print, and where its pages go in the joined PDF. */
 export interface ReportPart {
   index: number;
@@ -60,7 +82,9 @@ export interface ReportPart {
  * `partRows` rows, documents printed one by one: Chromium's print time grows with a document's
  * length, and a part can print while the next rows are read. Part 0 carries the title and the
  * summary, so it is handed out last, once every row is in; the others as soon as they are full.
- * Only part 0 and the part being filled are held, whatever the report's length.
+ * Only part 0 and the part being filled are held, whatever the report's length. A part is also cut
+ * once its pages' HTML reaches PART_MAX_HTML_CHARS: what one print costs is bounded, whatever the
+ * rows hold, and so is how long a render holds a page it borrowed for one part (PrintRun).
  */
 export class ReportHtmlBuilder {
   /** Sizes parts evenly: 1,000 orders make one part, not 975 + 25 (every part costs a print). */
@@ -73,6 +97,7 @@ export class ReportHtmlBuilder {
   /** Finished blocks of the part being filled, and the rows they hold. */
   private pages: string[] = [];
   private pagesRows = 0;
+  private pagesChars = 0;
   private pageCount = 0;
   /** Part 0's blocks, kept until the summary is known. */
   private firstPart?: string[];
@@ -119,7 +144,7 @@ export class ReportHtmlBuilder {
       this.addCells({
         number: row.number,
         placed: this.formatMinute(row.placedAt),
-        customer: row.customerName,
+        customer: printedCustomerName(row.customerName),
         status: row.status,
         items: String(row.itemCount),
         total: displayAmount(amount, currency),
@@ -228,13 +253,19 @@ export class ReportHtmlBuilder {
   }
 
   private flushPage(): void {
-    this.pages.push(this.table.blockHtml(this.pendingRows, this.pendingWidths));
+    const block = this.table.blockHtml(this.pendingRows, this.pendingWidths);
+    this.pages.push(block);
     this.pagesRows += this.pendingRows.length;
+    this.pagesChars += block.length;
     this.pageCount += 1;
     this.pendingRows = [];
     this.pendingWidths = this.table.minWidths;
     this.pendingHeight = 0;
-    if (this.pagesRows >= this.partRows) this.cutPart();
+    // A builder that cuts no parts (partRows Infinity) prints one document, whatever its length.
+    const full =
+      this.pagesRows >= this.partRows ||
+      (Number.isFinite(this.partRows) && this.pagesChars >= PART_MAX_HTML_CHARS);
+    if (full) this.cutPart();
   }
 
   private cutPart(): void {
@@ -246,5 +277,6 @@ export class ReportHtmlBuilder {
     }
     this.pages = [];
     this.pagesRows = 0;
+    this.pagesChars = 0;
   }
 }
