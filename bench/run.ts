@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -15,148 +15,46 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ClientsRepository } from '../src/clients/clients.repository';
 import { secretsConfig } from '../src/config/configuration';
-import { dataSourceOptions } from '../src/database/database-options';
-import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
+import { backlogTableRows, benchBacklog } from './backlog';
+import { clientWithOrders, fixedOrders, workerDocument } from './documents';
+import {
+  alternate,
+  benchEnvironment,
+  CONNECTIONS,
+  freshDatabase,
+  load,
+  percentile,
+  ROOT,
+  round1,
+  round2,
+  sleep,
+  startProcess,
+  waitForHttp,
+} from './harness';
 import { benchRecycle, recycleTableRows } from './recycle';
-import { bareRenderRate, benchRender, RenderBenchResult, treeRssMb } from './render';
+import { bareDocumentRate, benchRender, RenderBenchResult, Scripts, treeRssMb } from './render';
 
-const ROOT = join(__dirname, '..');
 /** The V8 heap a worker gets for the bounded-memory run. */
 const CAPPED_HEAP_MB = 64;
 
-function benchEnvironment(): Record<string, string> {
-  const database = new URL(
-    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports',
-  );
-  database.pathname = `${database.pathname.replace(/_bench$/, '')}_bench`;
-  const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0');
-  redis.pathname = '/14';
-  return {
-    DATABASE_URL: database.toString(),
-    REDIS_URL: redis.toString(),
-    WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 2).toString('base64'),
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
-    // The throughput steps load one client with thousands of reports: they measure the render
-    // path, not the bounds, which the fairness step measures on clients of its own.
-    REPORT_MAX_UNFINISHED_PER_CLIENT: '100000',
-    REPORT_QUEUE_MAX: '10000000',
-    // The receiver listens on loopback, on a port of its own.
-    CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
-    CALLBACK_ALLOWED_PORTS: '1-65535',
-  };
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-const round1 = (n: number) => Math.round(n * 10) / 10;
-
-async function freshDatabase(url: string): Promise<DataSource> {
-  await createDatabaseIfMissing(url);
-  const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
-  await dataSource.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  await runMigrations(dataSource);
-  return dataSource;
-}
-
-function startProcess(env: Record<string, string>, script = join(ROOT, 'dist', 'main.js')) {
-  const typescript = script.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
-  return spawn(process.execPath, [...typescript, script], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).status < 600) return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`${url} did not start`);
-}
-
-interface LoadResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  non2xx: number;
-}
-
-/** Connections autocannon keeps open, and reports polled on the status route. */
-const CONNECTIONS = 20;
 /** Rounds of the status route, each beside a round of its bare tool. */
 const STATUS_ROUNDS = 3;
 
-/** autocannon for 8 s with 20 connections: requests per second and latency percentiles. */
-function load(
-  url: string,
-  options: {
-    method?: 'POST' | 'GET';
-    headers?: Record<string, string>;
-    body?: string;
-    /** Paths requested in turn across all connections (each request takes the next), not the URL's. */
-    paths?: string[];
-    connections?: number;
-    requests?: autocannon.Request[];
-  },
-) {
-  const { paths, connections = CONNECTIONS, ...rest } = options;
-  let next = 0;
-  const requests = paths && [
-    {
-      method: 'GET' as const,
-      setupRequest: (request: autocannon.Request) => ({
-        ...request,
-        path: paths[next++ % paths.length],
-      }),
-    },
-  ];
-  return new Promise<LoadResult>((resolve, reject) => {
-    autocannon({ url, connections, duration: 8, requests, ...rest }, (error, result) => {
-      if (error) return reject(error);
-      resolve({
-        requestsPerSecond: Math.round(result.requests.average),
-        p50Ms: result.latency.p50,
-        p99Ms: result.latency.p99,
-        non2xx: result.non2xx,
-      });
-    });
-  });
-}
-
-/**
- * The status route on `paths` against its bare tool on the same paths, in STATUS_ROUNDS rounds that
- * alternate (the machine drifts from one minute to the next): the round of median ratio, and every ratio.
- */
-async function statusAgainstBare(
+/** The status route on `paths` against its bare tool on the same paths, in alternating rounds. */
+function statusAgainstBare(
   base: string,
   bareBase: string,
   headers: Record<string, string>,
   paths: string[],
 ) {
-  const rounds = [];
-  for (let i = 0; i < STATUS_ROUNDS; i++) {
-    const ours = await load(base, { headers, paths });
-    const bare = await load(bareBase, { paths });
-    const ratio = Math.round((ours.requestsPerSecond / bare.requestsPerSecond) * 100) / 100;
-    rounds.push({ ours, bare, ratio });
-  }
-  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
-  return {
-    ...median,
-    ratios: rounds.map((round) => round.ratio),
-    rounds: rounds.map(({ ours, bare }) => ({
-      ours: ours.requestsPerSecond,
-      bare: bare.requestsPerSecond,
-    })),
-  };
+  return alternate(
+    'status route',
+    STATUS_ROUNDS,
+    () => load(base, { headers, paths }),
+    () => load(bareBase, { paths }),
+  );
 }
 
 /** Polls a status URL every `everyMs` while its report is unfinished (10 minutes at most): the last HTTP status. */
@@ -223,27 +121,29 @@ async function postFromClients(base: string, dataSource: DataSource) {
 }
 
 /** Measured rounds of the end-to-end run, each beside a round of bare Puppeteer. */
-const END_TO_END_ROUNDS = 3;
+const END_TO_END_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Reports in each measured round (100; BENCH_END_TO_END_REPORTS for a shorter trial run). */
+const END_TO_END_REPORTS = Number(process.env.BENCH_END_TO_END_REPORTS ?? 100);
 /** Reports sent through the service before measuring (bare Puppeteer prints once per page first). */
 const END_TO_END_WARM_UP = 20;
 
 /**
- * Reports of 50 orders with callbacks to a fast receiver on loopback, against bare Puppeteer's
- * rate. The service is warmed up first (bare Puppeteer warms its pages in every round), then END_TO_END_ROUNDS rounds of 100 reports alternate with
+ * Reports of 50 fixed orders (bench/documents.ts: Latin-only, or every other name in another
+ * script) with callbacks to a fast receiver on loopback, against bare Puppeteer printing the very
+ * HTML the worker builds from those orders, on as many warm pages as a worker has. A client of its
+ * own holds the orders, named as the render step's. The service is warmed up first (bare Puppeteer
+ * warms its pages in every round), then END_TO_END_ROUNDS rounds of 100 reports alternate with
  * rounds of bare Puppeteer: the machine's speed drifts within a run (seen here: ±15 % from one
  * minute to the next), so each round's ratio compares neighbours, and the median ratio is kept.
  * Then all 100 of the last round's callbacks are redelivered at once, for deliveries per second.
  */
-async function endToEnd(
-  base: string,
-  headers: Record<string, string>,
-  dataSource: DataSource,
-  clientId: string,
-) {
-  await new OrdersRepository(dataSource).insertMany(
-    clientId,
-    generateOrders(50, '2040-06-01', '2040-06-02'),
+async function endToEnd(base: string, dataSource: DataSource, scripts: Scripts) {
+  const client = await clientWithOrders(
+    dataSource,
+    scripts,
+    fixedOrders(50, '2040-06-01', '2040-06-02', scripts),
   );
+  const headers = { authorization: `Bearer ${client.api_key}`, 'content-type': 'application/json' };
   const arrived = new Map<string, number[]>();
   const receiver = createServer((request, response) => {
     let body = '';
@@ -303,19 +203,25 @@ async function endToEnd(
   };
 
   try {
-    await round(END_TO_END_WARM_UP);
+    const warmUp = await round(END_TO_END_WARM_UP);
+    // What bare Puppeteer prints: the worker's HTML for these very orders.
+    const document = await workerDocument(dataSource, warmUp.ids[0]);
     const rounds = [];
     let last: string[] = [];
     for (let i = 0; i < END_TO_END_ROUNDS; i++) {
-      const bare = await bareRenderRate(50);
-      const { ids, ...ours } = await round(100);
+      const bare = await bareDocumentRate(document, undefined, END_TO_END_REPORTS);
+      const { ids, ...ours } = await round(END_TO_END_REPORTS);
       last = ids;
       rounds.push({
         ...ours,
         bareReportsPerMinute: bare.reportsPerMinute,
-        ratioToBare: Math.round((ours.reportsPerMinute / bare.reportsPerMinute) * 100) / 100,
+        ratioToBare: round2(ours.reportsPerMinute / bare.reportsPerMinute),
       });
-      console.log(`End to end, round ${i + 1} of ${END_TO_END_ROUNDS}:`, { ...ours, bare });
+      console.log(
+        `  end to end, ${scripts}, round ${i + 1}/${END_TO_END_ROUNDS}: ours ` +
+          `${ours.reportsPerMinute} reports/min, bare ${bare.reportsPerMinute}, ratio ` +
+          `${rounds[i].ratioToBare} (callbacks ${ours.callbacksReceived}/${ids.length})`,
+      );
     }
     const median = [...rounds].sort((a, b) => a.ratioToBare - b.ratioToBare)[
       Math.floor(rounds.length / 2)
@@ -333,7 +239,9 @@ async function endToEnd(
     const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
     while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
     return {
-      reports: 100,
+      scripts,
+      reports: END_TO_END_REPORTS,
+      documentParts: document.length,
       ...median,
       ratiosToBare: rounds.map((r) => r.ratioToBare),
       rounds,
@@ -424,7 +332,8 @@ async function fairness(base: string, dataSource: DataSource) {
   ] as const) {
     for (let day = 1; day <= 28; day += 1) {
       const date = `${month}-${String(day).padStart(2, '0')}`;
-      await orders.insertMany(client.id, generateOrders(50, date, nextDay(date)));
+      // Fixed orders, Latin-only, as the end-to-end step's: the same documents every run.
+      await orders.insertMany(client.id, fixedOrders(50, date, nextDay(date), 'latin', day));
     }
   }
   const idle = [];
@@ -524,9 +433,13 @@ function summaryTable(results: Record<string, any>): string {
         `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
       );
     }),
-    `| 100 reports of 50 orders with callbacks (reports/min; median of ${callbacks.rounds.length} rounds) | ` +
-      `${callbacks.reportsPerMinute} | ${callbacks.bareReportsPerMinute} (Puppeteer printing them on as many pages, ` +
-      `the round before) | ${callbacks.ratioToBare} (rounds: ${callbacks.ratiosToBare.join(', ')}) |`,
+    ...[callbacks, results.callbacksMixed].map(
+      (r) =>
+        `| ${r.reports} reports of 50 fixed orders, ${r.scripts === 'mixed' ? 'mixed scripts' : 'Latin'}, ` +
+        `with callbacks (reports/min; median of ${r.rounds.length} rounds) | ${r.reportsPerMinute} | ` +
+        `${r.bareReportsPerMinute} (Puppeteer printing the worker's HTML of the same orders on as many ` +
+        `pages, the round before) | ${r.ratioToBare} (rounds: ${r.ratiosToBare.join(', ')}) |`,
+    ),
     `| quiet client's report behind another's flood of 40, POST → 303 (ms) | ${results.fairness.behindFloodMs} | ` +
       `${results.fairness.idleMs} on an idle service; the flood drains in ${results.fairness.floodDrainMs} | ` +
       `${results.fairness.ratioToIdle} of idle, ${results.fairness.shareOfFlood} of the flood |`,
@@ -544,11 +457,10 @@ function summaryTable(results: Record<string, any>): string {
     `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
     ...recycleTableRows(results.recycle),
+    ...backlogTableRows(results.backlog),
   ];
   return `${lines.join('\n')}\n`;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const env = benchEnvironment();
@@ -577,6 +489,14 @@ async function main(): Promise<void> {
   // 1b. Chromium over thousands of renders, recycling as configured against never (bench/recycle.ts).
   console.log('Chromium recycling: memory and throughput over ~9,000 renders (10-20 minutes)…');
   results.recycle = await benchRecycle();
+
+  // 1c. The backlog: POST and the status route with 0, 2,000 and 10,000 reports waiting, beside
+  // bare Fastify + pg (+ ioredis) in the same run, on API processes of its own (bench/backlog.ts).
+  console.log('Backlog: POST and the status route as reports wait (10-15 minutes)…');
+  results.backlog = await benchBacklog(env, dataSource);
+  // Its reports and jobs go: the next steps measure their own reports alone.
+  await redis.flushdb();
+  await dataSource.query(`DELETE FROM reports`);
 
   // 2. POST-to-202 latency, on an API-only process (no render competing for the CPU).
   const port = 3900;
@@ -661,8 +581,11 @@ async function main(): Promise<void> {
       }
       console.log('API under load (autocannon, 20 connections, 8 s):');
       console.dir(results.api, { depth: null });
-      results.callbacks = await endToEnd(base, headers, dataSource, client.id);
-      console.log('100 reports with callbacks, end to end:', results.callbacks);
+      // The same documents on both sides: Latin names, then names in mixed scripts.
+      results.callbacks = await endToEnd(base, dataSource, 'latin');
+      console.log('Reports with callbacks, end to end, Latin:', results.callbacks);
+      results.callbacksMixed = await endToEnd(base, dataSource, 'mixed');
+      console.log('Reports with callbacks, end to end, mixed scripts:', results.callbacksMixed);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((resolve) => worker.once('exit', resolve));
