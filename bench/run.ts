@@ -6,8 +6,6 @@ import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +16,8 @@ import { secretsConfig } from '../src/config/configuration';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
 import { backlogTableRows, benchBacklog } from './backlog';
-import { clientWithOrders, fixedOrders, workerDocument } from './documents';
+import { fixedOrders } from './documents';
+import { endToEnd } from './end-to-end';
 import {
   alternate,
   benchEnvironment,
@@ -28,13 +27,12 @@ import {
   percentile,
   ROOT,
   round1,
-  round2,
   sleep,
   startProcess,
   waitForHttp,
 } from './harness';
 import { benchRecycle, recycleTableRows } from './recycle';
-import { bareDocumentRate, benchRender, RenderBenchResult, Scripts, treeRssMb } from './render';
+import { benchRender, RenderBenchResult, treeRssMb } from './render';
 
 /** The V8 heap a worker gets for the bounded-memory run. */
 const CAPPED_HEAP_MB = 64;
@@ -118,138 +116,6 @@ async function postFromClients(base: string, dataSource: DataSource) {
       },
     ],
   });
-}
-
-/** Measured rounds of the end-to-end run, each beside a round of bare Puppeteer. */
-const END_TO_END_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** Reports in each measured round (100; BENCH_END_TO_END_REPORTS for a shorter trial run). */
-const END_TO_END_REPORTS = Number(process.env.BENCH_END_TO_END_REPORTS ?? 100);
-/** Reports sent through the service before measuring (bare Puppeteer prints once per page first). */
-const END_TO_END_WARM_UP = 20;
-
-/**
- * Reports of 50 fixed orders (bench/documents.ts: Latin-only, or every other name in another
- * script) with callbacks to a fast receiver on loopback, against bare Puppeteer printing the very
- * HTML the worker builds from those orders, on as many warm pages as a worker has. A client of its
- * own holds the orders, named as the render step's. The service is warmed up first (bare Puppeteer
- * warms its pages in every round), then END_TO_END_ROUNDS rounds of 100 reports alternate with
- * rounds of bare Puppeteer: the machine's speed drifts within a run (seen here: ±15 % from one
- * minute to the next), so each round's ratio compares neighbours, and the median ratio is kept.
- * Then all 100 of the last round's callbacks are redelivered at once, for deliveries per second.
- */
-async function endToEnd(base: string, dataSource: DataSource, scripts: Scripts) {
-  const client = await clientWithOrders(
-    dataSource,
-    scripts,
-    fixedOrders(50, '2040-06-01', '2040-06-02', scripts),
-  );
-  const headers = { authorization: `Bearer ${client.api_key}`, 'content-type': 'application/json' };
-  const arrived = new Map<string, number[]>();
-  const receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const { id } = JSON.parse(body) as { id: string };
-      arrived.set(id, [...(arrived.get(id) ?? []), Date.now()]);
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
-
-  /** POSTs `count` reports at once and waits for every callback. */
-  const round = async (count: number) => {
-    const posted = new Map<string, number>();
-    const started = Date.now();
-    await Promise.all(
-      Array.from({ length: count }, async () => {
-        const at = Date.now();
-        const response = await fetch(`${base}/v1/orders/reports`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({
-            start_date: '2040-06-01',
-            end_date: '2040-06-02',
-            callback_url: callbackUrl,
-          }),
-        });
-        const body = (await response.json()) as { id: string };
-        if (response.status !== 202) {
-          throw new Error(`POST answered ${response.status}: ${JSON.stringify(body)}`);
-        }
-        posted.set(body.id, at);
-      }),
-    );
-    const ids = [...posted.keys()];
-    while (ids.some((id) => !arrived.has(id)) && Date.now() - started < 600_000) await sleep(20);
-    const wallMs = Date.now() - started;
-    const rows = await dataSource.query<{ id: string; completed: Date }[]>(
-      `SELECT id, completed_at AS completed FROM reports WHERE id = ANY($1)`,
-      [ids],
-    );
-    const postToCallback = [...posted].map(([id, at]) => (arrived.get(id)?.[0] ?? NaN) - at);
-    const completionToCallback = rows.map(
-      (row) => (arrived.get(row.id)?.[0] ?? NaN) - row.completed.getTime(),
-    );
-    return {
-      ids,
-      callbacksReceived: ids.filter((id) => arrived.has(id)).length,
-      wallMs,
-      reportsPerMinute: round1((count * 60_000) / wallMs),
-      postToCallbackP50Ms: percentile(postToCallback, 50),
-      postToCallbackP95Ms: percentile(postToCallback, 95),
-      completionToCallbackP50Ms: percentile(completionToCallback, 50),
-    };
-  };
-
-  try {
-    const warmUp = await round(END_TO_END_WARM_UP);
-    // What bare Puppeteer prints: the worker's HTML for these very orders.
-    const document = await workerDocument(dataSource, warmUp.ids[0]);
-    const rounds = [];
-    let last: string[] = [];
-    for (let i = 0; i < END_TO_END_ROUNDS; i++) {
-      const bare = await bareDocumentRate(document, undefined, END_TO_END_REPORTS);
-      const { ids, ...ours } = await round(END_TO_END_REPORTS);
-      last = ids;
-      rounds.push({
-        ...ours,
-        bareReportsPerMinute: bare.reportsPerMinute,
-        ratioToBare: round2(ours.reportsPerMinute / bare.reportsPerMinute),
-      });
-      console.log(
-        `  end to end, ${scripts}, round ${i + 1}/${END_TO_END_ROUNDS}: ours ` +
-          `${ours.reportsPerMinute} reports/min, bare ${bare.reportsPerMinute}, ratio ` +
-          `${rounds[i].ratioToBare} (callbacks ${ours.callbacksReceived}/${ids.length})`,
-      );
-    }
-    const median = [...rounds].sort((a, b) => a.ratioToBare - b.ratioToBare)[
-      Math.floor(rounds.length / 2)
-    ];
-
-    // Each report's callback counts as redelivered when it arrives once more than it had before.
-    const deliveries = (id: string) => arrived.get(id)?.length ?? 0;
-    const before = new Map(last.map((id) => [id, deliveries(id)]));
-    const redelivered = Date.now();
-    await Promise.all(
-      last.map((id) =>
-        fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
-      ),
-    );
-    const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
-    while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
-    return {
-      scripts,
-      reports: END_TO_END_REPORTS,
-      documentParts: document.length,
-      ...median,
-      ratiosToBare: rounds.map((r) => r.ratioToBare),
-      rounds,
-      redeliveriesPerSecond: round1((last.length * 1000) / (Date.now() - redelivered)),
-    };
-  } finally {
-    receiver.close();
-  }
 }
 
 /** One report of a year's orders, POST to 303, sampling the worker's memory as it renders. */
