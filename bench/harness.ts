@@ -93,6 +93,8 @@ export function load(
     /** Paths requested in turn across all connections (each request takes the next), not the URL's. */
     paths?: string[];
     connections?: number;
+    /** Requests a second in all, instead of as fast as the connections go. */
+    overallRate?: number;
     requests?: autocannon.Request[];
   },
 ) {

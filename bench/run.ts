@@ -5,7 +5,6 @@
 import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { OrdersRepository } from '../src/orders/orders.repository';
 import { backlogTableRows, benchBacklog } from './backlog';
 import { fixedOrders } from './documents';
 import { endToEnd } from './end-to-end';
+import { pollsUnderFlood } from './floods';
 import {
   alternate,
   benchEnvironment,
@@ -230,38 +230,6 @@ async function fairness(base: string, dataSource: DataSource) {
   };
 }
 
-/**
- * An authenticated poll's latency alone, and while another load floods the API process: made-up
- * API keys (a new one per request) or /health.
- */
-async function pollsUnderFlood(base: string, headers: Record<string, string>, path: string) {
-  const polls = () => load(base, { headers, paths: [path], connections: 4 });
-  const alone = await polls();
-  const madeUpKeys = load(base, {
-    connections: 16,
-    requests: [
-      {
-        method: 'GET',
-        path: '/v1/orders',
-        setupRequest: (request: autocannon.Request) => ({
-          ...request,
-          headers: { authorization: `Bearer rk_${randomBytes(32).toString('base64url')}` },
-        }),
-      },
-    ],
-  });
-  const [duringMadeUpKeys, madeUpFlood] = await Promise.all([polls(), madeUpKeys]);
-  const health = load(`${base}/health`, { connections: 16 });
-  const [duringHealth, healthFlood] = await Promise.all([polls(), health]);
-  return {
-    alone: { p50Ms: alone.p50Ms, p99Ms: alone.p99Ms, requestsPerSecond: alone.requestsPerSecond },
-    duringMadeUpKeys: { p50Ms: duringMadeUpKeys.p50Ms, p99Ms: duringMadeUpKeys.p99Ms },
-    madeUpKeyFlood: { requestsPerSecond: madeUpFlood.requestsPerSecond },
-    duringHealth: { p50Ms: duringHealth.p50Ms, p99Ms: duringHealth.p99Ms },
-    healthFlood: { requestsPerSecond: healthFlood.requestsPerSecond },
-  };
-}
-
 /** The run as the Markdown table the README carries, with the machine it ran on. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object built above
 function summaryTable(results: Record<string, any>): string {
@@ -310,13 +278,13 @@ function summaryTable(results: Record<string, any>): string {
       `${results.fairness.idleMs} on an idle service; the flood drains in ${results.fairness.floodDrainMs} | ` +
       `${results.fairness.ratioToIdle} of idle, ${results.fairness.shareOfFlood} of the flood |`,
     ...(['duringMadeUpKeys', 'duringHealth'] as const).map((flood) => {
-      const { alone, [flood]: during, madeUpKeyFlood, healthFlood } = api.pollsUnderFlood;
-      const rate = flood === 'duringHealth' ? healthFlood : madeUpKeyFlood;
+      const { alone, [flood]: during } = api.pollsUnderFlood;
       const what = flood === 'duringHealth' ? '/health' : 'made-up API keys';
       return (
-        `| authenticated poll p50 / p99 (ms) during a flood of ${what} (${rate.requestsPerSecond} req/s) | ` +
-        `${during.p50Ms} / ${during.p99Ms} | ${alone.p50Ms} / ${alone.p99Ms} alone | ` +
-        `${round1(during.p99Ms / Math.max(1, alone.p99Ms))} (p99) |`
+        `| authenticated poll p50 / p99 (ms) during a flood of ${what} (${during.flood.requestsPerSecond} req/s; ` +
+        `API CPU µs per request) | ${during.poll.p50Ms} / ${during.poll.p99Ms} (${during.apiCpuUsPerRequest}) | ` +
+        `${alone.poll.p50Ms} / ${alone.poll.p99Ms} alone (${alone.apiCpuUsPerRequest}) | ` +
+        `${round1(during.poll.p99Ms / Math.max(1, alone.poll.p99Ms))} (p99) |`
       );
     }),
     `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
@@ -407,7 +375,7 @@ async function main(): Promise<void> {
       }),
       postManyClients: await postFromClients(base, dataSource),
       status200: await statusAgainstBare(base, bareBase, headers, pending),
-      pollsUnderFlood: await pollsUnderFlood(base, headers, pending[0]),
+      pollsUnderFlood: await pollsUnderFlood(base, headers, pending[0], { apiPid: api.pid }),
     };
     // Drop those reports (rows and jobs): the next steps measure their own reports alone.
     await redis.flushdb();
