@@ -34,6 +34,12 @@ import {
 import { benchRecycle, recycleTableRows } from './recycle';
 import { benchRender, RenderBenchResult, treeRssMb } from './render';
 
+/**
+ * Steps left out of a trial run: BENCH_SKIP=render,recycle,big (the render step, the recycling
+ * step, and the 10,000- and 100,000-order reports), to try the other steps in minutes.
+ */
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+
 /** The V8 heap a worker gets for the bounded-memory run. */
 const CAPPED_HEAP_MB = 64;
 
@@ -240,7 +246,7 @@ function summaryTable(results: Record<string, any>): string {
     '',
     '| measure | ours | bare tool, same run | ratio |',
     '| --- | --- | --- | --- |',
-    ...render.map(
+    ...(render ?? []).map(
       (r: RenderBenchResult) =>
         `| render ${r.orders.toLocaleString('en')} orders, ${r.scripts === 'mixed' ? 'ten scripts' : 'Latin'} ` +
         `(ms; PDF KB, pages per 1,000) | ${r.oursMs}; ${Math.round(r.pdfBytes / 1024)}, ${r.pagesPer1000} | ` +
@@ -259,14 +265,16 @@ function summaryTable(results: Record<string, any>): string {
         `${ratio} (rounds: ${ratios.join(', ')}) |`
       );
     }),
-    ...['report10k', 'report100k', 'report100kCappedHeap'].map((key) => {
-      const r = results[key];
-      const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
-      return (
-        `| ${r.orders.toLocaleString('en')} orders${heap}, POST → 303 (s; worker / Chromium RSS MB) | ` +
-        `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
-      );
-    }),
+    ...['report10k', 'report100k', 'report100kCappedHeap']
+      .filter((key) => results[key])
+      .map((key) => {
+        const r = results[key];
+        const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
+        return (
+          `| ${r.orders.toLocaleString('en')} orders${heap}, POST → 303 (s; worker / Chromium RSS MB) | ` +
+          `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
+        );
+      }),
     ...[callbacks, results.callbacksMixed].map(
       (r) =>
         `| ${r.reports} reports of 50 fixed orders, ${r.scripts === 'mixed' ? 'mixed scripts' : 'Latin'}, ` +
@@ -290,7 +298,7 @@ function summaryTable(results: Record<string, any>): string {
     `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
     `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
-    ...recycleTableRows(results.recycle),
+    ...(results.recycle ? recycleTableRows(results.recycle) : []),
     ...backlogTableRows(results.backlog),
   ];
   return `${lines.join('\n')}\n`;
@@ -317,12 +325,14 @@ async function main(): Promise<void> {
   console.log('Render: ours against bare Puppeteer on the same HTML (a few minutes)…');
   // `npm run bench -- 50,1000` for a shorter run; the bare 10,000-order document alone takes minutes.
   const sizes = (process.argv[2] ?? '50,1000,10000').split(',').map(Number);
-  results.render = await benchRender(sizes);
-  console.table(results.render);
+  if (!SKIP.has('render')) {
+    results.render = await benchRender(sizes);
+    console.table(results.render);
+  }
 
   // 1b. Chromium over thousands of renders, recycling as configured against never (bench/recycle.ts).
   console.log('Chromium recycling: memory and throughput over ~9,000 renders (10-20 minutes)…');
-  results.recycle = await benchRecycle();
+  if (!SKIP.has('recycle')) results.recycle = await benchRecycle();
 
   // 1c. The backlog: POST and the status route with 0, 2,000 and 10,000 reports waiting, beside
   // bare Fastify + pg (+ ioredis) in the same run, on API processes of its own (bench/backlog.ts).
@@ -401,10 +411,12 @@ async function main(): Promise<void> {
       );
       results.fairness = await fairness(base, dataSource);
       console.log('A quiet client behind a flood of 40 reports:', results.fairness);
-      for (const [orders, year] of [
-        [10_000, 2021],
-        [100_000, 2022],
-      ] as const) {
+      for (const [orders, year] of SKIP.has('big')
+        ? []
+        : ([
+            [10_000, 2021],
+            [100_000, 2022],
+          ] as const)) {
         await new OrdersRepository(dataSource).insertMany(
           client.id,
           generateOrders(orders, `${year}-01-01`, `${year}-12-31`),
@@ -427,18 +439,20 @@ async function main(): Promise<void> {
 
     // 4. Bounded memory: the 100,000-order report again, on a worker whose V8 heap is capped at 64 MB
     // (a worker that held the PDF whole, or parsed it whole to join it, would run out of memory).
-    const capped = startProcess({
-      ...env,
-      APP_ROLE: 'worker',
-      NODE_OPTIONS: `--max-old-space-size=${CAPPED_HEAP_MB}`,
-    });
-    await sleep(3000);
-    try {
-      const { figures } = await bigReport(base, headers, dataSource, capped, 2022);
-      results.report100kCappedHeap = { heapLimitMb: CAPPED_HEAP_MB, ...figures };
-      console.log(`100,000-order report, worker heap capped at ${CAPPED_HEAP_MB} MB:`, figures);
-    } finally {
-      capped.kill('SIGTERM');
+    if (!SKIP.has('big')) {
+      const capped = startProcess({
+        ...env,
+        APP_ROLE: 'worker',
+        NODE_OPTIONS: `--max-old-space-size=${CAPPED_HEAP_MB}`,
+      });
+      await sleep(3000);
+      try {
+        const { figures } = await bigReport(base, headers, dataSource, capped, 2022);
+        results.report100kCappedHeap = { heapLimitMb: CAPPED_HEAP_MB, ...figures };
+        console.log(`100,000-order report, worker heap capped at ${CAPPED_HEAP_MB} MB:`, figures);
+      } finally {
+        capped.kill('SIGTERM');
+      }
     }
   } finally {
     api.kill('SIGTERM');
