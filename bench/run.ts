@@ -471,5 +471,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error);
-  process.exitCode = 1;
+  // Connections of the step that failed would keep the process waiting.
+  process.exit(1);
 });
