@@ -167,16 +167,26 @@ export async function benchBacklog(
       waiting.push(await post(base, poller, reportBody(day)));
     }
 
-    /** Cancels, through the API, every report the POST rounds' clients still have waiting. */
+    /**
+     * Cancels, through the API, every report the POST rounds' clients still have waiting, until none
+     * is left (a POST still in flight when its round ended may commit after the first look).
+     */
     const cancelPosted = async () => {
       const clients = [postOne, ...postMany];
-      const rows = await dataSource.query<{ id: string; clientId: string }[]>(
-        `SELECT id, client_id AS "clientId" FROM reports
-          WHERE client_id = ANY($1) AND status = 'PENDING'`,
-        [clients.map((c) => c.id)],
-      );
       const byId = new Map(clients.map((c) => [c.id, c]));
-      await pool(rows, CONNECTIONS, async ({ id, clientId }) => {
+      for (;;) {
+        await sleep(200);
+        const rows = await dataSource.query<{ id: string; clientId: string }[]>(
+          `SELECT id, client_id AS "clientId" FROM reports
+            WHERE client_id = ANY($1) AND status = 'PENDING'`,
+          [clients.map((c) => c.id)],
+        );
+        if (rows.length === 0) return;
+        await cancel(rows, byId);
+      }
+    };
+    const cancel = (rows: { id: string; clientId: string }[], byId: Map<string, Client>) =>
+      pool(rows, CONNECTIONS, async ({ id, clientId }) => {
         const answer = await fetch(`${base}/v1/orders/reports/${id}`, {
           method: 'DELETE',
           headers: byId.get(clientId)!.headers,
@@ -184,7 +194,6 @@ export async function benchBacklog(
         if (answer.status !== 204) throw new Error(`DELETE answered ${answer.status}`);
         await answer.arrayBuffer();
       });
-    };
 
     const postLoad = (clients: Client[]) => {
       let next = 0;
