@@ -319,6 +319,45 @@ export async function bareRenderRate(
   }
 }
 
+/**
+ * Bare Puppeteer's report rate on given HTML: `count` copies of `document` (its parts, each printed
+ * in turn: the HTML the worker builds for a report, bench/documents.ts) printed on `pages` warm
+ * pages at once, as many as a worker has. What the end-to-end step compares the service with.
+ */
+export async function bareDocumentRate(
+  document: string[],
+  pages = Number(process.env.RENDER_CONCURRENCY ?? 2),
+  count = 100,
+): Promise<{ pages: number; reportsPerMinute: number }> {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    pipe: true,
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const tabs = await Promise.all(Array.from({ length: pages }, () => browser.newPage()));
+    const print = async (page: Page) => {
+      for (const html of document) {
+        await page.setContent(html, { waitUntil: 'load' });
+        await page.pdf(BARE_PDF_OPTIONS);
+      }
+    };
+    await Promise.all(tabs.map(print)); // warm-up
+    let left = count;
+    const [ms] = await timed(() =>
+      Promise.all(
+        tabs.map(async (page) => {
+          while (left-- > 0) await print(page);
+        }),
+      ),
+    );
+    return { pages, reportsPerMinute: Math.round((count * 60_000) / ms) };
+  } finally {
+    await browser.close();
+  }
+}
+
 if (require.main === module) {
   const sizes = process.argv[2]?.split(',').map(Number);
   const scripts = process.argv[3]?.split(',') as Scripts[] | undefined;

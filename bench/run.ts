@@ -4,10 +4,7 @@
  */
 import 'reflect-metadata';
 import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -15,148 +12,53 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ClientsRepository } from '../src/clients/clients.repository';
 import { secretsConfig } from '../src/config/configuration';
-import { dataSourceOptions } from '../src/database/database-options';
-import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
+import { backlogTableRows, benchBacklog } from './backlog';
+import { fixedOrders } from './documents';
+import { endToEnd } from './end-to-end';
+import { pollsUnderFlood } from './floods';
+import {
+  alternate,
+  benchEnvironment,
+  CONNECTIONS,
+  freshDatabase,
+  load,
+  percentile,
+  ROOT,
+  round1,
+  sleep,
+  startProcess,
+  waitForHttp,
+} from './harness';
 import { benchRecycle, recycleTableRows } from './recycle';
-import { bareRenderRate, benchRender, RenderBenchResult, treeRssMb } from './render';
+import { benchRender, RenderBenchResult, treeRssMb } from './render';
 
-const ROOT = join(__dirname, '..');
+/**
+ * Steps left out of a trial run: BENCH_SKIP=render,recycle,big (the render step, the recycling
+ * step, and the 10,000- and 100,000-order reports), to try the other steps in minutes.
+ */
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+
 /** The V8 heap a worker gets for the bounded-memory run. */
 const CAPPED_HEAP_MB = 64;
 
-function benchEnvironment(): Record<string, string> {
-  const database = new URL(
-    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/reports',
-  );
-  database.pathname = `${database.pathname.replace(/_bench$/, '')}_bench`;
-  const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0');
-  redis.pathname = '/14';
-  return {
-    DATABASE_URL: database.toString(),
-    REDIS_URL: redis.toString(),
-    WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 2).toString('base64'),
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
-    // The throughput steps load one client with thousands of reports: they measure the render
-    // path, not the bounds, which the fairness step measures on clients of its own.
-    REPORT_MAX_UNFINISHED_PER_CLIENT: '100000',
-    REPORT_QUEUE_MAX: '10000000',
-    // The receiver listens on loopback, on a port of its own.
-    CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
-    CALLBACK_ALLOWED_PORTS: '1-65535',
-  };
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-const round1 = (n: number) => Math.round(n * 10) / 10;
-
-async function freshDatabase(url: string): Promise<DataSource> {
-  await createDatabaseIfMissing(url);
-  const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
-  await dataSource.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  await runMigrations(dataSource);
-  return dataSource;
-}
-
-function startProcess(env: Record<string, string>, script = join(ROOT, 'dist', 'main.js')) {
-  const typescript = script.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
-  return spawn(process.execPath, [...typescript, script], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).status < 600) return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`${url} did not start`);
-}
-
-interface LoadResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  non2xx: number;
-}
-
-/** Connections autocannon keeps open, and reports polled on the status route. */
-const CONNECTIONS = 20;
 /** Rounds of the status route, each beside a round of its bare tool. */
 const STATUS_ROUNDS = 3;
 
-/** autocannon for 8 s with 20 connections: requests per second and latency percentiles. */
-function load(
-  url: string,
-  options: {
-    method?: 'POST' | 'GET';
-    headers?: Record<string, string>;
-    body?: string;
-    /** Paths requested in turn across all connections (each request takes the next), not the URL's. */
-    paths?: string[];
-    connections?: number;
-    requests?: autocannon.Request[];
-  },
-) {
-  const { paths, connections = CONNECTIONS, ...rest } = options;
-  let next = 0;
-  const requests = paths && [
-    {
-      method: 'GET' as const,
-      setupRequest: (request: autocannon.Request) => ({
-        ...request,
-        path: paths[next++ % paths.length],
-      }),
-    },
-  ];
-  return new Promise<LoadResult>((resolve, reject) => {
-    autocannon({ url, connections, duration: 8, requests, ...rest }, (error, result) => {
-      if (error) return reject(error);
-      resolve({
-        requestsPerSecond: Math.round(result.requests.average),
-        p50Ms: result.latency.p50,
-        p99Ms: result.latency.p99,
-        non2xx: result.non2xx,
-      });
-    });
-  });
-}
-
-/**
- * The status route on `paths` against its bare tool on the same paths, in STATUS_ROUNDS rounds that
- * alternate (the machine drifts from one minute to the next): the round of median ratio, and every ratio.
- */
-async function statusAgainstBare(
+/** The status route on `paths` against its bare tool on the same paths, in alternating rounds. */
+function statusAgainstBare(
   base: string,
   bareBase: string,
   headers: Record<string, string>,
   paths: string[],
 ) {
-  const rounds = [];
-  for (let i = 0; i < STATUS_ROUNDS; i++) {
-    const ours = await load(base, { headers, paths });
-    const bare = await load(bareBase, { paths });
-    const ratio = Math.round((ours.requestsPerSecond / bare.requestsPerSecond) * 100) / 100;
-    rounds.push({ ours, bare, ratio });
-  }
-  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
-  return {
-    ...median,
-    ratios: rounds.map((round) => round.ratio),
-    rounds: rounds.map(({ ours, bare }) => ({
-      ours: ours.requestsPerSecond,
-      bare: bare.requestsPerSecond,
-    })),
-  };
+  return alternate(
+    'status route',
+    STATUS_ROUNDS,
+    () => load(base, { headers, paths }),
+    () => load(bareBase, { paths }),
+  );
 }
 
 /** Polls a status URL every `everyMs` while its report is unfinished (10 minutes at most): the last HTTP status. */
@@ -220,128 +122,6 @@ async function postFromClients(base: string, dataSource: DataSource) {
       },
     ],
   });
-}
-
-/** Measured rounds of the end-to-end run, each beside a round of bare Puppeteer. */
-const END_TO_END_ROUNDS = 3;
-/** Reports sent through the service before measuring (bare Puppeteer prints once per page first). */
-const END_TO_END_WARM_UP = 20;
-
-/**
- * Reports of 50 orders with callbacks to a fast receiver on loopback, against bare Puppeteer's
- * rate. The service is warmed up first (bare Puppeteer warms its pages in every round), then END_TO_END_ROUNDS rounds of 100 reports alternate with
- * rounds of bare Puppeteer: the machine's speed drifts within a run (seen here: ±15 % from one
- * minute to the next), so each round's ratio compares neighbours, and the median ratio is kept.
- * Then all 100 of the last round's callbacks are redelivered at once, for deliveries per second.
- */
-async function endToEnd(
-  base: string,
-  headers: Record<string, string>,
-  dataSource: DataSource,
-  clientId: string,
-) {
-  await new OrdersRepository(dataSource).insertMany(
-    clientId,
-    generateOrders(50, '2040-06-01', '2040-06-02'),
-  );
-  const arrived = new Map<string, number[]>();
-  const receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const { id } = JSON.parse(body) as { id: string };
-      arrived.set(id, [...(arrived.get(id) ?? []), Date.now()]);
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
-
-  /** POSTs `count` reports at once and waits for every callback. */
-  const round = async (count: number) => {
-    const posted = new Map<string, number>();
-    const started = Date.now();
-    await Promise.all(
-      Array.from({ length: count }, async () => {
-        const at = Date.now();
-        const response = await fetch(`${base}/v1/orders/reports`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({
-            start_date: '2040-06-01',
-            end_date: '2040-06-02',
-            callback_url: callbackUrl,
-          }),
-        });
-        const body = (await response.json()) as { id: string };
-        if (response.status !== 202) {
-          throw new Error(`POST answered ${response.status}: ${JSON.stringify(body)}`);
-        }
-        posted.set(body.id, at);
-      }),
-    );
-    const ids = [...posted.keys()];
-    while (ids.some((id) => !arrived.has(id)) && Date.now() - started < 600_000) await sleep(20);
-    const wallMs = Date.now() - started;
-    const rows = await dataSource.query<{ id: string; completed: Date }[]>(
-      `SELECT id, completed_at AS completed FROM reports WHERE id = ANY($1)`,
-      [ids],
-    );
-    const postToCallback = [...posted].map(([id, at]) => (arrived.get(id)?.[0] ?? NaN) - at);
-    const completionToCallback = rows.map(
-      (row) => (arrived.get(row.id)?.[0] ?? NaN) - row.completed.getTime(),
-    );
-    return {
-      ids,
-      callbacksReceived: ids.filter((id) => arrived.has(id)).length,
-      wallMs,
-      reportsPerMinute: round1((count * 60_000) / wallMs),
-      postToCallbackP50Ms: percentile(postToCallback, 50),
-      postToCallbackP95Ms: percentile(postToCallback, 95),
-      completionToCallbackP50Ms: percentile(completionToCallback, 50),
-    };
-  };
-
-  try {
-    await round(END_TO_END_WARM_UP);
-    const rounds = [];
-    let last: string[] = [];
-    for (let i = 0; i < END_TO_END_ROUNDS; i++) {
-      const bare = await bareRenderRate(50);
-      const { ids, ...ours } = await round(100);
-      last = ids;
-      rounds.push({
-        ...ours,
-        bareReportsPerMinute: bare.reportsPerMinute,
-        ratioToBare: Math.round((ours.reportsPerMinute / bare.reportsPerMinute) * 100) / 100,
-      });
-      console.log(`End to end, round ${i + 1} of ${END_TO_END_ROUNDS}:`, { ...ours, bare });
-    }
-    const median = [...rounds].sort((a, b) => a.ratioToBare - b.ratioToBare)[
-      Math.floor(rounds.length / 2)
-    ];
-
-    // Each report's callback counts as redelivered when it arrives once more than it had before.
-    const deliveries = (id: string) => arrived.get(id)?.length ?? 0;
-    const before = new Map(last.map((id) => [id, deliveries(id)]));
-    const redelivered = Date.now();
-    await Promise.all(
-      last.map((id) =>
-        fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
-      ),
-    );
-    const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
-    while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
-    return {
-      reports: 100,
-      ...median,
-      ratiosToBare: rounds.map((r) => r.ratioToBare),
-      rounds,
-      redeliveriesPerSecond: round1((last.length * 1000) / (Date.now() - redelivered)),
-    };
-  } finally {
-    receiver.close();
-  }
 }
 
 /** One report of a year's orders, POST to 303, sampling the worker's memory as it renders. */
@@ -424,7 +204,8 @@ async function fairness(base: string, dataSource: DataSource) {
   ] as const) {
     for (let day = 1; day <= 28; day += 1) {
       const date = `${month}-${String(day).padStart(2, '0')}`;
-      await orders.insertMany(client.id, generateOrders(50, date, nextDay(date)));
+      // Fixed orders, Latin-only, as the end-to-end step's: the same documents every run.
+      await orders.insertMany(client.id, fixedOrders(50, date, nextDay(date), 'latin', day));
     }
   }
   const idle = [];
@@ -455,38 +236,6 @@ async function fairness(base: string, dataSource: DataSource) {
   };
 }
 
-/**
- * An authenticated poll's latency alone, and while another load floods the API process: made-up
- * API keys (a new one per request) or /health.
- */
-async function pollsUnderFlood(base: string, headers: Record<string, string>, path: string) {
-  const polls = () => load(base, { headers, paths: [path], connections: 4 });
-  const alone = await polls();
-  const madeUpKeys = load(base, {
-    connections: 16,
-    requests: [
-      {
-        method: 'GET',
-        path: '/v1/orders',
-        setupRequest: (request: autocannon.Request) => ({
-          ...request,
-          headers: { authorization: `Bearer rk_${randomBytes(32).toString('base64url')}` },
-        }),
-      },
-    ],
-  });
-  const [duringMadeUpKeys, madeUpFlood] = await Promise.all([polls(), madeUpKeys]);
-  const health = load(`${base}/health`, { connections: 16 });
-  const [duringHealth, healthFlood] = await Promise.all([polls(), health]);
-  return {
-    alone: { p50Ms: alone.p50Ms, p99Ms: alone.p99Ms, requestsPerSecond: alone.requestsPerSecond },
-    duringMadeUpKeys: { p50Ms: duringMadeUpKeys.p50Ms, p99Ms: duringMadeUpKeys.p99Ms },
-    madeUpKeyFlood: { requestsPerSecond: madeUpFlood.requestsPerSecond },
-    duringHealth: { p50Ms: duringHealth.p50Ms, p99Ms: duringHealth.p99Ms },
-    healthFlood: { requestsPerSecond: healthFlood.requestsPerSecond },
-  };
-}
-
 /** The run as the Markdown table the README carries, with the machine it ran on. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object built above
 function summaryTable(results: Record<string, any>): string {
@@ -497,7 +246,7 @@ function summaryTable(results: Record<string, any>): string {
     '',
     '| measure | ours | bare tool, same run | ratio |',
     '| --- | --- | --- | --- |',
-    ...render.map(
+    ...(render ?? []).map(
       (r: RenderBenchResult) =>
         `| render ${r.orders.toLocaleString('en')} orders, ${r.scripts === 'mixed' ? 'ten scripts' : 'Latin'} ` +
         `(ms; PDF KB, pages per 1,000) | ${r.oursMs}; ${Math.round(r.pdfBytes / 1024)}, ${r.pagesPer1000} | ` +
@@ -516,39 +265,44 @@ function summaryTable(results: Record<string, any>): string {
         `${ratio} (rounds: ${ratios.join(', ')}) |`
       );
     }),
-    ...['report10k', 'report100k', 'report100kCappedHeap'].map((key) => {
-      const r = results[key];
-      const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
-      return (
-        `| ${r.orders.toLocaleString('en')} orders${heap}, POST → 303 (s; worker / Chromium RSS MB) | ` +
-        `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
-      );
-    }),
-    `| 100 reports of 50 orders with callbacks (reports/min; median of ${callbacks.rounds.length} rounds) | ` +
-      `${callbacks.reportsPerMinute} | ${callbacks.bareReportsPerMinute} (Puppeteer printing them on as many pages, ` +
-      `the round before) | ${callbacks.ratioToBare} (rounds: ${callbacks.ratiosToBare.join(', ')}) |`,
+    ...['report10k', 'report100k', 'report100kCappedHeap']
+      .filter((key) => results[key])
+      .map((key) => {
+        const r = results[key];
+        const heap = r.heapLimitMb ? `, worker heap capped at ${r.heapLimitMb} MB` : '';
+        return (
+          `| ${r.orders.toLocaleString('en')} orders${heap}, POST → 303 (s; worker / Chromium RSS MB) | ` +
+          `${(r.postTo303Ms / 1000).toFixed(1)}; ${r.workerRssPeakMb} / ${r.chromiumRssPeakMb} | | |`
+        );
+      }),
+    ...[callbacks, results.callbacksMixed].map(
+      (r) =>
+        `| ${r.reports} reports of 50 fixed orders, ${r.scripts === 'mixed' ? 'mixed scripts' : 'Latin'}, ` +
+        `with callbacks (reports/min; median of ${r.rounds.length} rounds) | ${r.reportsPerMinute} | ` +
+        `${r.bareReportsPerMinute} (Puppeteer printing the worker's HTML of the same orders on as many ` +
+        `pages, the round before) | ${r.ratioToBare} (rounds: ${r.ratiosToBare.join(', ')}) |`,
+    ),
     `| quiet client's report behind another's flood of 40, POST → 303 (ms) | ${results.fairness.behindFloodMs} | ` +
       `${results.fairness.idleMs} on an idle service; the flood drains in ${results.fairness.floodDrainMs} | ` +
       `${results.fairness.ratioToIdle} of idle, ${results.fairness.shareOfFlood} of the flood |`,
     ...(['duringMadeUpKeys', 'duringHealth'] as const).map((flood) => {
-      const { alone, [flood]: during, madeUpKeyFlood, healthFlood } = api.pollsUnderFlood;
-      const rate = flood === 'duringHealth' ? healthFlood : madeUpKeyFlood;
+      const { alone, [flood]: during } = api.pollsUnderFlood;
       const what = flood === 'duringHealth' ? '/health' : 'made-up API keys';
       return (
-        `| authenticated poll p50 / p99 (ms) during a flood of ${what} (${rate.requestsPerSecond} req/s) | ` +
-        `${during.p50Ms} / ${during.p99Ms} | ${alone.p50Ms} / ${alone.p99Ms} alone | ` +
-        `${round1(during.p99Ms / Math.max(1, alone.p99Ms))} (p99) |`
+        `| authenticated poll p50 / p99 (ms) during a flood of ${what} (${during.flood.requestsPerSecond} req/s; ` +
+        `API CPU µs per request) | ${during.poll.p50Ms} / ${during.poll.p99Ms} (${during.apiCpuUsPerRequest}) | ` +
+        `${alone.poll.p50Ms} / ${alone.poll.p99Ms} alone (${alone.apiCpuUsPerRequest}) | ` +
+        `${round1(during.poll.p99Ms / Math.max(1, alone.poll.p99Ms))} (p99) |`
       );
     }),
     `| POST → callback received (p50 / p95 ms) | ${callbacks.postToCallbackP50Ms} / ${callbacks.postToCallbackP95Ms} | | |`,
     `| report completed → callback received (p50 ms) | ${callbacks.completionToCallbackP50Ms} | | |`,
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
-    ...recycleTableRows(results.recycle),
+    ...(results.recycle ? recycleTableRows(results.recycle) : []),
+    ...backlogTableRows(results.backlog),
   ];
   return `${lines.join('\n')}\n`;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const env = benchEnvironment();
@@ -571,12 +325,22 @@ async function main(): Promise<void> {
   console.log('Render: ours against bare Puppeteer on the same HTML (a few minutes)…');
   // `npm run bench -- 50,1000` for a shorter run; the bare 10,000-order document alone takes minutes.
   const sizes = (process.argv[2] ?? '50,1000,10000').split(',').map(Number);
-  results.render = await benchRender(sizes);
-  console.table(results.render);
+  if (!SKIP.has('render')) {
+    results.render = await benchRender(sizes);
+    console.table(results.render);
+  }
 
   // 1b. Chromium over thousands of renders, recycling as configured against never (bench/recycle.ts).
   console.log('Chromium recycling: memory and throughput over ~9,000 renders (10-20 minutes)…');
-  results.recycle = await benchRecycle();
+  if (!SKIP.has('recycle')) results.recycle = await benchRecycle();
+
+  // 1c. The backlog: POST and the status route with 0, 2,000 and 10,000 reports waiting, beside
+  // bare Fastify + pg (+ ioredis) in the same run, on API processes of its own (bench/backlog.ts).
+  console.log('Backlog: POST and the status route as reports wait (10-15 minutes)…');
+  results.backlog = await benchBacklog(env, dataSource);
+  // Its reports and jobs go: the next steps measure their own reports alone.
+  await redis.flushdb();
+  await dataSource.query(`DELETE FROM reports`);
 
   // 2. POST-to-202 latency, on an API-only process (no render competing for the CPU).
   const port = 3900;
@@ -621,7 +385,7 @@ async function main(): Promise<void> {
       }),
       postManyClients: await postFromClients(base, dataSource),
       status200: await statusAgainstBare(base, bareBase, headers, pending),
-      pollsUnderFlood: await pollsUnderFlood(base, headers, pending[0]),
+      pollsUnderFlood: await pollsUnderFlood(base, headers, pending[0], { apiPid: api.pid }),
     };
     // Drop those reports (rows and jobs): the next steps measure their own reports alone.
     await redis.flushdb();
@@ -647,10 +411,12 @@ async function main(): Promise<void> {
       );
       results.fairness = await fairness(base, dataSource);
       console.log('A quiet client behind a flood of 40 reports:', results.fairness);
-      for (const [orders, year] of [
-        [10_000, 2021],
-        [100_000, 2022],
-      ] as const) {
+      for (const [orders, year] of SKIP.has('big')
+        ? []
+        : ([
+            [10_000, 2021],
+            [100_000, 2022],
+          ] as const)) {
         await new OrdersRepository(dataSource).insertMany(
           client.id,
           generateOrders(orders, `${year}-01-01`, `${year}-12-31`),
@@ -661,8 +427,11 @@ async function main(): Promise<void> {
       }
       console.log('API under load (autocannon, 20 connections, 8 s):');
       console.dir(results.api, { depth: null });
-      results.callbacks = await endToEnd(base, headers, dataSource, client.id);
-      console.log('100 reports with callbacks, end to end:', results.callbacks);
+      // The same documents on both sides: Latin names, then names in mixed scripts.
+      results.callbacks = await endToEnd(base, dataSource, 'latin');
+      console.log('Reports with callbacks, end to end, Latin:', results.callbacks);
+      results.callbacksMixed = await endToEnd(base, dataSource, 'mixed');
+      console.log('Reports with callbacks, end to end, mixed scripts:', results.callbacksMixed);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((resolve) => worker.once('exit', resolve));
@@ -670,18 +439,20 @@ async function main(): Promise<void> {
 
     // 4. Bounded memory: the 100,000-order report again, on a worker whose V8 heap is capped at 64 MB
     // (a worker that held the PDF whole, or parsed it whole to join it, would run out of memory).
-    const capped = startProcess({
-      ...env,
-      APP_ROLE: 'worker',
-      NODE_OPTIONS: `--max-old-space-size=${CAPPED_HEAP_MB}`,
-    });
-    await sleep(3000);
-    try {
-      const { figures } = await bigReport(base, headers, dataSource, capped, 2022);
-      results.report100kCappedHeap = { heapLimitMb: CAPPED_HEAP_MB, ...figures };
-      console.log(`100,000-order report, worker heap capped at ${CAPPED_HEAP_MB} MB:`, figures);
-    } finally {
-      capped.kill('SIGTERM');
+    if (!SKIP.has('big')) {
+      const capped = startProcess({
+        ...env,
+        APP_ROLE: 'worker',
+        NODE_OPTIONS: `--max-old-space-size=${CAPPED_HEAP_MB}`,
+      });
+      await sleep(3000);
+      try {
+        const { figures } = await bigReport(base, headers, dataSource, capped, 2022);
+        results.report100kCappedHeap = { heapLimitMb: CAPPED_HEAP_MB, ...figures };
+        console.log(`100,000-order report, worker heap capped at ${CAPPED_HEAP_MB} MB:`, figures);
+      } finally {
+        capped.kill('SIGTERM');
+      }
     }
   } finally {
     api.kill('SIGTERM');
@@ -700,5 +471,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error);
-  process.exitCode = 1;
+  // Connections of the step that failed would keep the process waiting.
+  process.exit(1);
 });
