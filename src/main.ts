@@ -16,6 +16,7 @@ import { addSecurityHeaders } from './common/security-headers';
 import { illFormedString, malformedJson, validationPipe } from './common/validation';
 import { clientErrorHandler, frameworkErrorHandler } from './common/error.filter';
 import { environment, observabilityConfig } from './config/configuration';
+import { HealthController } from './health/health.controller';
 import { APP_LOGGER, pinoLevel } from './logging/logging.module';
 import { logRequests } from './logging/request-log';
 import { echoRequestId, requestId } from './logging/request-id';
@@ -68,6 +69,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(validationPipe);
   app.enableShutdownHooks();
+  app.get(HealthController).answerFromLastCheck(adapter.getInstance());
   recordHttpMetrics(adapter.getInstance(), app.get(MetricsService));
   logRequests(adapter.getInstance(), app.get(APP_LOGGER));
   if (partsOf(role).api) await mountDocsAndDashboard(app);

@@ -9,6 +9,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import type { Queue } from 'bull';
+import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Public } from '../common/auth';
 import { ApiErrorResponse, RETRY_AFTER, UNEXPECTED_ERROR } from '../common/openapi';
@@ -16,6 +17,8 @@ import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 
 const TIMEOUT_MS = 3000;
+/** What @HealthCheck({ noCache: true }) sets on the route's answer. */
+const NO_CACHE = 'no-cache, no-store, must-revalidate';
 /** A check's answer is given again for this long: a flood of /health costs one check a second. */
 const REUSE_MS = 1000;
 
@@ -63,6 +66,8 @@ const HEALTHY = {
 @Controller('health')
 export class HealthController {
   private last?: { at: number; result: Promise<HealthCheckResult> };
+  /** The last check's answer once it came, serialised, while healthy. */
+  private healthy?: { until: number; body: string };
 
   constructor(
     private readonly health: HealthCheckService,
@@ -85,10 +90,44 @@ export class HealthController {
     if (!this.last || Date.now() - this.last.at >= REUSE_MS) {
       // Reused while it runs, and for REUSE_MS after its end: a slow check is not run twice.
       const last = { at: Infinity, result: this.checkNow() };
-      void last.result.catch(() => undefined).finally(() => (last.at = Date.now()));
+      void last.result.then(
+        (result) => {
+          last.at = Date.now();
+          this.healthy = { until: last.at + REUSE_MS, body: JSON.stringify(result) };
+        },
+        () => {
+          last.at = Date.now();
+          this.healthy = undefined;
+        },
+      );
       this.last = last;
     }
     return this.last.result;
+  }
+
+  /**
+   * Answers GET /health from Fastify's first hook while the last check is healthy and under
+   * REUSE_MS old: the same answer as the route's, without Nest's guards, pipes and interceptors
+   * (a flood of /health costs about a third less, and holds the polls behind it less). Anything
+   * else (a check due, a check that failed) goes to the route.
+   */
+  answerFromLastCheck(fastify: FastifyInstance): void {
+    fastify.addHook('onRequest', (request, reply, done) => {
+      const healthy = this.healthy;
+      if (
+        request.method !== 'GET' ||
+        request.url !== '/health' ||
+        !healthy ||
+        Date.now() >= healthy.until
+      ) {
+        done();
+        return;
+      }
+      void reply
+        .header('cache-control', NO_CACHE)
+        .type('application/json; charset=utf-8')
+        .send(healthy.body);
+    });
   }
 
   private async checkNow(): Promise<HealthCheckResult> {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ERROR_CODES } from '../../src/error-codes';
-import { call, startApp, TestApp } from '../support/harness';
+import { Answer, call, startApp, TestApp } from '../support/harness';
 
 /** The linter's configuration: its recommended rules, and why one of them is off. */
 const REDOCLY_CONFIG = join(__dirname, '..', '..', 'redocly.yaml');
@@ -181,5 +181,25 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       redis: { status: 'up' },
       chromium: { status: 'up' },
     });
+  });
+
+  it('answers /health from the last check within a second exactly as the route does', async () => {
+    // The first after a second is checked by the route; the next ones get its answer again.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const checked = await call(test, 'GET', '/health');
+    const again = await call(test, 'GET', '/health');
+    const headers = (answer: Answer) => {
+      const kept: Array<[string, string]> = [];
+      answer.headers.forEach((value, name) => {
+        if (!['date', 'x-request-id', 'keep-alive', 'connection'].includes(name)) {
+          kept.push([name, value]);
+        }
+      });
+      return kept.sort();
+    };
+    expect(again.status).toBe(checked.status);
+    expect(again.body).toEqual(checked.body);
+    expect(headers(again)).toEqual(headers(checked));
+    expect(again.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
   });
 });
