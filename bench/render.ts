@@ -1,7 +1,8 @@
 /**
  * PDF render benchmark: our PdfRenderer against bare Puppeteer on the same HTML, in the same run,
- * for Latin-only reports and reports whose names are in ten scripts. Measures, never passes or
- * fails. Run: npx ts-node --transpile-only bench/render.ts [50,1000,10000] [latin,mixed]
+ * for Latin-only reports, reports whose names are in ten scripts and reports of Chinese, Japanese
+ * and Korean names only. Measures, never passes or fails.
+ * Run: npx ts-node --transpile-only bench/render.ts [50,1000,10000] [latin,mixed,cjk]
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,11 +11,15 @@ import puppeteer, { Browser, Page } from 'puppeteer';
 import { Environment } from '../src/config/environment';
 import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
+import { CjkFonts, cjkFonts } from '../src/reports/rendering/cjk-fonts';
 import { memorySink } from '../src/reports/rendering/pdf-join';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
 
-/** Latin-only names, or names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and emoji. */
-export type Scripts = 'latin' | 'mixed';
+/**
+ * Latin-only names; names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and
+ * emoji; or Chinese, Japanese and Korean names only (a shop in Tokyo, Seoul or Shanghai).
+ */
+export type Scripts = 'latin' | 'mixed' | 'cjk';
 
 export interface RenderBenchResult {
   orders: number;
@@ -56,6 +61,27 @@ const WORLD_NAMES = [
   'דוד כהן',
   'Lucía 😀 Fernández',
 ];
+/** Japanese (kanji and kana), Korean and Chinese names: every row of a CJK report. */
+const CJK_NAMES = [
+  '山田 太郎',
+  '佐藤 花子',
+  'たなか ゆうき',
+  '鈴木 一郎',
+  'スズキ イチロー',
+  '高橋 美咲',
+  '김민준',
+  '이서연',
+  '박지훈',
+  '최수아',
+  '정우진',
+  '王小明',
+  '李娜',
+  '张伟',
+  '刘洋',
+  '陈静',
+  '杨帆',
+  '黄晓明',
+];
 const STATUSES = ['DELIVERED', 'SHIPPED', 'PAID', 'CANCELED', 'REFUNDED'];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
 
@@ -80,11 +106,13 @@ export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'lati
       number: `ORD-4B6D6D-${String(i + 1).padStart(6, '0')}`,
       placedAt: new Date(time),
       customerName:
-        scripts === 'mixed' && i % 2
-          ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
-          : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
-              LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
-            }`,
+        scripts === 'cjk'
+          ? CJK_NAMES[Math.floor(next() * CJK_NAMES.length)]
+          : scripts === 'mixed' && i % 2
+            ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
+            : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
+                LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
+              }`,
       status: STATUSES[Math.floor(next() * STATUSES.length)],
       itemCount: 1 + Math.floor(next() * 12),
       total: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
@@ -99,10 +127,16 @@ export function buildReport(
   rowsPerPage: number,
   rowsPerPart = Infinity,
   scripts: Scripts = 'latin',
+  fonts = CjkFonts.none,
 ): ReportHtmlBuilder {
   const builder = new ReportHtmlBuilder(
     {
-      clientName: scripts === 'mixed' ? 'Sakura Shop 株式会社' : 'Acme Retail Europe GmbH',
+      clientName:
+        scripts === 'latin'
+          ? 'Acme Retail Europe GmbH'
+          : scripts === 'cjk'
+            ? '桜商店 株式会社'
+            : 'Sakura Shop 株式会社',
       startDate: '2021-10-01',
       endDate: '2021-11-01',
       generatedAt: new Date(),
@@ -110,6 +144,7 @@ export function buildReport(
     },
     rowsPerPage,
     ReportHtmlBuilder.partRows(orders, rowsPerPart),
+    fonts,
   );
   const rows = syntheticRows(orders, 42, scripts);
   for (let i = 0; i < rows.length; i += 1000) builder.addRows(rows.slice(i, i + 1000));
@@ -213,12 +248,14 @@ export async function benchRender(
     await barePage.setJavaScriptEnabled(false);
     await ours.ping();
 
-    const variants = (options.scripts ?? ['latin', 'mixed']).flatMap((scripts) =>
+    // As the worker builds them: with the CJK subsets each document carries.
+    const fonts = await cjkFonts();
+    const variants = (options.scripts ?? ['latin', 'mixed', 'cjk']).flatMap((scripts) =>
       sizes.map((orders) => ({ orders, scripts })),
     );
     for (const { orders, scripts } of variants) {
-      const html = buildReport(orders, rowsPerPage, Infinity, scripts).toHtml();
-      const parts = buildReport(orders, rowsPerPage, rowsPerPart, scripts).finish();
+      const html = buildReport(orders, rowsPerPage, Infinity, scripts, fonts).toHtml();
+      const parts = buildReport(orders, rowsPerPage, rowsPerPart, scripts, fonts).finish();
       const runs = orders >= 10000 ? 3 : 5;
       const bareRender = async () => {
         await barePage.setContent(html, { waitUntil: 'load', timeout: 0 });
