@@ -139,7 +139,7 @@ async function load(): Promise<CjkFonts> {
       faces.push({ face, font: new TrueTypeFont(await readFile(found.file), found.index) });
     } catch (error) {
       logger.warn(
-        `Could not read ${face.family}: its names print from the installed font, slower ` +
+        `Could not read ${face.family}: the names it prints come from Noto Sans CJK, slower ` +
           `(${error instanceof Error ? error.message : String(error)})`,
       );
     }

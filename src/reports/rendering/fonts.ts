@@ -75,9 +75,10 @@ export function cjkOrder(language?: CjkLanguage): CjkFace[] {
 
 /**
  * The CSS font stack of a name in `language` (or of none): the Noto fonts; the document's CJK
- * subsets; the installed faces they are cut from, for a document that carries none; Noto Sans
- * CJK for what those lack; emoji; then whatever the system has. Chromium takes each character from
- * the first font that has it.
+ * subsets; Noto Sans CJK for what they lack (and for every CJK character of a document that
+ * carries none); emoji; then whatever the system has. Chromium takes each character from the first
+ * font that has it. The faces the subsets are cut from are left out: a CJK name never costs a
+ * whole face a print, and a Type 3 font in the PDF shows that a subset was missing.
  */
 export function fontStack(language?: CjkLanguage): string {
   const order = cjkOrder(language);
@@ -87,7 +88,6 @@ export function fontStack(language?: CjkLanguage): string {
   return [
     ...noto,
     ...order.map((face) => face.subsetFamily),
-    ...order.map((face) => face.family),
     (order.find((face) => face.language === language) ?? order[0]).notoFamily,
     'Noto Color Emoji',
   ]

@@ -97,7 +97,7 @@ export class ReportHtmlBuilder {
 
   /**
    * `fonts`: the CJK faces each document carries subsets of (cjkFonts()); without them, CJK names
-   * print from the installed fonts, slower.
+   * print from Noto Sans CJK, slower, as Type 3 fonts.
    */
   constructor(
     private readonly header: ReportHeader,
