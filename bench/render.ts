@@ -61,29 +61,73 @@ const WORLD_NAMES = [
   'דוד כהן',
   'Lucía 😀 Fernández',
 ];
-/** Japanese (kanji and kana), Korean and Chinese names: every row of a CJK report. */
-const CJK_NAMES = [
-  '山田 太郎',
-  '佐藤 花子',
-  'たなか ゆうき',
-  '鈴木 一郎',
-  'スズキ イチロー',
-  '高橋 美咲',
-  '김민준',
-  '이서연',
-  '박지훈',
-  '최수아',
-  '정우진',
-  '王小明',
-  '李娜',
-  '张伟',
-  '刘洋',
-  '陈静',
-  '杨帆',
-  '黄晓明',
+/**
+ * Family and given names, Japanese (kanji, and kana), Korean and Chinese: every row of a CJK
+ * report takes one of each from one language, about 250 characters in all.
+ */
+const CJK_NAMES: Array<[string[], string[]]> = [
+  [
+    [
+      '佐藤',
+      '鈴木',
+      '高橋',
+      '田中',
+      '伊藤',
+      '渡辺',
+      '山本',
+      '中村',
+      '小林',
+      '加藤',
+      '吉田',
+      '山田',
+    ],
+    [
+      '太郎',
+      '花子',
+      '一郎',
+      '美咲',
+      '大翔',
+      '陽菜',
+      '蓮',
+      '結衣',
+      'ゆうき',
+      'さくら',
+      'ケンジ',
+      '翔太',
+    ],
+  ],
+  [
+    ['김', '이', '박', '최', '정', '강', '조', '윤', '장', '임', '한', '오'],
+    [
+      '민준',
+      '서연',
+      '지훈',
+      '수아',
+      '우진',
+      '하은',
+      '도윤',
+      '지아',
+      '예준',
+      '서윤',
+      '시우',
+      '하린',
+    ],
+  ],
+  [
+    ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙'],
+    ['伟', '芳', '娜', '秀英', '敏', '静', '丽', '强', '磊', '军', '洋', '晓明'],
+  ],
 ];
 const STATUSES = ['DELIVERED', 'SHIPPED', 'PAID', 'CANCELED', 'REFUNDED'];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
+
+function cjkName(next: () => number): string {
+  const [families, givens] = CJK_NAMES[Math.floor(next() * CJK_NAMES.length)];
+  const family = families[Math.floor(next() * families.length)];
+  const given = givens[Math.floor(next() * givens.length)];
+  // Japanese names here with a space between, Chinese and Korean ones without.
+  return families === CJK_NAMES[0][0] ? `${family} ${given}` : family + given;
+}
 
 /**
  * Deterministic synthetic orders across October 2021, in placed_at order, numbered as the seed
@@ -107,7 +151,7 @@ export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'lati
       placedAt: new Date(time),
       customerName:
         scripts === 'cjk'
-          ? CJK_NAMES[Math.floor(next() * CJK_NAMES.length)]
+          ? cjkName(next)
           : scripts === 'mixed' && i % 2
             ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
             : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
@@ -321,12 +365,15 @@ export async function benchRender(
 
 /**
  * Bare Puppeteer's report rate: `count` copies of an `orders`-order report printed on `pages` warm
- * pages at once, as many as a worker has. What end-to-end throughput is compared with.
+ * pages at once, as many as a worker has. What end-to-end throughput is compared with; `scripts`
+ * as the names of the reports it is compared with (the seed's are mostly Latin, a tenth of them
+ * international, CJK included).
  */
 export async function bareRenderRate(
   orders = 50,
   pages = Number(process.env.RENDER_CONCURRENCY ?? 2),
   count = 100,
+  scripts: Scripts = 'latin',
 ): Promise<{ orders: number; pages: number; reportsPerMinute: number }> {
   const browser = await puppeteer.launch({
     executablePath: process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium',
@@ -335,7 +382,13 @@ export async function bareRenderRate(
     args: CHROMIUM_ARGS,
   });
   try {
-    const html = buildReport(orders, DEFAULTS.RENDER_ROWS_PER_PAGE).toHtml();
+    const html = buildReport(
+      orders,
+      DEFAULTS.RENDER_ROWS_PER_PAGE,
+      Infinity,
+      scripts,
+      await cjkFonts(),
+    ).toHtml();
     const tabs = await Promise.all(Array.from({ length: pages }, () => browser.newPage()));
     const print = async (page: Page) => {
       await page.setContent(html, { waitUntil: 'load' });
