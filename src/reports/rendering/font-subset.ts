@@ -1,8 +1,8 @@
 /**
  * TrueType subsets built in the process: a font of only the glyphs a document prints, small enough
  * to travel in its HTML as a data: URL. Chromium's cost of printing a font grows with the size of
- * the font file (measured: a 19 MB Noto Sans CJK face cost ~85 ms and ~27,000 page faults a print,
- * a 4-6 MB TrueType face 30-50 ms, a subset of a few dozen glyphs nothing measurable).
+ * the font file (measured: a 19 MB Noto Sans CJK face cost ~25,000 page faults and ~100 ms of CPU a
+ * print, a 4-6 MB TrueType face 30-50 ms, a subset of the names' glyphs ~1,000 faults).
  *
  * Reads a TrueType font (glyf outlines; a face of a .ttc collection too) once, then writes
  * standalone fonts that a browser accepts: cmap, glyf, loca, hmtx, head, hhea, maxp, OS/2, name,
