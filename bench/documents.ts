@@ -9,6 +9,7 @@ import { renderConfig, secretsConfig } from '../src/config/configuration';
 import { NewOrder } from '../src/orders/order.entity';
 import { OrderStatus } from '../src/orders/order-status';
 import { OrdersRepository, PeriodOrder } from '../src/orders/orders.repository';
+import { cjkFonts } from '../src/reports/rendering/cjk-fonts';
 import { ReportHtmlBuilder } from '../src/reports/rendering/report-html';
 import { Scripts, syntheticRows } from './render';
 
@@ -16,6 +17,7 @@ import { Scripts, syntheticRows } from './render';
 export const CLIENT_NAMES: Record<Scripts, string> = {
   latin: 'Acme Retail Europe GmbH',
   mixed: 'Sakura Shop 株式会社',
+  cjk: '桜商店 株式会社',
 };
 
 /**
@@ -97,6 +99,7 @@ export async function workerDocument(dataSource: DataSource, reportId: string): 
     },
     rowsPerPage,
     ReportHtmlBuilder.partRows(rows.length, rowsPerPart),
+    await cjkFonts(),
   );
   builder.addRows(rows);
   return [...builder.takeReady(), ...builder.finish()].map((part) => part.html);

@@ -1,7 +1,8 @@
 /**
  * PDF render benchmark: our PdfRenderer against bare Puppeteer on the same HTML, in the same run,
- * for Latin-only reports and reports whose names are in ten scripts. Measures, never passes or
- * fails. Run: npx ts-node --transpile-only bench/render.ts [50,1000,10000] [latin,mixed]
+ * for Latin-only reports, reports whose names are in ten scripts and reports of Chinese, Japanese
+ * and Korean names only. Measures, never passes or fails.
+ * Run: npx ts-node --transpile-only bench/render.ts [50,1000,10000] [latin,mixed,cjk]
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,11 +11,15 @@ import puppeteer, { Browser, Page } from 'puppeteer';
 import { Environment } from '../src/config/environment';
 import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
+import { CjkFonts, cjkFonts } from '../src/reports/rendering/cjk-fonts';
 import { memorySink } from '../src/reports/rendering/pdf-join';
 import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
 
-/** Latin-only names, or names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and emoji. */
-export type Scripts = 'latin' | 'mixed';
+/**
+ * Latin-only names; names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and
+ * emoji; or Chinese, Japanese and Korean names only (a shop in Tokyo, Seoul or Shanghai).
+ */
+export type Scripts = 'latin' | 'mixed' | 'cjk';
 
 export interface RenderBenchResult {
   orders: number;
@@ -56,8 +61,73 @@ const WORLD_NAMES = [
   'דוד כהן',
   'Lucía 😀 Fernández',
 ];
+/**
+ * Family and given names, Japanese (kanji, and kana), Korean and Chinese: every row of a CJK
+ * report takes one of each from one language, about 250 characters in all.
+ */
+const CJK_NAMES: Array<[string[], string[]]> = [
+  [
+    [
+      '佐藤',
+      '鈴木',
+      '高橋',
+      '田中',
+      '伊藤',
+      '渡辺',
+      '山本',
+      '中村',
+      '小林',
+      '加藤',
+      '吉田',
+      '山田',
+    ],
+    [
+      '太郎',
+      '花子',
+      '一郎',
+      '美咲',
+      '大翔',
+      '陽菜',
+      '蓮',
+      '結衣',
+      'ゆうき',
+      'さくら',
+      'ケンジ',
+      '翔太',
+    ],
+  ],
+  [
+    ['김', '이', '박', '최', '정', '강', '조', '윤', '장', '임', '한', '오'],
+    [
+      '민준',
+      '서연',
+      '지훈',
+      '수아',
+      '우진',
+      '하은',
+      '도윤',
+      '지아',
+      '예준',
+      '서윤',
+      '시우',
+      '하린',
+    ],
+  ],
+  [
+    ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙'],
+    ['伟', '芳', '娜', '秀英', '敏', '静', '丽', '强', '磊', '军', '洋', '晓明'],
+  ],
+];
 const STATUSES = ['DELIVERED', 'SHIPPED', 'PAID', 'CANCELED', 'REFUNDED'];
 const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP'];
+
+function cjkName(next: () => number): string {
+  const [families, givens] = CJK_NAMES[Math.floor(next() * CJK_NAMES.length)];
+  const family = families[Math.floor(next() * families.length)];
+  const given = givens[Math.floor(next() * givens.length)];
+  // Japanese names here with a space between, Chinese and Korean ones without.
+  return families === CJK_NAMES[0][0] ? `${family} ${given}` : family + given;
+}
 
 /**
  * Deterministic synthetic orders across October 2021, in placed_at order, numbered as the seed
@@ -80,11 +150,13 @@ export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'lati
       number: `ORD-4B6D6D-${String(i + 1).padStart(6, '0')}`,
       placedAt: new Date(time),
       customerName:
-        scripts === 'mixed' && i % 2
-          ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
-          : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
-              LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
-            }`,
+        scripts === 'cjk'
+          ? cjkName(next)
+          : scripts === 'mixed' && i % 2
+            ? WORLD_NAMES[Math.floor(next() * WORLD_NAMES.length)]
+            : `${FIRST_NAMES[Math.floor(next() * FIRST_NAMES.length)]} ${
+                LAST_NAMES[Math.floor(next() * LAST_NAMES.length)]
+              }`,
       status: STATUSES[Math.floor(next() * STATUSES.length)],
       itemCount: 1 + Math.floor(next() * 12),
       total: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
@@ -99,10 +171,16 @@ export function buildReport(
   rowsPerPage: number,
   rowsPerPart = Infinity,
   scripts: Scripts = 'latin',
+  fonts = CjkFonts.none,
 ): ReportHtmlBuilder {
   const builder = new ReportHtmlBuilder(
     {
-      clientName: scripts === 'mixed' ? 'Sakura Shop 株式会社' : 'Acme Retail Europe GmbH',
+      clientName:
+        scripts === 'latin'
+          ? 'Acme Retail Europe GmbH'
+          : scripts === 'cjk'
+            ? '桜商店 株式会社'
+            : 'Sakura Shop 株式会社',
       startDate: '2021-10-01',
       endDate: '2021-11-01',
       generatedAt: new Date(),
@@ -110,6 +188,7 @@ export function buildReport(
     },
     rowsPerPage,
     ReportHtmlBuilder.partRows(orders, rowsPerPart),
+    fonts,
   );
   const rows = syntheticRows(orders, 42, scripts);
   for (let i = 0; i < rows.length; i += 1000) builder.addRows(rows.slice(i, i + 1000));
@@ -213,12 +292,14 @@ export async function benchRender(
     await barePage.setJavaScriptEnabled(false);
     await ours.ping();
 
-    const variants = (options.scripts ?? ['latin', 'mixed']).flatMap((scripts) =>
+    // As the worker builds them: with the CJK subsets each document carries.
+    const fonts = await cjkFonts();
+    const variants = (options.scripts ?? ['latin', 'mixed', 'cjk']).flatMap((scripts) =>
       sizes.map((orders) => ({ orders, scripts })),
     );
     for (const { orders, scripts } of variants) {
-      const html = buildReport(orders, rowsPerPage, Infinity, scripts).toHtml();
-      const parts = buildReport(orders, rowsPerPage, rowsPerPart, scripts).finish();
+      const html = buildReport(orders, rowsPerPage, Infinity, scripts, fonts).toHtml();
+      const parts = buildReport(orders, rowsPerPage, rowsPerPart, scripts, fonts).finish();
       const runs = orders >= 10000 ? 3 : 5;
       const bareRender = async () => {
         await barePage.setContent(html, { waitUntil: 'load', timeout: 0 });
@@ -284,12 +365,15 @@ export async function benchRender(
 
 /**
  * Bare Puppeteer's report rate: `count` copies of an `orders`-order report printed on `pages` warm
- * pages at once, as many as a worker has. What end-to-end throughput is compared with.
+ * pages at once, as many as a worker has. What end-to-end throughput is compared with; `scripts`
+ * as the names of the reports it is compared with (the seed's are mostly Latin, a tenth of them
+ * international, CJK included).
  */
 export async function bareRenderRate(
   orders = 50,
   pages = Number(process.env.RENDER_CONCURRENCY ?? 2),
   count = 100,
+  scripts: Scripts = 'latin',
 ): Promise<{ orders: number; pages: number; reportsPerMinute: number }> {
   const browser = await puppeteer.launch({
     executablePath: process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium',
@@ -298,7 +382,13 @@ export async function bareRenderRate(
     args: CHROMIUM_ARGS,
   });
   try {
-    const html = buildReport(orders, DEFAULTS.RENDER_ROWS_PER_PAGE).toHtml();
+    const html = buildReport(
+      orders,
+      DEFAULTS.RENDER_ROWS_PER_PAGE,
+      Infinity,
+      scripts,
+      await cjkFonts(),
+    ).toHtml();
     const tabs = await Promise.all(Array.from({ length: pages }, () => browser.newPage()));
     const print = async (page: Page) => {
       await page.setContent(html, { waitUntil: 'load' });

@@ -32,12 +32,19 @@ import {
   waitForHttp,
 } from './harness';
 import { benchRecycle, recycleTableRows } from './recycle';
-import { benchRender, RenderBenchResult, treeRssMb } from './render';
+import { benchRender, RenderBenchResult, Scripts, treeRssMb } from './render';
 
 /**
  * Steps left out of a trial run: BENCH_SKIP=render,recycle,big (the render step, the recycling
  * step, and the 10,000- and 100,000-order reports), to try the other steps in minutes.
  */
+/** How the table names the names a report prints. */
+const SCRIPT_LABELS: Record<Scripts, string> = {
+  latin: 'Latin',
+  mixed: 'ten scripts',
+  cjk: 'Chinese, Japanese, Korean',
+};
+
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 
 /** The V8 heap a worker gets for the bounded-memory run. */
@@ -248,7 +255,7 @@ function summaryTable(results: Record<string, any>): string {
     '| --- | --- | --- | --- |',
     ...(render ?? []).map(
       (r: RenderBenchResult) =>
-        `| render ${r.orders.toLocaleString('en')} orders, ${r.scripts === 'mixed' ? 'ten scripts' : 'Latin'} ` +
+        `| render ${r.orders.toLocaleString('en')} orders, ${SCRIPT_LABELS[r.scripts]} ` +
         `(ms; PDF KB, pages per 1,000) | ${r.oursMs}; ${Math.round(r.pdfBytes / 1024)}, ${r.pagesPer1000} | ` +
         `${r.bareMs}; ${Math.round(r.barePdfBytes / 1024)} (Puppeteer, one document, one page) | ${r.ratio} |`,
     ),

@@ -85,10 +85,10 @@ export PUPPETEER_EXECUTABLE_PATH="$CHROMIUM"
 
 # --- b2. Fonts and PDF tools ----------------------------------------------------------------------
 # The report's fonts: Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari and Thai (fonts-noto-core),
-# Chinese, Japanese and Korean (fonts-noto-cjk), emoji (fonts-noto-color-emoji); without them
-# Chromium prints empty boxes. poppler-utils (pdftotext, pdffonts, pdftoppm) is what the e2e specs
-# read the PDFs with.
-FONT_PACKAGES="fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji"
+# Japanese, Chinese and Korean in TrueType (fonts-ipafont-gothic, fonts-wqy-microhei, fonts-nanum),
+# the rarer ideographs (fonts-noto-cjk), emoji (fonts-noto-color-emoji); without them Chromium prints
+# empty boxes. poppler-utils (pdftotext, pdffonts, pdftoppm) is what the e2e specs read the PDFs with.
+FONT_PACKAGES="fonts-noto-core fonts-ipafont-gothic fonts-wqy-microhei fonts-nanum fonts-noto-cjk fonts-noto-color-emoji"
 missing_packages() {
   local p
   for p in "$@"; do
@@ -105,7 +105,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   fi
   say "fonts: $FONT_PACKAGES and poppler-utils installed"
 else
-  say "warning: not a Debian system; install the Noto fonts (Latin, CJK, emoji) and poppler's pdftotext yourself"
+  say "warning: not a Debian system; install the Noto fonts (Latin, CJK, emoji), IPAGothic, WenQuanYi Micro Hei, NanumGothic and poppler's pdftotext yourself"
 fi
 
 # --- c. Postgres ----------------------------------------------------------------------------------

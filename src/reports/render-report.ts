@@ -11,6 +11,7 @@ import { ReportSettlement } from './report-settlement';
 import { ReportErrorCode } from './reports.exceptions';
 import { ClaimedReport } from './report.entity';
 import { ReportsRepository } from './reports.repository';
+import { cjkFonts } from './rendering/cjk-fonts';
 import { PdfRenderer } from './rendering/pdf-renderer.service';
 import { RenderError } from './rendering/render-error';
 import { ReportHtmlBuilder } from './rendering/report-html';
@@ -85,9 +86,10 @@ export class RenderReport {
 
   private async print(report: ClaimedReport): Promise<void> {
     const started = Date.now();
-    const [orders, clientName] = await Promise.all([
+    const [orders, clientName, fonts] = await Promise.all([
       this.orders.open(report),
       this.clients.name(report.clientId),
+      cjkFonts(),
     ]);
     if (orders.count > this.config.maxOrders) {
       throw new PermanentFailure(
@@ -105,6 +107,7 @@ export class RenderReport {
       },
       this.render.rowsPerPage,
       ReportHtmlBuilder.partRows(orders.count, this.render.rowsPerPart),
+      fonts,
     );
     const partCount = Math.max(1, Math.ceil(orders.count / builder.partRows));
     // This claim writes its own chunks: a stalled job taken again meanwhile writes others.

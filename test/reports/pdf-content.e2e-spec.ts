@@ -1,3 +1,4 @@
+import { decodePDFRawStream, PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import { ClientsRepository } from '../../src/clients/clients.repository';
 import { NewOrder } from '../../src/orders/order.entity';
 import { generateOrders } from '../../src/orders/order-seed';
@@ -31,6 +32,47 @@ const NUMBERS = [
   'AMZ-113-7654321-1234567',
   'ORD_2021_10_31_235959',
 ];
+
+const CJK = /[\p{Script=Han}\p{Script=Hangul}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+/**
+ * The characters each font of the PDF draws, from its ToUnicode map (what pdftotext reads): the
+ * font's name without its subset tag, or "Type 3" for a Type 3 font (Skia names none).
+ */
+async function textByFont(pdf: Buffer): Promise<Map<string, string>> {
+  const document = await PDFDocument.load(pdf);
+  const found = new Map<string, string>();
+  const utf16 = (hex: string) => Buffer.from(hex, 'hex').swap16().toString('utf16le');
+  for (const [, object] of document.context.enumerateIndirectObjects()) {
+    if (!(object instanceof PDFDict)) continue;
+    const subtype = object.get(PDFName.of('Subtype'))?.toString();
+    if (subtype !== '/Type0' && subtype !== '/Type3') continue;
+    const name =
+      subtype === '/Type3'
+        ? 'Type 3'
+        : String(object.get(PDFName.of('BaseFont'))).replace(/^\/([A-Z]{6}\+)?/, '');
+    const map = object.lookup(PDFName.of('ToUnicode'));
+    let text = found.get(name) ?? '';
+    if (map instanceof PDFRawStream) {
+      const cmap = Buffer.from(decodePDFRawStream(map).decode()).toString('latin1');
+      for (const [, body] of cmap.matchAll(/beginbfchar([\s\S]*?)endbfchar/g)) {
+        for (const [, to] of body.matchAll(/<[0-9A-F]+>\s*<([0-9A-F]+)>/gi)) text += utf16(to);
+      }
+      for (const [, body] of cmap.matchAll(/beginbfrange([\s\S]*?)endbfrange/g)) {
+        for (const [, lo, hi, to] of body.matchAll(
+          /<([0-9A-F]+)>\s*<([0-9A-F]+)>\s*<([0-9A-F]+)>/gi,
+        )) {
+          const first = utf16(to).codePointAt(0)!;
+          for (let i = 0; i <= parseInt(hi, 16) - parseInt(lo, 16); i += 1) {
+            text += String.fromCodePoint(first + i);
+          }
+        }
+      }
+    }
+    found.set(name, text);
+  }
+  return found;
+}
 
 function newOrder(
   number: string,
@@ -78,6 +120,8 @@ describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (rea
       pdf = await reportOf('Sakura Shop 株式会社', [
         ...NAMES.map((name, i) => newOrder(NUMBERS[i], name, i + 1)),
         newOrder('JPY-1', 'Yuki Tanaka', 20, { currency: 'JPY', total: '2500.00' }),
+        // Simplified ideographs: Chinese forms.
+        newOrder('CNY-1', '张伟', 21),
       ]);
     });
 
@@ -91,7 +135,7 @@ describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (rea
     it('gives every name and the client name back from pdftotext exactly', async () => {
       const text = await pdftotext(pdf);
 
-      for (const name of [...NAMES, 'Sakura Shop 株式会社']) expect(text).toContain(name);
+      for (const name of [...NAMES, '张伟', 'Sakura Shop 株式会社']) expect(text).toContain(name);
     });
 
     it('gives every order number back whole', async () => {
@@ -108,12 +152,34 @@ describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (rea
       expect(text).not.toContain('2,500.00 JPY');
     });
 
-    it('embeds every font, the Type 3 ones (CJK, emoji) and the page numbers’ included', async () => {
+    it('embeds every font, the Type 3 ones (emoji) and the page numbers’ included', async () => {
       const fonts = await pdffonts(pdf);
 
       expect(fonts.filter((font) => !font.embedded)).toEqual([]);
       expect(fonts.some((font) => font.type === 'Type 3')).toBe(true);
       expect(fonts.map((font) => font.name)).toContain('PAGENO+NotoSans-Regular');
+    });
+
+    it('prints CJK from TrueType subsets, each name in its language’s face: no Type 3 font', async () => {
+      const fonts = await pdffonts(pdf);
+      const byFont = await textByFont(pdf);
+      const cjkFonts = fonts.filter((font) =>
+        /IPAGothic|WenQuanYiMicroHei|NanumGothic/.test(font.name),
+      );
+
+      expect(cjkFonts.length).toBeGreaterThanOrEqual(3);
+      for (const font of cjkFonts) {
+        expect(font.type).toBe('CID TrueType');
+        expect(font.name).toMatch(/^[A-Z]{6}\+/); // a subset
+      }
+      // Japanese forms for ideographs that do not tell their language, Korean for Hangul,
+      // Chinese for a name with simplified ideographs.
+      expect([...byFont.get('IPAGothic')!].sort()).toEqual([...'株式会社山田太郎王小明'].sort());
+      expect([...byFont.get('NanumGothic')!].sort()).toEqual([...'김민준'].sort());
+      expect([...byFont.get('WenQuanYiMicroHei')!].sort()).toEqual([...'张伟'].sort());
+      // The Type 3 fonts draw the emoji, and no CJK character.
+      expect(byFont.get('Type 3')).toContain('😀');
+      expect(byFont.get('Type 3')).not.toMatch(CJK);
     });
 
     it('gives title, author, subject (client and period with its zone) and language', async () => {

@@ -1,4 +1,11 @@
-import { missingFonts, regularFontFile, REPORT_FONTS, warnOfMissingFonts } from './fonts';
+import {
+  fontStack,
+  missingFonts,
+  regularFontFace,
+  regularFontFile,
+  REPORT_FONTS,
+  warnOfMissingFonts,
+} from './fonts';
 
 const allBut =
   (...absent: string[]) =>
@@ -20,18 +27,25 @@ describe('report fonts', () => {
       expect(scripts).toContain(script);
     }
     expect(new Set(REPORT_FONTS.map((font) => font.debianPackage))).toEqual(
-      new Set(['fonts-noto-core', 'fonts-noto-cjk', 'fonts-noto-color-emoji']),
+      new Set([
+        'fonts-noto-core',
+        'fonts-ipafont-gothic',
+        'fonts-wqy-microhei',
+        'fonts-nanum',
+        'fonts-noto-cjk',
+        'fonts-noto-color-emoji',
+      ]),
     );
   });
 
   it('warns once, naming the missing families and the packages to install', async () => {
     const log = logger();
-    await warnOfMissingFonts(log, allBut('Noto Sans CJK JP', 'Noto Color Emoji'));
+    await warnOfMissingFonts(log, allBut('NanumGothic', 'Noto Color Emoji'));
 
     expect(log.warnings).toHaveLength(1);
-    expect(log.warnings[0]).toContain('Noto Sans CJK JP (Chinese, Japanese, Korean)');
+    expect(log.warnings[0]).toContain('NanumGothic (Korean)');
     expect(log.warnings[0]).toContain('Noto Color Emoji (emoji)');
-    expect(log.warnings[0]).toContain('apt-get install -y fonts-noto-cjk fonts-noto-color-emoji');
+    expect(log.warnings[0]).toContain('apt-get install -y fonts-nanum fonts-noto-color-emoji');
   });
 
   it('names a package once however many of its families are missing', async () => {
@@ -53,7 +67,10 @@ describe('report fonts', () => {
 
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toContain('spawn fc-list ENOENT');
-    expect(log.warnings[0]).toContain('fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji');
+    expect(log.warnings[0]).toContain(
+      'fonts-noto-core fonts-ipafont-gothic fonts-wqy-microhei fonts-nanum fonts-noto-cjk ' +
+        'fonts-noto-color-emoji',
+    );
   });
 
   // The machine's own fonts, which scripts/setup.sh installs.
@@ -61,5 +78,37 @@ describe('report fonts', () => {
     expect(await missingFonts()).toEqual([]);
     expect(await regularFontFile('Noto Sans')).toMatch(/NotoSans-Regular\.ttf$/);
     expect(await regularFontFile('No Such Family')).toBeUndefined();
+  });
+
+  it('finds a face inside a collection, with its index', async () => {
+    expect(await regularFontFace('WenQuanYi Micro Hei')).toEqual({
+      file: expect.stringMatching(/wqy-microhei\.ttc$/),
+      index: 0,
+    });
+    // A collection is no file pdf-lib can embed.
+    expect(await regularFontFile('WenQuanYi Micro Hei')).toBeUndefined();
+    expect(await regularFontFace('No Such Family')).toBeUndefined();
+  });
+
+  it('puts a name’s own CJK subsets first, then Noto Sans CJK, never the faces they are cut from', () => {
+    const families = (stack: string) => stack.split(', ').map((family) => family.replace(/"/g, ''));
+    const cjk = (stack: string) =>
+      families(stack).filter((family) => /CJK|IPA|WenQuanYi|Nanum/.test(family));
+
+    expect(cjk(fontStack())).toEqual([
+      'Report CJK JP',
+      'Report CJK SC',
+      'Report CJK KR',
+      'Noto Sans CJK JP',
+    ]);
+    expect(cjk(fontStack('ko'))).toEqual([
+      'Report CJK KR',
+      'Report CJK JP',
+      'Report CJK SC',
+      'Noto Sans CJK KR',
+    ]);
+    expect(cjk(fontStack('zh'))[0]).toBe('Report CJK SC');
+    expect(families(fontStack('zh')).slice(0, 5)).toEqual(families(fontStack()).slice(0, 5));
+    expect(families(fontStack()).slice(-2)).toEqual(['Noto Color Emoji', 'sans-serif']);
   });
 });

@@ -27,6 +27,14 @@ export function escapeHtml(value: string): string {
   );
 }
 
+/**
+ * A name (escaped HTML) isolated in <bdi>, so that a right-to-left one keeps its direction, and
+ * marked with its language when known: Chromium then takes the CJK forms of that language.
+ */
+export function bdi(html: string, language?: string): string {
+  return language ? `<bdi lang="${language}">${html}</bdi>` : `<bdi>${html}</bdi>`;
+}
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number): string => String(n).padStart(2, '0');
 

@@ -1,3 +1,4 @@
+import { CjkFonts, cjkFonts } from './cjk-fonts';
 import { REPORT_FONTS } from './fonts';
 import {
   PART_MAX_HTML_CHARS,
@@ -169,7 +170,9 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('names every Noto font in its stack and never breaks inside a word of the one-line cells', () => {
-    for (const { family } of REPORT_FONTS) expect(STYLE).toContain(`"${family}"`);
+    for (const { family } of REPORT_FONTS.filter((font) => font.family.startsWith('Noto'))) {
+      expect(STYLE).toContain(`"${family}"`);
+    }
     expect(STYLE).not.toContain('anywhere');
     expect(STYLE).not.toContain('break-all');
     expect(STYLE).toMatch(/\.orders \.row > span \{[^}]*white-space: nowrap/);
@@ -366,5 +369,65 @@ describe('ReportHtmlBuilder', () => {
     const html = printed(rows(3));
 
     expect(html).not.toMatch(/<script|<link|@import|url\(|https?:\/\//i);
+  });
+});
+
+describe('Chinese, Japanese and Korean names', () => {
+  let fonts: CjkFonts;
+  beforeAll(async () => {
+    fonts = await cjkFonts(); // the faces scripts/setup.sh installs
+  });
+
+  /** The @font-face families of a document, in order. */
+  const subsets = (html: string) =>
+    [...html.matchAll(/@font-face\{font-family:"([^"]+)";src:url\(data:font\/ttf;base64,/g)].map(
+      (match) => match[1],
+    );
+
+  it('marks each name with its language where its script tells, and carries the subsets it prints from', () => {
+    const builder = new ReportHtmlBuilder(
+      { ...header, clientName: 'Sakura Shop 株式会社' },
+      60,
+      Infinity,
+      fonts,
+    );
+    builder.addRows(
+      ['김민준', 'たなか ゆうき', '张伟', '山田 太郎', 'Jane Doe'].map((customerName) =>
+        row({ customerName }),
+      ),
+    );
+    const html = builder.toHtml();
+
+    expect(html).toContain('<bdi lang="ko">김민준</bdi>');
+    expect(html).toContain('<bdi lang="ja">たなか ゆうき</bdi>');
+    expect(html).toContain('<bdi lang="zh">张伟</bdi>');
+    expect(html).toContain('<bdi>山田 太郎</bdi>');
+    expect(html).toContain('<bdi>Jane Doe</bdi>');
+    expect(html).toContain('<dd><bdi>Sakura Shop 株式会社</bdi></dd>');
+    expect(subsets(html)).toEqual(['Report CJK JP', 'Report CJK SC', 'Report CJK KR']);
+    // setContent writes every document into the same one, which keeps each one's policy.
+    expect(html).toMatch(/Content-Security-Policy" content="[^"]*font-src data:/);
+    expect(STYLE).toMatch(
+      /:lang\(ko\) \{ font-family: "Noto Sans", [^;]*"Noto Sans Thai", "Report CJK KR",/,
+    );
+    expect(STYLE).toMatch(/:lang\(zh\) \{ font-family: [^;]*"Noto Sans Thai", "Report CJK SC",/);
+  });
+
+  it('gives each part the subsets of its own names, part 0 those of the client too', () => {
+    const builder = new ReportHtmlBuilder({ ...header, clientName: '桜商店' }, 60, 100, fonts);
+    builder.addRows(rows(100).map((r) => ({ ...r, customerName: '김민준' })));
+    builder.addRows(rows(100).map((r) => ({ ...r, customerName: 'Jane Doe' })));
+    const parts = builder.finish().sort((a, b) => a.index - b.index);
+
+    expect(parts).toHaveLength(2);
+    expect(subsets(parts[0].html)).toEqual(['Report CJK JP', 'Report CJK KR']);
+    expect(subsets(parts[1].html)).toEqual([]);
+  });
+
+  it('carries no subset without the faces: the names print from Noto Sans CJK', () => {
+    const html = printed([row({ customerName: '김민준' })]);
+
+    expect(subsets(html)).toEqual([]);
+    expect(html).toContain('<bdi lang="ko">김민준</bdi>');
   });
 });

@@ -2,8 +2,10 @@
 import { currencyDigits, displayDecimal, parseDecimal } from '../../common/money';
 import { CUSTOMER_NAME_MAX_LENGTH } from '../../orders/order-limits';
 import type { PeriodOrder } from '../../orders/orders.repository';
+import { CjkFonts, CjkText } from './cjk-fonts';
 import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
-import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
+import type { CjkLanguage } from './fonts';
+import { bdi, escapeHtml, formatPeriod, minuteFormatter } from './report-format';
 import { blockHeight, SUMMARY_LINES } from './report-layout';
 import { STYLE } from './report-style';
 import { Cells, OrderTable, Row, Widths } from './report-table';
@@ -98,6 +100,9 @@ export class ReportHtmlBuilder {
   private pages: string[] = [];
   private pagesRows = 0;
   private pagesChars = 0;
+  /** The characters of the part being filled that its CJK subsets hold, then part 0's. */
+  private pagesText = new CjkText();
+  private firstPartText?: CjkText;
   private pageCount = 0;
   /** Part 0's blocks, kept until the summary is known. */
   private firstPart?: string[];
@@ -108,16 +113,22 @@ export class ReportHtmlBuilder {
   private pendingRows: Row[] = [];
   private pendingWidths: Widths;
   private pendingHeight = 0;
+  private pendingText = new CjkText();
   private readonly totals = new Map<string, bigint>();
   private count = 0;
   private readonly table: OrderTable;
   private readonly timeZone: string;
   private readonly formatMinute: (date: Date) => string;
 
+  /**
+   * `fonts`: the CJK faces each document carries subsets of (cjkFonts()); without them, CJK names
+   * print from Noto Sans CJK, slower, as Type 3 fonts.
+   */
   constructor(
     private readonly header: ReportHeader,
     private readonly rowsPerPage: number,
     readonly partRows = Infinity,
+    private readonly fonts = CjkFonts.none,
   ) {
     if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1) {
       throw new Error(`rowsPerPage must be a positive integer, got ${rowsPerPage}`);
@@ -141,14 +152,17 @@ export class ReportHtmlBuilder {
       const amount = readAmount(row.total, currency);
       this.totals.set(currency, (this.totals.get(currency) ?? 0n) + amount);
       this.count += 1;
-      this.addCells({
-        number: row.number,
-        placed: this.formatMinute(row.placedAt),
-        customer: printedCustomerName(row.customerName),
-        status: row.status,
-        items: String(row.itemCount),
-        total: displayAmount(amount, currency),
-      });
+      this.addCells(
+        {
+          number: row.number,
+          placed: this.formatMinute(row.placedAt),
+          customer: printedCustomerName(row.customerName),
+          status: row.status,
+          items: String(row.itemCount),
+          total: displayAmount(amount, currency),
+        },
+        this.fonts.language(row.customerName),
+      );
     }
   }
 
@@ -165,9 +179,14 @@ export class ReportHtmlBuilder {
     if (this.pendingRows.length) this.flushPage();
     if (this.pages.length && this.firstPart) this.cutPart();
     this.finished = true;
-    const first = { index: 0, html: this.document(this.firstPart ?? this.pages, true) };
+    const first = {
+      index: 0,
+      html: this.document(this.firstPart ?? this.pages, true, this.firstPartText ?? this.pagesText),
+    };
     this.firstPart = undefined;
+    this.firstPartText = undefined;
     this.pages = [];
+    this.pagesText = new CjkText();
     return [...this.takeReady(), first];
   }
 
@@ -177,12 +196,13 @@ export class ReportHtmlBuilder {
     const pending = this.pendingRows.length
       ? [this.table.blockHtml(this.pendingRows, this.pendingWidths)]
       : [];
-    return this.document([...this.pages, ...pending], true);
+    const text = new CjkText().addAll(this.pagesText).addAll(this.pendingText);
+    return this.document([...this.pages, ...pending], true, text);
   }
 
   /** Adds a row to the block being filled, or to a new one when it would overflow its page. */
-  private addCells(cells: Cells): void {
-    const row = this.table.row(cells);
+  private addCells(cells: Cells, language?: CjkLanguage): void {
+    const row = this.table.row(cells, language);
     let widths = this.table.fit(this.pendingWidths, row);
     // Wider columns leave the customer less room: the rows already in may take more lines.
     let height =
@@ -199,17 +219,22 @@ export class ReportHtmlBuilder {
       height = 0;
     }
     this.pendingRows.push(row);
+    this.pendingText.add(cells.customer, language);
     this.pendingWidths = widths;
     this.pendingHeight = height + this.table.rowHeight(row, widths);
   }
 
-  private document(pages: string[], first: boolean): string {
+  private document(pages: string[], first: boolean, text: CjkText): string {
     const { clientName, startDate, endDate, generatedAt } = this.header;
     const client = escapeHtml(clientName);
+    const clientLanguage = first ? this.fonts.language(clientName) : undefined;
+    const fontFaces = this.fonts.fontFaces(
+      first ? new CjkText().addAll(text).add(clientName, clientLanguage) : text,
+    );
     const period = formatPeriod(startDate, endDate, this.timeZone);
     const heading = first
       ? '<h1>Orders report</h1><div class="top"><dl class="meta">' +
-        `<dt>Client</dt><dd><bdi>${client}</bdi></dd>` +
+        `<dt>Client</dt><dd>${bdi(client, clientLanguage)}</dd>` +
         `<dt>Period</dt><dd>${escapeHtml(period)}</dd>` +
         `<dt>Generated</dt><dd>${this.formatMinute(generatedAt)} (${escapeHtml(this.timeZone)})</dd></dl>` +
         this.summaryHtml() +
@@ -219,9 +244,11 @@ export class ReportHtmlBuilder {
     return (
       `<!DOCTYPE html><html lang="${REPORT_LANGUAGE}"><head><meta charset="utf-8">` +
       // Defence in depth: the renderer also disables JavaScript and blocks every request.
-      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
+      // Fonts from data: URLs only: the CJK subsets. (Puppeteer's setContent writes into the same
+      // document, which keeps the policies of every earlier one: each must allow them.)
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:">` +
       `<title>${escapeHtml(reportTitle(reportSubject(clientName, period)))}</title>` +
-      `<style>${STYLE}</style></head><body>` +
+      `<style>${fontFaces}${STYLE}</style></head><body>` +
       heading +
       pages.join('\n') +
       '</body></html>'
@@ -255,6 +282,8 @@ export class ReportHtmlBuilder {
   private flushPage(): void {
     const block = this.table.blockHtml(this.pendingRows, this.pendingWidths);
     this.pages.push(block);
+    this.pagesText.addAll(this.pendingText);
+    this.pendingText = new CjkText();
     this.pagesRows += this.pendingRows.length;
     this.pagesChars += block.length;
     this.pageCount += 1;
@@ -271,12 +300,17 @@ export class ReportHtmlBuilder {
   private cutPart(): void {
     if (!this.firstPart) {
       this.firstPart = this.pages;
+      this.firstPartText = this.pagesText;
     } else {
-      this.ready.push({ index: this.nextIndex, html: this.document(this.pages, false) });
+      this.ready.push({
+        index: this.nextIndex,
+        html: this.document(this.pages, false, this.pagesText),
+      });
       this.nextIndex += 1;
     }
     this.pages = [];
     this.pagesRows = 0;
     this.pagesChars = 0;
+    this.pagesText = new CjkText();
   }
 }

@@ -1,5 +1,5 @@
 /** The report's CSS, from the geometry the builder paginates with (report-layout.ts). */
-import { FONT_STACK } from './fonts';
+import { FONT_STACK, fontStack } from './fonts';
 import {
   CELL_PAD_X_MM,
   CELL_PAD_Y_MM,
@@ -46,5 +46,8 @@ h1 { font-size: 14pt; line-height: 6mm; margin: 0 0 2mm; font-weight: bold; }
 .orders .row > :nth-child(1) { width: var(--c1); } .orders .row > :nth-child(2) { width: var(--c2); }
 .orders .row > :nth-child(3) { width: var(--c3); } .orders .row > :nth-child(4) { width: var(--c4); }
 .orders .row > :nth-child(5) { width: var(--c5); } .orders .row > :nth-child(6) { width: var(--c6); }
+/* A name's language (<bdi lang>) puts its own CJK forms first. */
+:lang(ja) { font-family: ${fontStack('ja')}; } :lang(zh) { font-family: ${fontStack('zh')}; }
+:lang(ko) { font-family: ${fontStack('ko')}; }
 .empty { padding: 8mm 0; text-align: center; font-size: 11pt; color: #555; border: 1px dashed #c8ccd2; }
 `.replace(/\n\s*/g, ' ');

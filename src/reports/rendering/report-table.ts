@@ -2,7 +2,8 @@
  * The table of orders: its columns, sized from their content page block by page block, and the
  * height each row takes, so that the builder fills a page without Chromium's help.
  */
-import { escapeHtml } from './report-format';
+import type { CjkLanguage } from './fonts';
+import { bdi, escapeHtml } from './report-format';
 import {
   cellWidth,
   estimateLines,
@@ -30,6 +31,8 @@ export type Widths = Record<(typeof FIXED)[number], number>;
 /** A row and what it takes: each one-line cell's width, the customer's lines at a width. */
 export interface Row {
   cells: Cells;
+  /** The customer's name's language, where its script tells (CjkFonts.language). */
+  language?: CjkLanguage;
   needs: Widths;
   lines: number;
   linesAt: number;
@@ -84,10 +87,10 @@ export class OrderTable {
     }
   }
 
-  row(cells: Cells): Row {
+  row(cells: Cells, language?: CjkLanguage): Row {
     const needs = {} as Widths;
     for (const column of FIXED) needs[column] = cellWidth(cells[column]);
-    return { cells, needs, lines: 0, linesAt: NaN };
+    return { cells, language, needs, lines: 0, linesAt: NaN };
   }
 
   /** The widths a block needs to hold one more row: `widths` itself when they suffice. */
@@ -150,7 +153,7 @@ export class OrderTable {
         '<div class="row" role="row">' +
         this.cell(row, 'number', widths) +
         this.cell(row, 'placed', widths) +
-        `<span class="who" role="cell"><bdi>${escapeHtml(row.cells.customer)}</bdi></span>` +
+        `<span class="who" role="cell">${bdi(escapeHtml(row.cells.customer), row.language)}</span>` +
         this.cell(row, 'status', widths) +
         this.cell(row, 'items', widths, 'num') +
         this.cell(row, 'total', widths, 'num') +
