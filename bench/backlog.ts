@@ -25,14 +25,13 @@ import { ClientsRepository } from '../src/clients/clients.repository';
 import { secretsConfig } from '../src/config/configuration';
 import {
   alternate,
-  benchEnvironment,
   CONNECTIONS,
-  freshDatabase,
   load,
   LOAD_SECONDS,
   ROOT,
   round1,
   sleep,
+  standaloneStep,
   startProcess,
   waitForHttp,
 } from './harness';
@@ -322,12 +321,7 @@ export function backlogTableRows(result: BacklogResult): string[] {
 
 if (require.main === module) {
   void (async () => {
-    const env = benchEnvironment();
-    Object.assign(process.env, env);
-    const dataSource = await freshDatabase(env.DATABASE_URL);
-    const redis = new Redis(env.REDIS_URL);
-    await redis.flushdb();
-    redis.disconnect();
+    const { env, dataSource } = await standaloneStep();
     try {
       const result = await benchBacklog(env, dataSource);
       const table = [

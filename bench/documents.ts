@@ -88,17 +88,15 @@ export async function workerDocument(dataSource: DataSource, reportId: string): 
     if (batch.length < 2000) break;
   }
   const clientName = await new ClientsRepository(dataSource, secretsConfig()).name(report.clientId);
-  const { rowsPerPage, rowsPerPart } = renderConfig();
-  const builder = new ReportHtmlBuilder(
+  const builder = ReportHtmlBuilder.forReport(
     {
       clientName: clientName ?? '',
       startDate: report.startDate,
       endDate: report.endDate,
-      generatedAt: new Date(),
       timeZone: report.timeZone,
     },
-    rowsPerPage,
-    ReportHtmlBuilder.partRows(rows.length, rowsPerPart),
+    rows.length,
+    renderConfig(),
     await cjkFonts(),
   );
   builder.addRows(rows);

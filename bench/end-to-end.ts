@@ -10,16 +10,14 @@
 import 'reflect-metadata';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { clientWithOrders, fixedOrders, workerDocument } from './documents';
 import {
-  benchEnvironment,
-  freshDatabase,
   percentile,
   round1,
   round2,
   sleep,
+  standaloneStep,
   startProcess,
   waitForHttp,
 } from './harness';
@@ -159,12 +157,7 @@ export async function endToEnd(base: string, dataSource: DataSource, scripts: Sc
 
 if (require.main === module) {
   void (async () => {
-    const env = benchEnvironment();
-    Object.assign(process.env, env);
-    const dataSource = await freshDatabase(env.DATABASE_URL);
-    const redis = new Redis(env.REDIS_URL);
-    await redis.flushdb();
-    redis.disconnect();
+    const { env, dataSource } = await standaloneStep();
     const port = 3920;
     const api = startProcess({ ...env, APP_ROLE: 'api', PORT: String(port) });
     const worker = startProcess({ ...env, APP_ROLE: 'worker', PORT: String(port + 1) });

@@ -16,17 +16,15 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Redis from 'ioredis';
 import { ClientsRepository } from '../src/clients/clients.repository';
 import { secretsConfig } from '../src/config/configuration';
 import {
-  benchEnvironment,
-  freshDatabase,
   load,
   LOAD_SECONDS,
   LoadResult,
   ROOT,
   round2,
+  standaloneStep,
   startProcess,
   waitForHttp,
 } from './harness';
@@ -119,12 +117,7 @@ export async function pollsUnderFlood(
 
 if (require.main === module) {
   void (async () => {
-    const env = benchEnvironment();
-    Object.assign(process.env, env);
-    const dataSource = await freshDatabase(env.DATABASE_URL);
-    const redis = new Redis(env.REDIS_URL);
-    await redis.flushdb();
-    redis.disconnect();
+    const { env, dataSource } = await standaloneStep();
     const port = 3930;
     const api = startProcess({ ...env, APP_ROLE: 'api', PORT: String(port) });
     try {

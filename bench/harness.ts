@@ -5,6 +5,7 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/database-options';
 import { createDatabaseIfMissing, runMigrations } from '../src/database/migrate';
@@ -54,6 +55,23 @@ export async function freshDatabase(url: string): Promise<DataSource> {
   await dataSource.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
   await runMigrations(dataSource);
   return dataSource;
+}
+
+/**
+ * A step run on its own (`node … bench/<step>.ts`): the bench's environment in this process, its
+ * database made anew and its Redis database emptied.
+ */
+export async function standaloneStep(): Promise<{
+  env: Record<string, string>;
+  dataSource: DataSource;
+}> {
+  const env = benchEnvironment();
+  Object.assign(process.env, env);
+  const dataSource = await freshDatabase(env.DATABASE_URL);
+  const redis = new Redis(env.REDIS_URL);
+  await redis.flushdb();
+  redis.disconnect();
+  return { env, dataSource };
 }
 
 /** `dist/main.js` (or a bench script, through ts-node) as a process of its own. */

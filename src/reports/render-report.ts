@@ -97,16 +97,15 @@ export class RenderReport {
         `The period holds ${orders.count} orders, more than the ${this.config.maxOrders} a report may hold`,
       );
     }
-    const builder = new ReportHtmlBuilder(
+    const builder = ReportHtmlBuilder.forReport(
       {
         clientName: clientName ?? '',
         startDate: report.startDate,
         endDate: report.endDate,
-        generatedAt: new Date(),
         timeZone: report.timeZone,
       },
-      this.render.rowsPerPage,
-      ReportHtmlBuilder.partRows(orders.count, this.render.rowsPerPart),
+      orders.count,
+      this.render,
       fonts,
     );
     const partCount = Math.max(1, Math.ceil(orders.count / builder.partRows));

@@ -5,7 +5,14 @@ import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { FairQueue } from '../../src/reports/fair-queue';
 import { cli } from '../support/cli';
 import { forgetQueues, testEnvironment } from '../support/env';
-import { call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
+import {
+  call,
+  emptyPeriods,
+  newClient,
+  pollUntilDone,
+  startApp,
+  TestApp,
+} from '../support/harness';
 import { exited, killGroup, spawnWorker } from '../support/processes';
 import { eventually } from '../support/receiver';
 
@@ -15,17 +22,8 @@ const POLLING = { RATE_LIMIT_STATUS_PER_MINUTE: '100000', RATE_LIMIT_PER_MINUTE:
 
 describe('Fair and bounded: clients served in turn, and overload refused', () => {
   let api: TestApp;
-  let day = 0;
   /** A period of its own, empty: each report renders in a fraction of a second. */
-  const period = () => {
-    day += 1;
-    const start = new Date(Date.UTC(2044, 0, day));
-    const end = new Date(Date.UTC(2044, 0, day + 1));
-    return {
-      start_date: start.toISOString().slice(0, 10),
-      end_date: end.toISOString().slice(0, 10),
-    };
-  };
+  const period = emptyPeriods(2044);
   const post = (test: TestApp, key: string) =>
     call(test, 'POST', '/v1/orders/reports', { key, json: period() });
   const startedAt = async (test: TestApp, ids: string[]) =>

@@ -7,7 +7,15 @@ import { FairQueue } from '../../src/reports/fair-queue';
 import { ReportsService } from '../../src/reports/reports.service';
 import { cli } from '../support/cli';
 import { forgetQueues, testEnvironment } from '../support/env';
-import { Answer, call, newClient, pollUntilDone, startApp, TestApp } from '../support/harness';
+import {
+  Answer,
+  call,
+  emptyPeriods,
+  newClient,
+  pollUntilDone,
+  startApp,
+  TestApp,
+} from '../support/harness';
 import { exited, killGroup, spawnWorker } from '../support/processes';
 import { eventually } from '../support/receiver';
 
@@ -39,17 +47,8 @@ const OWN = {
 
 describe('Admission and queue places in constant time, exact across API processes', () => {
   let apis: TestApp[] = [];
-  let day = 0;
   /** A period of its own, empty: each report renders in a fraction of a second. */
-  const period = () => {
-    day += 1;
-    const start = new Date(Date.UTC(2045, 0, day));
-    const end = new Date(Date.UTC(2045, 0, day + 1));
-    return {
-      start_date: start.toISOString().slice(0, 10),
-      end_date: end.toISOString().slice(0, 10),
-    };
-  };
+  const period = emptyPeriods(2045);
   const post = (test: TestApp, key: string) =>
     call(test, 'POST', '/v1/orders/reports', { key, json: period() });
   const statuses = (answers: Answer[]) => {

@@ -145,3 +145,17 @@ export function order(number: string, placedAt: string, overrides: Record<string
     ...overrides,
   };
 }
+
+/** One-day periods of `year`, a new one at each call, with no orders: their reports render at once. */
+export function emptyPeriods(year: number): () => { start_date: string; end_date: string } {
+  let day = 0;
+  return () => {
+    day += 1;
+    const start = new Date(Date.UTC(year, 0, day));
+    const end = new Date(Date.UTC(year, 0, day + 1));
+    return {
+      start_date: start.toISOString().slice(0, 10),
+      end_date: end.toISOString().slice(0, 10),
+    };
+  };
+}

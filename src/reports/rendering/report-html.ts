@@ -96,6 +96,24 @@ export class ReportHtmlBuilder {
     return Math.max(1, Math.ceil(expectedOrders / parts));
   }
 
+  /**
+   * The builder a report of `orderCount` orders is printed with, generated now, in parts of about
+   * `layout.rowsPerPart` (bench/documents.ts rebuilds a report's HTML with it for bare Puppeteer).
+   */
+  static forReport(
+    header: Omit<ReportHeader, 'generatedAt'>,
+    orderCount: number,
+    layout: { rowsPerPage: number; rowsPerPart: number },
+    fonts: CjkFonts,
+  ): ReportHtmlBuilder {
+    return new ReportHtmlBuilder(
+      { ...header, generatedAt: new Date() },
+      layout.rowsPerPage,
+      ReportHtmlBuilder.partRows(orderCount, layout.rowsPerPart),
+      fonts,
+    );
+  }
+
   /** Finished blocks of the part being filled, and the rows they hold. */
   private pages: string[] = [];
   private pagesRows = 0;
