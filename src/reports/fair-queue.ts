@@ -29,6 +29,8 @@ const CLIENT_AHEAD_SAMPLE = 100;
 const REBUILD_WAITS = 20;
 /** Redis is a queue that may be away: a request never waits on it longer than this. */
 export const REDIS_WAIT_MS = 1000;
+/** How long a report that left the numbers is kept from being put back by the sweep. */
+const LEFT_MEMORY_MS = 60_000;
 /** How long one process may hold the rebuild before another may take it over. */
 const REBUILD_LEASE_MS = 30_000;
 
@@ -70,14 +72,16 @@ redis.call('HSET', KEYS[3], ARGV[2], round)
 return {'admitted', round, redis.call('ZRANK', KEYS[1], ARGV[1]), before}`;
 
 /**
- * A report leaves the numbers: it finished, was cancelled, or its admission was undone. The
- * client's last turn goes back to ARGV[4] when ARGV[3] (its turn) is still the last one.
- * KEYS: waiting, the client's unfinished, the clients' last turns. ARGV: report id, client id,
- * and for an undone admission its turn and the turn before ('' otherwise).
+ * A report leaves the numbers: it finished, was cancelled, or its admission was undone; it is
+ * remembered for LEFT_MEMORY_MS so that the sweep does not put it back from a read of Postgres
+ * made just before. The client's last turn goes back to ARGV[4] when ARGV[3] (its turn) is still
+ * the last one. KEYS: waiting, the client's unfinished, the clients' last turns, the left prefix.
+ * ARGV: report id, client id, and for an undone admission its turn and the turn before ('' otherwise).
  */
 const LEAVE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[4] .. ARGV[1], '1', 'PX', ${LEFT_MEMORY_MS})
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('HDEL', KEYS[3], ARGV[2])
 elseif ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[3] then
@@ -85,16 +89,25 @@ elseif ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[3] then
 end
 return 1`;
 
+/** A report a worker took: it no longer waits, and is not put back in the line. KEYS: waiting, the left prefix. */
+const START = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2] .. 'started:' .. ARGV[1], '1', 'PX', ${LEFT_MEMORY_MS})
+return 1`;
+
 /**
- * Puts back a report Postgres holds unfinished and Redis lost (the sweep): at the end of its turn.
- * KEYS: waiting, the client's unfinished, the clients' last turns, the seq prefix.
+ * Puts back a report Postgres holds unfinished and Redis lost (the sweep): at the end of its turn;
+ * not one that left (or was taken by a worker) since Postgres was read.
+ * KEYS: waiting, the client's unfinished, the clients' last turns, the seq prefix, the left prefix.
  * ARGV: report id, client id, turn, '1' when it waits for a render.
  */
 const RESTORE = `
+if redis.call('EXISTS', KEYS[5] .. ARGV[1]) == 1 then return 0 end
 local added = redis.call('SADD', KEYS[2], ARGV[1])
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '-1')
 if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
-if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1])
+    and redis.call('EXISTS', KEYS[5] .. 'started:' .. ARGV[1]) == 0 then
   local seqKey = KEYS[4] .. ARGV[3]
   local seq = redis.call('INCR', seqKey)
   redis.call('PEXPIRE', seqKey, ${ROUND_SEQ_TTL_MS})
@@ -106,6 +119,7 @@ return added`;
 type FairQueueCommands = Redis & {
   admitReport(...args: string[]): Promise<[string, ...number[]]>;
   leaveFairQueue(...args: string[]): Promise<number>;
+  startInFairQueue(...args: string[]): Promise<number>;
   restoreToFairQueue(...args: string[]): Promise<number>;
 };
 
@@ -170,8 +184,9 @@ export class FairQueue {
     this.redis = queue.client as FairQueueCommands;
     if (typeof this.redis.admitReport !== 'function') {
       this.redis.defineCommand('admitReport', { numberOfKeys: 5, lua: ADMIT });
-      this.redis.defineCommand('leaveFairQueue', { numberOfKeys: 3, lua: LEAVE });
-      this.redis.defineCommand('restoreToFairQueue', { numberOfKeys: 4, lua: RESTORE });
+      this.redis.defineCommand('leaveFairQueue', { numberOfKeys: 4, lua: LEAVE });
+      this.redis.defineCommand('startInFairQueue', { numberOfKeys: 2, lua: START });
+      this.redis.defineCommand('restoreToFairQueue', { numberOfKeys: 5, lua: RESTORE });
     }
   }
 
@@ -186,6 +201,9 @@ export class FairQueue {
   }
   private get seqPrefix() {
     return `${this.prefix}:seq:`;
+  }
+  private get leftPrefix() {
+    return `${this.prefix}:left:`;
   }
   private unfinishedKey(clientId: string) {
     return `${this.prefix}:unfinished:${clientId}`;
@@ -233,17 +251,17 @@ export class FairQueue {
     await this.leave(clientId, reportId, [String(admitted.turn), String(admitted.turnBefore)]);
   }
 
-  /**
-   * The report was admitted by Postgres alone because of `error`: when Redis was away, the numbers
-   * are rebuilt once it is back (a rebuild under way reads the report, or the sweep puts it back).
-   */
-  admittedWithoutRedis(error: unknown): void {
-    if (!(error instanceof FairQueueRebuilding)) this.stale = true;
+  /** The report was admitted by Postgres alone, Redis away: the numbers are rebuilt once it is back. */
+  admittedWithoutRedis(): void {
+    this.stale = true;
   }
 
   /** A worker took the report: it no longer waits (it stays unfinished). */
   async started(reportId: string): Promise<void> {
-    await this.quietly(reportId, this.redis.zrem(this.waitingKey, reportId));
+    await this.quietly(
+      reportId,
+      this.redis.startInFairQueue(this.waitingKey, this.leftPrefix, reportId),
+    );
   }
 
   /** The report finished, failed or was cancelled: it leaves the fair order and its client's count. */
@@ -271,6 +289,9 @@ export class FairQueue {
       return;
     }
     try {
+      // Another process may have rebuilt them between our 'rebuild' and our lease: not twice (a
+      // second rebuild would drop the places reserved since the first by admissions under way).
+      if (await this.redis.exists(this.readyKey)) return;
       const rows = await this.reports.unfinishedInFairOrder();
       const stale = await this.scanKeys(`${this.prefix}:unfinished:*`);
       const seqs = await this.scanKeys(`${this.seqPrefix}*`);
@@ -312,6 +333,7 @@ export class FairQueue {
         this.unfinishedKey(row.clientId),
         this.turnsKey,
         this.seqPrefix,
+        this.leftPrefix,
         row.id,
         row.clientId,
         String(row.fairRound),
@@ -373,6 +395,7 @@ export class FairQueue {
         this.waitingKey,
         this.unfinishedKey(clientId),
         this.turnsKey,
+        this.leftPrefix,
         reportId,
         clientId,
         ...undo,

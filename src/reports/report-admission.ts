@@ -10,7 +10,7 @@ import { canonicalTimeZone, periodBounds, periodErrors } from '../common/period'
 import { reportsConfig } from '../config/configuration';
 import { OrdersRepository } from '../orders/orders.repository';
 import { CreateReportDto } from './dto/create-report.dto';
-import { AdmitVerdict, FairQueue } from './fair-queue';
+import { AdmitVerdict, FairQueue, FairQueueRebuilding } from './fair-queue';
 import { NewReport, ReadReport, Report } from './report.entity';
 import {
   idempotencyKeyReused,
@@ -110,10 +110,15 @@ export class ReportAdmission {
         waiting: this.config.queueMax,
       });
     } catch (error) {
+      // Redis answers but another process rebuilds the numbers: admitting by Postgres meanwhile
+      // would not see the places reserved in Redis, so the bounds would not hold. Soon, again.
+      if (error instanceof FairQueueRebuilding) {
+        throw ApiError.unavailable('The report queue is being rebuilt; try again in a second', 1);
+      }
       this.logger.warn(
         `Admitting by Postgres alone: the fair queue did not answer (${String(error)})`,
       );
-      return this.admitWithoutRedis(clientId, dto, report, replay, error);
+      return this.admitWithoutRedis(clientId, dto, report, replay);
     }
     if (verdict.verdict !== 'admitted') {
       // A concurrent request with the same key may have stored its report meanwhile: a replay.
@@ -174,7 +179,6 @@ export class ReportAdmission {
     dto: CreateReportDto,
     report: NewReport & { id: string },
     replay: Replay,
-    why: unknown,
   ): Promise<CreatedReport> {
     await this.checkSlowParts(clientId, dto, report.timeZone);
     const admitted = await this.dataSource.transaction(async (transaction) => {
@@ -203,7 +207,7 @@ export class ReportAdmission {
       return { stored, jobsAhead: admission.clientAhead };
     });
     if ('replayOf' in admitted) return replay(admitted.replayOf);
-    this.queue.admittedWithoutRedis(why);
+    this.queue.admittedWithoutRedis();
     await this.service.enqueue(admitted.stored.id, admitted.stored.fairRound);
     return {
       report: admitted.stored,
