@@ -15,6 +15,7 @@ import { NewReport, ReadReport, Report } from './report.entity';
 import {
   idempotencyKeyReused,
   overloaded,
+  queueRebuilding,
   reportTooLarge,
   tooManyReports,
 } from './reports.exceptions';
@@ -113,7 +114,7 @@ export class ReportAdmission {
       // Redis answers but another process rebuilds the numbers: admitting by Postgres meanwhile
       // would not see the places reserved in Redis, so the bounds would not hold. Soon, again.
       if (error instanceof FairQueueRebuilding) {
-        throw ApiError.unavailable('The report queue is being rebuilt; try again in a second', 1);
+        throw queueRebuilding();
       }
       this.logger.warn(
         `Admitting by Postgres alone: the fair queue did not answer (${String(error)})`,

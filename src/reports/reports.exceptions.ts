@@ -65,6 +65,10 @@ export const tooManyReports = (max: number, retryAfterSeconds: number) =>
   );
 
 /** REPORT_QUEUE_MAX reports wait for a render: new ones are refused, not absorbed. */
+/** Another API process rebuilds the fair queue's numbers from Postgres (after Redis lost them). */
+export const queueRebuilding = () =>
+  ApiError.unavailable('The report queue is being rebuilt; try again in a second', 1);
+
 export const overloaded = (retryAfterSeconds: number) =>
   new ApiError(
     503,

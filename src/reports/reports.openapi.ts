@@ -71,7 +71,9 @@ export const CreateReportDocs = () =>
         "client's n-th unfinished report renders after every other client's earlier ones. A " +
         'client may have REPORT_MAX_UNFINISHED_PER_CLIENT reports unfinished (beyond: 429 ' +
         'TOO_MANY_REPORTS), and when REPORT_QUEUE_MAX reports wait for a render new ones are ' +
-        'refused (503 OVERLOADED), both with Retry-After; an Idempotency-Key replay never is.',
+        'refused (503 OVERLOADED), both with Retry-After; an Idempotency-Key replay never is. ' +
+        'Right after Redis lost the queue, for the moment its numbers are rebuilt from Postgres: ' +
+        '503 SERVICE_UNAVAILABLE with Retry-After: 1.',
     }),
     ApiAcceptedResponse({
       description: 'Accepted: poll the status URL',

@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { Client as PgClient } from 'pg';
 import { keyId } from '../../src/common/encryption';
-import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { cli, document } from '../support/cli';
-import { testEnvironment } from '../support/env';
+import { databaseBeside, ownDatabase, testEnvironment } from '../support/env';
 import { call, startApp, TestApp } from '../support/harness';
 import { eventually, Receiver } from '../support/receiver';
 
@@ -118,16 +117,10 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
     const oldKey = randomBytes(32).toString('base64url');
     // A database of their own: secrets:reencrypt reads every client's, and other specs leave some
     // that no key decrypts on purpose.
-    const database = new URL(testEnvironment().DATABASE_URL);
-    database.pathname = `${database.pathname}_secrets`;
-    const own = { DATABASE_URL: database.toString() };
+    const own = { DATABASE_URL: databaseBeside('secrets') };
 
     beforeAll(async () => {
-      await createDatabaseIfMissing(own.DATABASE_URL);
-      const pg = new PgClient({ connectionString: own.DATABASE_URL });
-      await pg.connect();
-      await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-      await pg.end();
+      await ownDatabase('secrets', false);
       receiver = await new Receiver().start();
     });
     afterAll(() => receiver.stop());

@@ -1,10 +1,7 @@
 import { ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
-import { Client as PgClient } from 'pg';
-import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { FairQueue } from '../../src/reports/fair-queue';
-import { cli } from '../support/cli';
-import { forgetQueues, testEnvironment } from '../support/env';
+import { forgetQueues, ownDatabase, testEnvironment } from '../support/env';
 import {
   call,
   emptyPeriods,
@@ -230,23 +227,16 @@ describe('Fair and bounded: clients served in turn, and overload refused', () =>
 
   // Last: its app leaves DATABASE_URL pointing at its own database for the specs' next apps.
   describe('in a database of its own (the turn served is the lowest PENDING of all clients)', () => {
-    const database = new URL(testEnvironment().DATABASE_URL);
-    database.pathname = `${database.pathname}_turns`;
     const OWN_QUEUES = `${testEnvironment().QUEUE_PREFIX}-turns`;
     let own: TestApp;
 
     beforeAll(async () => {
-      await createDatabaseIfMissing(database.toString());
-      const pg = new PgClient({ connectionString: database.toString() });
-      await pg.connect();
-      await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-      await pg.end();
-      expect((await cli(['migrate'], { DATABASE_URL: database.toString() })).code).toBe(0);
+      const database = await ownDatabase('turns');
       // A deployment of its own: its database and its queues (the fair order lives in Redis too).
       own = await startApp({
         APP_ROLE: 'api',
         QUEUE_PREFIX: OWN_QUEUES,
-        DATABASE_URL: database.toString(),
+        DATABASE_URL: database,
       });
     });
     afterAll(async () => {

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { AddressInfo, createServer } from 'node:net';
 import Redis from 'ioredis';
-import { Client as PgClient } from 'pg';
-import { createDatabaseIfMissing } from '../../src/database/migrate';
 import { FairQueue } from '../../src/reports/fair-queue';
 import { ReportsService } from '../../src/reports/reports.service';
-import { cli } from '../support/cli';
-import { forgetQueues, testEnvironment } from '../support/env';
+import { databaseBeside, forgetQueues, ownDatabase, testEnvironment } from '../support/env';
 import {
   Answer,
   call,
@@ -33,11 +30,9 @@ const freePort = () =>
       server.close(() => resolve(port));
     });
   });
-const database = new URL(testEnvironment().DATABASE_URL);
-database.pathname = `${database.pathname}_places`;
 const OWN = {
   ...QUEUES,
-  DATABASE_URL: database.toString(),
+  DATABASE_URL: databaseBeside('places'),
   RATE_LIMIT_PER_MINUTE: '100000',
   RATE_LIMIT_STATUS_PER_MINUTE: '100000',
   REPORT_MAX_UNFINISHED_PER_CLIENT: '20',
@@ -74,12 +69,7 @@ describe('Admission and queue places in constant time, exact across API processe
   };
 
   beforeAll(async () => {
-    await createDatabaseIfMissing(database.toString());
-    const pg = new PgClient({ connectionString: database.toString() });
-    await pg.connect();
-    await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-    await pg.end();
-    expect((await cli(['migrate'], { DATABASE_URL: database.toString() })).code).toBe(0);
+    await ownDatabase('places');
     // Two API processes and no worker: reports wait until a test starts one.
     apis = [
       await startApp({ ...OWN, APP_ROLE: 'api' }),

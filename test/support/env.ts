@@ -39,3 +39,33 @@ export async function forgetQueues(
     cursor = next;
   } while (cursor !== '0');
 }
+
+/** The URL of the database `<run database>_<suffix>` (the teardown drops it with the run's). */
+export function databaseBeside(suffix: string): string {
+  const database = new URL(testEnvironment().DATABASE_URL);
+  database.pathname = `${database.pathname}_${suffix}`;
+  return database.toString();
+}
+
+/**
+ * A database of its own beside the run's (`<run database>_<suffix>`, dropped by the teardown),
+ * emptied, and migrated as production is unless `migrated` is false. Its URL.
+ */
+export async function ownDatabase(suffix: string, migrated = true): Promise<string> {
+  const { Client } = await import('pg');
+  const { DataSource } = await import('typeorm');
+  const { dataSourceOptions } = await import('../../src/database/database-options');
+  const { createDatabaseIfMissing, runMigrations } = await import('../../src/database/migrate');
+  const url = databaseBeside(suffix);
+  await createDatabaseIfMissing(url);
+  const pg = new Client({ connectionString: url });
+  await pg.connect();
+  await pg.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  await pg.end();
+  if (migrated) {
+    const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
+    await runMigrations(dataSource);
+    await dataSource.destroy();
+  }
+  return url;
+}
