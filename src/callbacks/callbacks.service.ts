@@ -179,8 +179,14 @@ export class CallbacksService implements OnModuleInit {
       });
       this.logger.warn(`Callback ${id}: attempt ${attempts} started, its result never recorded`);
       if (recorded && delay !== undefined) {
-        await withTimeout(this.send(id, attempts + 1, delay), REDIS_WAIT_MS, 'enqueue');
-        queued += 1;
+        // Due in Postgres already: a job not queued now is queued by a later pass.
+        const sent = await withTimeout(this.send(id, attempts + 1, delay), REDIS_WAIT_MS, 'enqueue')
+          .then(() => true)
+          .catch((error: unknown) => {
+            this.logger.warn(`Callback ${id}: next attempt not queued now (${String(error)})`);
+            return false;
+          });
+        if (sent) queued += 1;
       }
     }
     return queued;

@@ -4,6 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bull';
 import DataLoader from 'dataloader';
 import type Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 import { redisConfig } from '../config/configuration';
@@ -13,10 +14,11 @@ import { ReportsRepository } from './reports.repository';
 /**
  * A waiting report's score is `turn × ROUND_SPAN + its arrival in the turn`: Redis keeps the fair
  * order, and ZRANK is a report's place in it (O(log n) in a skip list that counts as it moves).
- * A turn holds at most one report per client, so a turn can take 2^20 clients; scores stay exact
- * doubles up to turn 2^33.
+ * A turn's arrivals are counted from 1 again whenever it holds no report; one that somehow reaches
+ * ROUND_SPAN arrivals while never emptying sends the next arrival to the turn after. Scores stay
+ * exact doubles up to turn 2^27, and turns start again from 1 whenever the queue empties.
  */
-const ROUND_SPAN = 2 ** 20;
+const ROUND_SPAN = 2 ** 26;
 /** A turn's arrival counter outlives any wait: it only orders reports within one turn. */
 const ROUND_SEQ_TTL_MS = 30 * 24 * 3600_000;
 /**
@@ -34,6 +36,18 @@ const LEFT_MEMORY_MS = 60_000;
 /** How long one process may hold the rebuild before another may take it over. */
 const REBUILD_LEASE_MS = 30_000;
 
+/** Lua: the next arrival in `turn` (waiting, the seq prefix), from 1 again when the turn is empty. */
+const NEXT_IN_TURN = `
+local function nextInTurn(waiting, seqPrefix, turn)
+  local seqKey = seqPrefix .. turn
+  local from = string.format('%.0f', turn * ${ROUND_SPAN})
+  local to = string.format('%.0f', (turn + 1) * ${ROUND_SPAN} - 1)
+  if redis.call('ZCOUNT', waiting, from, to) == 0 then redis.call('DEL', seqKey) end
+  local seq = redis.call('INCR', seqKey)
+  redis.call('PEXPIRE', seqKey, ${ROUND_SEQ_TTL_MS})
+  return seq
+end`;
+
 /**
  * Admits a report when its client and the queue are under their bounds, in one step that no other
  * admission can interleave with, on any API process.
@@ -42,7 +56,7 @@ const REBUILD_LEASE_MS = 30_000;
  * Answers {'rebuild'} before the numbers exist, {'client-full', reports ahead of the client's
  * first}, {'queue-full', waiting} or {'admitted', turn, place, the client's turn before}.
  */
-const ADMIT = `
+const ADMIT = `${NEXT_IN_TURN}
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'rebuild'} end
 local span = ${ROUND_SPAN}
 local unfinished = redis.call('SCARD', KEYS[2])
@@ -63,9 +77,11 @@ if head[2] then serving = math.floor(tonumber(head[2]) / span) end
 local before = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '-1')
 local round = serving
 if unfinished > 0 and before + 1 > round then round = before + 1 end
-local seqKey = KEYS[5] .. round
-local seq = redis.call('INCR', seqKey)
-redis.call('PEXPIRE', seqKey, ${ROUND_SEQ_TTL_MS})
+local seq = nextInTurn(KEYS[1], KEYS[5], round)
+if seq >= span then
+  round = round + 1
+  seq = nextInTurn(KEYS[1], KEYS[5], round)
+end
 redis.call('ZADD', KEYS[1], string.format('%.0f', round * span + seq), ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[2], round)
@@ -101,16 +117,14 @@ return 1`;
  * KEYS: waiting, the client's unfinished, the clients' last turns, the seq prefix, the left prefix.
  * ARGV: report id, client id, turn, '1' when it waits for a render.
  */
-const RESTORE = `
+const RESTORE = `${NEXT_IN_TURN}
 if redis.call('EXISTS', KEYS[5] .. ARGV[1]) == 1 then return 0 end
 local added = redis.call('SADD', KEYS[2], ARGV[1])
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '-1')
 if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
 if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1])
     and redis.call('EXISTS', KEYS[5] .. 'started:' .. ARGV[1]) == 0 then
-  local seqKey = KEYS[4] .. ARGV[3]
-  local seq = redis.call('INCR', seqKey)
-  redis.call('PEXPIRE', seqKey, ${ROUND_SEQ_TTL_MS})
+  local seq = nextInTurn(KEYS[1], KEYS[4], tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], string.format('%.0f', tonumber(ARGV[3]) * ${ROUND_SPAN} + seq), ARGV[1])
   added = 1
 end
@@ -238,7 +252,13 @@ export class FairQueue {
       if (verdict === 'client-full') return { verdict, clientAhead: a };
       if (verdict === 'queue-full') return { verdict, waiting: a };
       if (tries >= REBUILD_WAITS) throw new FairQueueRebuilding();
-      await this.rebuild();
+      // A request waits for a rebuild no longer than for Redis; the rebuild goes on meanwhile.
+      const rebuilt = this.rebuild().catch((error: unknown) => {
+        this.logger.warn(`Fair queue not rebuilt: ${String(error)}`);
+      });
+      await withTimeout(rebuilt, REDIS_WAIT_MS, 'fair queue rebuild').catch(() => {
+        throw new FairQueueRebuilding();
+      });
     }
   }
 
@@ -283,7 +303,8 @@ export class FairQueue {
    */
   async rebuild(): Promise<void> {
     const lease = `${this.prefix}:rebuilding`;
-    const taken = await this.redis.set(lease, String(process.pid), 'PX', REBUILD_LEASE_MS, 'NX');
+    const holder = randomUUID();
+    const taken = await this.redis.set(lease, holder, 'PX', REBUILD_LEASE_MS, 'NX');
     if (!taken) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       return;
@@ -293,10 +314,10 @@ export class FairQueue {
       // second rebuild would drop the places reserved since the first by admissions under way).
       if (await this.redis.exists(this.readyKey)) return;
       const rows = await this.reports.unfinishedInFairOrder();
-      const stale = await this.scanKeys(`${this.prefix}:unfinished:*`);
-      const seqs = await this.scanKeys(`${this.seqPrefix}*`);
+      // Every client with unfinished reports has its last turn in turnsKey.
+      const stale = (await this.redis.hkeys(this.turnsKey)).map((id) => this.unfinishedKey(id));
       const transaction = this.redis.multi();
-      for (const key of [this.waitingKey, this.turnsKey, ...stale, ...seqs]) transaction.del(key);
+      for (const key of [this.waitingKey, this.turnsKey, ...stale]) transaction.del(key);
       const lastTurn = new Map<string, number>();
       const seqInTurn = new Map<number, number>();
       for (const row of rows) {
@@ -316,7 +337,13 @@ export class FairQueue {
       this.suspects.clear();
       this.logger.log(`Fair queue rebuilt from Postgres: ${rows.length} unfinished report(s)`);
     } finally {
-      await this.redis.del(lease);
+      // Only our own lease: one that expired and was taken by another process is theirs.
+      await this.redis.eval(
+        `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+        1,
+        lease,
+        holder,
+      );
     }
   }
 
@@ -356,9 +383,10 @@ export class FairQueue {
     }
     const seen = new Map<string, string | null>(); // id -> client (null: only in waiting)
     for (const id of await this.redis.zrange(this.waitingKey, 0, -1)) seen.set(id, null);
-    for (const key of await this.scanKeys(`${this.prefix}:unfinished:*`)) {
-      const clientId = key.slice(`${this.prefix}:unfinished:`.length);
-      for (const id of await this.redis.smembers(key)) seen.set(id, clientId);
+    for (const clientId of await this.redis.hkeys(this.turnsKey)) {
+      for (const id of await this.redis.smembers(this.unfinishedKey(clientId))) {
+        seen.set(id, clientId);
+      }
     }
     const ids = [...seen.keys()];
     const states = new Map<string, 'waiting' | 'rendering' | 'finished'>();
@@ -413,16 +441,5 @@ export class FairQueue {
         msg: `Report ${reportId}: fair queue not updated (${String(error)}); the sweep will`,
       });
     });
-  }
-
-  private async scanKeys(pattern: string): Promise<string[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, page] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...page);
-      cursor = next;
-    } while (cursor !== '0');
-    return keys;
   }
 }

@@ -205,7 +205,7 @@ export class ReportAdmission {
         fairRound: null,
       });
       if (!stored) throw new Error('Idempotency-Key conflict under the admission lock');
-      return { stored, jobsAhead: admission.clientAhead };
+      return { stored, jobsAhead: admission.backlog };
     });
     if ('replayOf' in admitted) return replay(admitted.replayOf);
     this.queue.admittedWithoutRedis();

@@ -23,10 +23,8 @@ import { ReportFilesRepository } from './report-files.repository';
 import { reportExpired, reportFailed, reportNotFound, reportNotReady } from './reports.exceptions';
 import { ReportsRepository } from './reports.repository';
 import { RetryAfterEstimates } from './retry-after';
-import { FairQueue } from './fair-queue';
+import { FairQueue, REDIS_WAIT_MS } from './fair-queue';
 
-/** Redis is a queue that may be away: a request never waits on it longer than this. */
-const REDIS_WAIT_MS = 1000;
 /** Younger reports may still be on their way into Redis: the sweep leaves them to their request. */
 const SWEEP_GRACE = '5 seconds';
 
