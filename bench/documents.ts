@@ -9,8 +9,8 @@ import { renderConfig, secretsConfig } from '../src/config/configuration';
 import { NewOrder } from '../src/orders/order.entity';
 import { OrderStatus } from '../src/orders/order-status';
 import { OrdersRepository, PeriodOrder } from '../src/orders/orders.repository';
-import { cjkFonts } from '../src/reports/rendering/cjk-fonts';
-import { ReportHtmlBuilder } from '../src/reports/rendering/report-html';
+import { cjkFonts } from '../src/pdf/cjk-fonts';
+import { ReportHtmlBuilder } from '../src/pdf/report-html';
 import { Scripts, syntheticRows } from './render';
 
 /** The client names the render step prints its reports for. */

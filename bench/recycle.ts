@@ -17,9 +17,9 @@ import 'reflect-metadata';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Environment } from '../src/config/environment';
-import { PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
-import { memorySink } from '../src/reports/rendering/pdf-join';
-import { processTree } from '../src/reports/rendering/process-tree';
+import { PdfRenderer } from '../src/pdf/pdf-renderer.service';
+import { memorySink } from '../src/pdf/pdf-join';
+import { processTree } from '../src/pdf/process-tree';
 import { buildReport, treeRssMb } from './render';
 
 const ROUND = 100;

@@ -9,11 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
 import puppeteer, { Browser, Page } from 'puppeteer';
 import { Environment } from '../src/config/environment';
-import { CHROMIUM_ARGS } from '../src/reports/rendering/chromium-setup';
-import { PDF_OPTIONS, PdfRenderer } from '../src/reports/rendering/pdf-renderer.service';
-import { CjkFonts, cjkFonts } from '../src/reports/rendering/cjk-fonts';
-import { memorySink } from '../src/reports/rendering/pdf-join';
-import { ReportHtmlBuilder, ReportRow } from '../src/reports/rendering/report-html';
+import { CHROMIUM_ARGS } from '../src/pdf/chromium-setup';
+import { PDF_OPTIONS, PdfRenderer } from '../src/pdf/pdf-renderer.service';
+import { CjkFonts, cjkFonts } from '../src/pdf/cjk-fonts';
+import { memorySink } from '../src/pdf/pdf-join';
+import { ReportHtmlBuilder, ReportRow } from '../src/pdf/report-html';
 
 /**
  * Latin-only names; names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and

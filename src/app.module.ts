@@ -30,16 +30,16 @@ import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrdersController } from './orders/orders.controller';
-import { RenderReport } from './reports/render-report';
-import { ReportCallbacksController } from './reports/report-callbacks.controller';
-import { ReportFileStore } from './reports/report-file-store';
-import { ReportOrdersReader } from './reports/report-orders-reader';
-import { ReportRenderProcessor } from './reports/report-render.processor';
-import { ReportSettlement } from './reports/report-settlement';
-import { ReportSweeper } from './reports/report-sweeper';
-import { ReportsController } from './reports/reports.controller';
+import { RenderReport } from './reports/render/render-report';
+import { ReportCallbacksController } from './reports/api/report-callbacks.controller';
+import { ReportFileStore } from './reports/store/report-file-store';
+import { ReportOrdersReader } from './reports/render/report-orders-reader';
+import { ReportRenderProcessor } from './reports/render/report-render.processor';
+import { ReportSettlement } from './reports/render/report-settlement';
+import { ReportSweeper } from './reports/sweep/report-sweeper';
+import { ReportsController } from './reports/api/reports.controller';
 import { ReportsModule } from './reports/reports.module';
-import { RenderingModule } from './reports/rendering/rendering.module';
+import { RenderingModule } from './pdf/rendering.module';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [

@@ -1,7 +1,7 @@
 import { CallbackErrorCode } from './callbacks/callbacks.exceptions';
 import { CommonErrorCode } from './common/api-error';
 import { OrderErrorCode } from './orders/orders.exceptions';
-import { ReportErrorCode } from './reports/reports.exceptions';
+import { ReportErrorCode } from './reports/store/report-errors';
 
 /**
  * Every `error_code` the service answers with, from each module's own list: the README's table of

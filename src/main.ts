@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import { mountQueueDashboard } from './admin/queue-dashboard';
 import { AppModule, partsOf } from './app.module';
-import { documentReportCallback } from './reports/report-callback.openapi';
+import { documentReportCallback } from './reports/api/report-callback.openapi';
 import { ApiError } from './common/api-error';
 import { closeGracefully } from './common/graceful-close';
 import { documentFrameworkErrors, ErrorBodyDto } from './common/openapi';

@@ -3,7 +3,7 @@ import { DataSourceOptions } from 'typeorm';
 import { CallbackAttempt, CallbackEvent } from '../callbacks/callback-event.entity';
 import { Client } from '../clients/client.entity';
 import { Order } from '../orders/order.entity';
-import { Report, ReportFileChunk } from '../reports/report.entity';
+import { Report, ReportFileChunk } from '../reports/store/report.entity';
 
 // Built: dist/migrations/*.js beside dist/database; from source (tests, ts-node): ./migrations/*.ts.
 const MIGRATIONS = __filename.endsWith('.ts')

@@ -1,8 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ReportsModule } from '../reports/reports.module';
-import { PdfRenderer } from '../reports/rendering/pdf-renderer.service';
-import { RenderingModule } from '../reports/rendering/rendering.module';
+import { PdfRenderer } from '../pdf/pdf-renderer.service';
+import { RenderingModule } from '../pdf/rendering.module';
 import { HealthController, Ping, PINGS } from './health.controller';
 
 @Module({})

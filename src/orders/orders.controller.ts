@@ -9,8 +9,8 @@ import {
 import { ApiError } from '../common/api-error';
 import { AuthenticatedClient, CurrentClient } from '../common/auth';
 import { ApiCommonErrors, ApiErrorResponse } from '../common/openapi';
-import { CreateOrderDto } from './dto/create-order.dto';
-import { ListOrdersQuery } from './dto/list-orders.query';
+import { CreateOrderDto } from './create-order.dto';
+import { ListOrdersQuery } from './list-orders.query';
 import { ORDER_EXAMPLE } from './orders.openapi';
 import { orderNotFound, orderNumberTaken } from './orders.exceptions';
 import { OrdersService } from './orders.service';

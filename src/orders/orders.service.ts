@@ -8,9 +8,9 @@ import {
   toMinorUnits,
 } from '../common/money';
 import { encodeCursor, isUuid, Page } from '../common/pagination';
-import { CreateOrderDto } from './dto/create-order.dto';
-import { ListOrdersQuery } from './dto/list-orders.query';
-import { OrderResponse, toOrderResponse } from './dto/order.response';
+import { CreateOrderDto } from './create-order.dto';
+import { ListOrdersQuery } from './list-orders.query';
+import { OrderResponse, toOrderResponse } from './order.response';
 import { NewOrder } from './order.entity';
 import { orderNotFound, orderNumberTaken } from './orders.exceptions';
 import { OrdersRepository } from './orders.repository';

@@ -4,14 +4,14 @@ import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ClientsModule } from '../clients/clients.module';
 import { QueueName } from '../common/jobs';
 import { OrdersModule } from '../orders/orders.module';
-import { FairQueue } from './fair-queue';
-import { ReportAdmission } from './report-admission';
-import { ReportEvents } from './report-events';
-import { ReportFilesRepository } from './report-files.repository';
-import { ReportRetention } from './report-retention';
-import { ReportsRepository } from './reports.repository';
-import { ReportsService } from './reports.service';
-import { RetryAfterEstimates } from './retry-after';
+import { FairQueue } from '../fair-queue/fair-queue';
+import { ReportAdmission } from './admission/report-admission';
+import { ReportEvents } from './store/report-events';
+import { ReportFilesRepository } from './store/report-files.repository';
+import { ReportRetention } from './store/report-retention';
+import { ReportsRepository } from './store/reports.repository';
+import { ReportsService } from './api/reports.service';
+import { RetryAfterEstimates } from './admission/retry-after';
 
 const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
 

@@ -2,7 +2,7 @@ import { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { generateOrders } from '../../src/orders/order-seed';
-import { PdfRenderer } from '../../src/reports/rendering/pdf-renderer.service';
+import { PdfRenderer } from '../../src/pdf/pdf-renderer.service';
 import { forgetQueues, testEnvironment } from '../support/env';
 import {
   call,

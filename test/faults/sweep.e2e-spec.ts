@@ -3,10 +3,10 @@ import type { Queue } from 'bull';
 import Redis from 'ioredis';
 import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { reportsConfig } from '../../src/config/configuration';
-import { ReportRetention } from '../../src/reports/report-retention';
-import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/report-sweeper';
-import { FairQueue } from '../../src/reports/fair-queue';
-import { ReportsService } from '../../src/reports/reports.service';
+import { ReportRetention } from '../../src/reports/store/report-retention';
+import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/sweep/report-sweeper';
+import { FairQueue } from '../../src/fair-queue/fair-queue';
+import { ReportsService } from '../../src/reports/api/reports.service';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { newClient, startApp, TestApp } from '../support/harness';
 

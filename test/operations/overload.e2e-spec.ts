@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { hashApiKey } from '../../src/clients/api-key';
-import { ReportEvents } from '../../src/reports/report-events';
+import { ReportEvents } from '../../src/reports/store/report-events';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { call, newClient, startApp, TestApp } from '../support/harness';
 import { eventually } from '../support/receiver';

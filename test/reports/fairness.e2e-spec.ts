@@ -1,6 +1,6 @@
 import { ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
-import { FairQueue } from '../../src/reports/fair-queue';
+import { FairQueue } from '../../src/fair-queue/fair-queue';
 import { forgetQueues, ownDatabase, testEnvironment } from '../support/env';
 import {
   call,

@@ -2,7 +2,7 @@ import { getQueueToken } from '@nestjs/bull';
 import { Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { generateOrders } from '../../src/orders/order-seed';
-import { ReportSweeper } from '../../src/reports/report-sweeper';
+import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
 import {
   call,
   insertOrders,

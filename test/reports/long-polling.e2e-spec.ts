@@ -1,5 +1,5 @@
 import { generateOrders } from '../../src/orders/order-seed';
-import { ReportEvents } from '../../src/reports/report-events';
+import { ReportEvents } from '../../src/reports/store/report-events';
 import { call, insertOrders, newClient, startApp, TestApp } from '../support/harness';
 import { eventually } from '../support/receiver';
 

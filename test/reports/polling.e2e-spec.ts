@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ApiError } from '../../src/common/api-error';
 import { CUSTOMER_NAME_MAX_LENGTH } from '../../src/orders/order-limits';
-import { ReportsService } from '../../src/reports/reports.service';
+import { ReportsService } from '../../src/reports/api/reports.service';
 import {
   call,
   newClient,

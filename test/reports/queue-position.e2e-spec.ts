@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { AddressInfo, createServer } from 'node:net';
 import Redis from 'ioredis';
-import { FairQueue } from '../../src/reports/fair-queue';
-import { ReportsService } from '../../src/reports/reports.service';
+import { FairQueue } from '../../src/fair-queue/fair-queue';
+import { ReportsService } from '../../src/reports/api/reports.service';
 import { databaseBeside, forgetQueues, ownDatabase, testEnvironment } from '../support/env';
 import {
   Answer,

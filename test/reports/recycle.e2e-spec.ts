@@ -1,5 +1,5 @@
 import { generateOrders } from '../../src/orders/order-seed';
-import { PdfRenderer } from '../../src/reports/rendering/pdf-renderer.service';
+import { PdfRenderer } from '../../src/pdf/pdf-renderer.service';
 import {
   call,
   downloadReport,

@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { get, IncomingMessage } from 'node:http';
 import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { reportsConfig } from '../../src/config/configuration';
-import { FairQueue } from '../../src/reports/fair-queue';
-import { ReportRetention } from '../../src/reports/report-retention';
-import { ReportSweeper } from '../../src/reports/report-sweeper';
-import { ReportsService } from '../../src/reports/reports.service';
+import { FairQueue } from '../../src/fair-queue/fair-queue';
+import { ReportRetention } from '../../src/reports/store/report-retention';
+import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
+import { ReportsService } from '../../src/reports/api/reports.service';
 import { call, newClient, startApp, TestApp } from '../support/harness';
 
 /** A stored PDF larger than every buffer between the server and a client that stops reading. */

@@ -1,0 +1,150 @@
+import { CallbackAttempt, CallbackStatus } from '../../../callbacks/callback-event.entity';
+import { HttpAnswer } from '../../../common/http-answer';
+import { FinalState, Report, ReportStatus, ReportStatusRead } from '../../store/report.entity';
+import { pdfFilename, reportPath, statusPath } from '../../store/report-links';
+
+const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
+
+/** The 202 of POST /v1/orders/reports. */
+export function acceptedAnswer(
+  report: Report,
+  retryAfter: number,
+  replayed: boolean,
+): HttpAnswer<object> {
+  return {
+    headers: {
+      Location: statusPath(report.id),
+      'Retry-After': String(retryAfter),
+      ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
+    },
+    body: {
+      id: report.id,
+      status: report.status,
+      time_zone: report.timeZone,
+      links: statusLinks(report.id),
+    },
+  };
+}
+
+/**
+ * The status route's answer: 303 to the PDF once COMPLETED, otherwise 200 with the state (and
+ * Retry-After while unfinished); with a callback_url, how its callback goes.
+ */
+export function statusAnswer({
+  report,
+  place,
+  estimate,
+  waited,
+}: ReportStatusRead): HttpAnswer<object> {
+  const headers: Record<string, string> =
+    waited === undefined ? {} : { 'Preference-Applied': `wait=${waited}` };
+  const answer = ((): HttpAnswer<object> => {
+    switch (report.status) {
+      case ReportStatus.Completed:
+        return {
+          status: 303,
+          headers: { ...headers, Location: reportPath(report.id) },
+          body: {
+            id: report.id,
+            status: report.status,
+            time_zone: report.timeZone,
+            links: [{ rel: 'reports', href: reportPath(report.id) }],
+          },
+        };
+      case ReportStatus.Failed:
+        return {
+          headers,
+          body: {
+            id: report.id,
+            status: report.status,
+            time_zone: report.timeZone,
+            error: { error_code: report.errorCode, error_message: report.errorMessage },
+          },
+        };
+      case ReportStatus.Expired:
+        return {
+          headers,
+          body: { id: report.id, status: report.status, time_zone: report.timeZone },
+        };
+      default:
+        return {
+          headers: { ...headers, 'Retry-After': String(estimate!.retryAfter) },
+          body: {
+            id: report.id,
+            status: report.status,
+            time_zone: report.timeZone,
+            progress: report.progress,
+            created_at: report.createdAt.toISOString(),
+            queue_position: place ?? null,
+            estimated_completion_at: place === null ? null : estimate!.completionAt.toISOString(),
+          },
+        };
+    }
+  })();
+  if (report.callbackUrl) {
+    answer.body = {
+      ...answer.body,
+      callback: report.callback ?? { status: CallbackStatus.Pending, attempts: 0 },
+    };
+  }
+  return answer;
+}
+
+/** A report in the list. */
+export function listedReport(report: Report) {
+  return {
+    id: report.id,
+    status: report.status,
+    start_date: report.startDate,
+    end_date: report.endDate,
+    time_zone: report.timeZone,
+    ...(report.callbackUrl ? { callback_url: report.callbackUrl } : {}),
+    created_at: report.createdAt.toISOString(),
+    completed_at: report.completedAt?.toISOString() ?? null,
+    links: statusLinks(report.id),
+  };
+}
+
+/** One attempt to deliver the report's callback. */
+export function listedAttempt(attempt: CallbackAttempt) {
+  return {
+    attempt: attempt.attempt,
+    at: attempt.at.toISOString(),
+    status_code: attempt.statusCode,
+    // Only when the partner answered: how fast a connection failed would tell how a port answers.
+    duration_ms: attempt.statusCode === null ? null : attempt.durationMs,
+    error: attempt.error,
+  };
+}
+
+/** The PDF's headers (an answer to If-None-Match that matched carries the ETag alone). */
+export function pdfHeaders(report: Report): Record<string, string> {
+  return {
+    ETag: report.pdfEtag!,
+    'Content-Type': 'application/pdf',
+    'Content-Length': String(report.pdfSize),
+    'Content-Disposition': `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
+    'Cache-Control': 'private, max-age=0, must-revalidate',
+  };
+}
+
+/** The body POSTed to the report's callback_url when it ends (recipe 2), links absolute. */
+export function callbackBody(
+  reportId: string,
+  state: Pick<FinalState, 'status'> | Extract<FinalState, { status: ReportStatus.Failed }>,
+  publicBaseUrl: string,
+): string {
+  const body = !('errorCode' in state)
+    ? {
+        id: reportId,
+        status: state.status,
+        links: [{ rel: 'reports', href: publicBaseUrl + reportPath(reportId) }],
+      }
+    : {
+        id: reportId,
+        status: state.status,
+        error: { error_code: state.errorCode, error_message: state.errorMessage },
+        links: [{ rel: 'status', href: publicBaseUrl + statusPath(reportId) }],
+      };
+  return JSON.stringify(body);
+}
