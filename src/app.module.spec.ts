@@ -1,42 +1,50 @@
 import { DynamicModule, Type } from '@nestjs/common';
-import { AppModule, ApiModule, WorkerModule } from './app.module';
+import { AppModule } from './app.module';
+import { CallbackDeliveryProcessor } from './callbacks/callback-delivery.processor';
 import { RenderingModule } from './pdf/rendering.module';
+import { ReportsController } from './reports/api/reports.controller';
+import { ReportRenderProcessor } from './reports/render/report-render.processor';
+import { ReportSweeper } from './reports/sweep/report-sweeper';
 
-/** Every module class a module brings in, however deep (static and dynamic imports alike). */
-function modulesOf(root: DynamicModule): Set<unknown> {
-  const found = new Set<unknown>();
+/** Every module a module brings in, however deep, with the routes and providers each registers. */
+function partsOf(root: DynamicModule) {
+  const modules = new Set<unknown>();
+  const registered = new Set<unknown>();
   const visit = (entry: Type | DynamicModule | Promise<DynamicModule> | undefined): void => {
     if (!entry || entry instanceof Promise) return;
     const module = 'module' in entry ? entry.module : entry;
-    const imports = [
-      ...(Reflect.getMetadata('imports', module) ?? []),
-      ...('module' in entry ? (entry.imports ?? []) : []),
-    ];
-    if (found.has(module) && !('module' in entry)) return;
-    found.add(module);
-    imports.forEach(visit);
+    modules.add(module);
+    if (!('module' in entry)) return;
+    for (const part of [...(entry.controllers ?? []), ...(entry.providers ?? [])]) {
+      registered.add(part);
+    }
+    for (const imported of entry.imports ?? []) visit(imported as DynamicModule);
   };
   visit(root);
-  return found;
+  return { modules, registered };
 }
 
-describe('AppModule.forRole: a process runs the parts of its role', () => {
-  it('gives an API process no Chromium and no worker, so an API machine needs none', () => {
-    const api = modulesOf(AppModule.forRole('api'));
-    expect(api.has(ApiModule)).toBe(true);
-    expect(api.has(WorkerModule)).toBe(false);
-    expect(api.has(RenderingModule)).toBe(false);
+describe('AppModule.forRole: each feature registers the parts of the role', () => {
+  it('gives an API process its routes, and no Chromium, processor or sweep', () => {
+    const api = partsOf(AppModule.forRole('api'));
+    expect(api.registered.has(ReportsController)).toBe(true);
+    expect(api.modules.has(RenderingModule)).toBe(false);
+    for (const part of [ReportRenderProcessor, CallbackDeliveryProcessor, ReportSweeper]) {
+      expect(api.registered.has(part)).toBe(false);
+    }
   });
 
-  it('gives a worker process the renderer and no API routes', () => {
-    const worker = modulesOf(AppModule.forRole('worker'));
-    expect(worker.has(WorkerModule)).toBe(true);
-    expect(worker.has(RenderingModule)).toBe(true);
-    expect(worker.has(ApiModule)).toBe(false);
+  it('gives a worker process the renderer, the processors and the sweep, and no routes', () => {
+    const worker = partsOf(AppModule.forRole('worker'));
+    expect(worker.modules.has(RenderingModule)).toBe(true);
+    for (const part of [ReportRenderProcessor, CallbackDeliveryProcessor, ReportSweeper]) {
+      expect(worker.registered.has(part)).toBe(true);
+    }
+    expect(worker.registered.has(ReportsController)).toBe(false);
   });
 
   it('runs both parts in one process by default', () => {
-    const all = modulesOf(AppModule.forRole('all'));
-    expect(all.has(ApiModule) && all.has(WorkerModule)).toBe(true);
+    const all = partsOf(AppModule.forRole('all'));
+    expect(all.registered.has(ReportsController) && all.registered.has(ReportSweeper)).toBe(true);
   });
 });

@@ -1,4 +1,3 @@
-import { HttpModule } from '@nestjs/axios';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
@@ -6,12 +5,9 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { CallbackDeliveryProcessor } from './callbacks/callback-delivery.processor';
-import { CallbackSender } from './callbacks/callback-sender';
-import { CallbackSlots } from './callbacks/callback-slots';
+import { CallbacksModule } from './callbacks/callbacks.module';
 import { ApiKeyGuard } from './clients/api-key.guard';
 import { ClientsModule } from './clients/clients.module';
-import { WebhookSecretController } from './clients/webhook-secret.controller';
 import { ErrorFilter } from './common/error.filter';
 import { queueSettings } from './common/jobs';
 import { RateLimitGuard, rateLimits } from './common/rate-limit';
@@ -23,23 +19,14 @@ import {
   redisConfig,
   reportsConfig,
 } from './config/configuration';
-import { AppRole } from './config/environment';
+import { AppRole, partsOf } from './config/environment';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { OrdersController } from './orders/orders.controller';
-import { RenderReport } from './reports/render/render-report';
-import { ReportCallbacksController } from './reports/api/report-callbacks.controller';
-import { ReportFileStore } from './reports/store/report-file-store';
-import { ReportOrdersReader } from './reports/render/report-orders-reader';
-import { ReportRenderProcessor } from './reports/render/report-render.processor';
-import { ReportSettlement } from './reports/render/report-settlement';
-import { ReportSweeper } from './reports/sweep/report-sweeper';
-import { ReportsController } from './reports/api/reports.controller';
+import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
-import { RenderingModule } from './pdf/rendering.module';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [
@@ -67,63 +54,23 @@ const infrastructure = [
   MetricsModule,
 ];
 
-/** The API part: the routes, and the guards that check the key and count the rate limits. */
-@Module({
-  imports: [
-    ThrottlerModule.forRootAsync({
-      inject: [rateLimitConfig.KEY, redisConfig.KEY],
-      useFactory: (
-        limits: ConfigType<typeof rateLimitConfig>,
-        redis: ConfigType<typeof redisConfig>,
-      ) => ({
-        throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
-        storage: new RateLimitStorage(redis.url, redis.queuePrefix),
-        setHeaders: false,
-      }),
-    }),
-    ClientsModule,
-    ReportsModule,
-  ],
-  controllers: [
-    OrdersController,
-    ReportsController,
-    ReportCallbacksController,
-    WebhookSecretController,
-  ],
-  providers: [
-    // In this order: a request is counted against its client's limits once its key is known to
-    // be valid, so a made-up key is refused (401) and never gets an allowance of its own.
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
-  ],
-})
-export class ApiModule {}
-
-/** The worker part: renders reports, delivers callbacks, sweeps. */
-@Module({
-  imports: [HttpModule, ClientsModule, ReportsModule, RenderingModule],
-  providers: [
-    ReportRenderProcessor,
-    RenderReport,
-    ReportOrdersReader,
-    ReportFileStore,
-    ReportSettlement,
-    ReportSweeper,
-    CallbackDeliveryProcessor,
-    CallbackSender,
-    CallbackSlots,
-  ],
-})
-export class WorkerModule {}
-
-/** The parts a process of each role runs (APP_ROLE). */
-export function partsOf(role: AppRole): { api: boolean; worker: boolean } {
-  return { api: role !== 'worker', worker: role !== 'api' };
-}
+/** The rate limits' counters, in Redis: shared by every API process. */
+const rateLimitCounters = ThrottlerModule.forRootAsync({
+  inject: [rateLimitConfig.KEY, redisConfig.KEY],
+  useFactory: (
+    limits: ConfigType<typeof rateLimitConfig>,
+    redis: ConfigType<typeof redisConfig>,
+  ) => ({
+    throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
+    storage: new RateLimitStorage(redis.url, redis.queuePrefix),
+    setHeaders: false,
+  }),
+});
 
 /**
- * The application, built for a role from its parts: the place, and the only one, where the role
- * decides anything. Both parts answer /health and /metrics.
+ * The application, built for a role (APP_ROLE): each feature registers the routes, processors and
+ * queues of the parts the role runs (`forRole`); this module only assembles them. Every process
+ * answers /health and /metrics.
  */
 @Module({})
 export class AppModule {
@@ -135,11 +82,25 @@ export class AppModule {
       imports: [
         ...infrastructure,
         LoggingModule.forRoot(logLevel),
-        HealthModule.forProcess({ renders: parts.worker }),
-        ...(parts.api ? [ApiModule] : []),
-        ...(parts.worker ? [WorkerModule] : []),
+        HealthModule,
+        ...(parts.api ? [rateLimitCounters] : []),
+        ClientsModule.forRole(parts),
+        OrdersModule.forRole(parts),
+        CallbacksModule.forRole(parts),
+        ReportsModule.forRole(parts),
       ],
-      providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: ErrorFilter },
+        // What every API request goes through before any route: its key is checked, then it is
+        // counted against its client's rate limits. In this order: a made-up key is refused (401)
+        // and never gets an allowance of its own.
+        ...(parts.api
+          ? [
+              { provide: APP_GUARD, useClass: ApiKeyGuard },
+              { provide: APP_GUARD, useClass: RateLimitGuard },
+            ]
+          : []),
+      ],
     };
   }
 }

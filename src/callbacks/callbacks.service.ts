@@ -9,8 +9,9 @@ import {
   deliveryJob,
   deliveryJobId,
   JobData,
-  missingJobs,
   QueueName,
+  REDIS_WAIT_MS,
+  RequeueSweep,
 } from '../common/jobs';
 import { Position } from '../common/pagination';
 import { withTimeout } from '../common/with-timeout';
@@ -41,9 +42,6 @@ export interface NewCallbackEvent {
 
 /** How often a client may have an event sent again. */
 const REDELIVER_EVERY_S = 60;
-/** Younger events may still be on their way into Redis: the sweep leaves them to their sender. */
-const SWEEP_GRACE = '5 seconds';
-const REDIS_WAIT_MS = 2000;
 /** What the attempts log says of an attempt whose result was never recorded (coarse, as the others). */
 export const INTERRUPTED = 'interrupted';
 
@@ -54,9 +52,8 @@ export const INTERRUPTED = 'interrupted';
 @Injectable()
 export class CallbacksService implements OnModuleInit {
   private readonly logger = new Logger(CallbacksService.name);
-  /** Where the sweep stopped: the next pass goes on from there, and starts over at the end. */
-  private sweptUpTo?: Position;
   private readonly resolver: CallbackResolver;
+  private readonly sweep: RequeueSweep<Position & { attempts: number }>;
 
   constructor(
     private readonly events: CallbackEventsRepository,
@@ -65,6 +62,9 @@ export class CallbacksService implements OnModuleInit {
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
   ) {
     this.resolver = new CallbackResolver(config.dnsServers);
+    this.sweep = new RequeueSweep(queue, events.due.bind(events), ({ id, attempts }) =>
+      deliveryJobId(id, attempts + 1),
+    );
   }
 
   /** Said loudly at every start: the setting turns off both SSRF checks. */
@@ -192,20 +192,11 @@ export class CallbacksService implements OnModuleInit {
     return queued;
   }
 
-  private async requeueLost(batch: number): Promise<number> {
-    const rows = await this.events.due(this.sweptUpTo, SWEEP_GRACE, batch);
-    const nextAttempt = new Map(rows.map(({ id, attempts }) => [id, attempts + 1]));
-    const missing = await missingJobs(
-      this.queue,
-      rows.map(({ id, attempts }) => deliveryJobId(id, attempts + 1)),
-      REDIS_WAIT_MS,
-    );
-    const lost = rows.filter(({ id }) => missing.has(deliveryJobId(id, nextAttempt.get(id)!)));
-    for (const { id } of lost) {
-      await withTimeout(this.send(id, nextAttempt.get(id)!), REDIS_WAIT_MS, 'enqueue');
-    }
-    // Only once the batch is checked: a pass that failed checks it again.
-    this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
-    return lost.length;
+  private requeueLost(batch: number): Promise<number> {
+    return this.sweep.pass(batch, async (lost) => {
+      for (const { id, attempts } of lost) {
+        await withTimeout(this.send(id, attempts + 1), REDIS_WAIT_MS, 'enqueue');
+      }
+    });
   }
 }

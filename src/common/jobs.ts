@@ -1,5 +1,12 @@
 import type { JobOptions, Queue } from 'bull';
+import { Position } from './pagination';
 import { withTimeout } from './with-timeout';
+
+/**
+ * How long a request, or a step of the sweep, waits on Redis before it goes on without it: Postgres
+ * holds what is due, and the sweep queues it once Redis answers.
+ */
+export const REDIS_WAIT_MS = 1000;
 
 /** Every queue in one place, with the data each job carries: ids, never documents. */
 export enum QueueName {
@@ -110,21 +117,47 @@ export function deliveryJob(
   };
 }
 
-/** Of the given job ids, those Bull holds in no state: one pipelined round trip to Redis. */
-export async function missingJobs(
-  queue: Queue<unknown>,
-  jobIds: string[],
-  timeoutMs: number,
-): Promise<Set<string>> {
-  if (jobIds.length === 0) return new Set();
-  const pipeline = queue.client.pipeline();
-  for (const jobId of jobIds) pipeline.exists(queue.toKey(jobId));
-  const answers = (await withTimeout(pipeline.exec(), timeoutMs, 'checking jobs')) ?? [];
-  return new Set(
-    jobIds.filter((_, i) => {
+/** Younger rows may still be on their way into Redis: the sweep leaves them to their request. */
+const SWEEP_GRACE = '5 seconds';
+
+/**
+ * The sweep's requeue for one queue. Postgres is the source of truth and Redis a queue that may
+ * forget (a restart empties it): each pass reads the next `batch` rows whose job should be in Redis
+ * (`read`) and hands `requeue`
+ * those whose job Bull holds in no state (one pipelined round trip). A job that exists, in any
+ * state, is Bull's to finish (a dead worker's job is "stalled"). Each pass goes on after the last
+ * row the previous one checked and starts over at the end, so that a backlog whose oldest rows all
+ * have their jobs does not hide the rows behind it.
+ */
+export class RequeueSweep<Row extends Position> {
+  private sweptUpTo?: Position;
+
+  constructor(
+    private readonly queue: Queue<unknown>,
+    private readonly read: (
+      after: Position | undefined,
+      grace: string,
+      batch: number,
+    ) => Promise<Row[]>,
+    private readonly jobId: (row: Row) => string,
+  ) {}
+
+  /** One pass; answers how many rows `requeue` was given. */
+  async pass(batch: number, requeue: (lost: Row[], checked: Row[]) => Promise<void>) {
+    const rows = await this.read(this.sweptUpTo, SWEEP_GRACE, batch);
+    const pipeline = this.queue.client.pipeline();
+    for (const row of rows) pipeline.exists(this.queue.toKey(this.jobId(row)));
+    const answers = rows.length
+      ? ((await withTimeout(pipeline.exec(), 2 * REDIS_WAIT_MS, 'checking jobs')) ?? [])
+      : [];
+    const lost = rows.filter((_, i) => {
       const [error, exists] = answers[i] ?? [new Error('no answer'), null];
       if (error) throw error;
       return exists === 0;
-    }),
-  );
+    });
+    await requeue(lost, rows);
+    // Only once the batch is checked: a pass that failed checks it again.
+    this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
+    return lost.length;
+  }
 }

@@ -1,3 +1,4 @@
+import { DynamicModule } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import {
@@ -18,6 +19,29 @@ import { parseEncryptionKey } from '../common/encryption';
 
 /** `all`: API and worker in one process; `api`: HTTP only; `worker`: queue processors only. */
 export type AppRole = 'all' | 'api' | 'worker';
+
+/** The parts a process of each role runs: the API's routes, the worker's processors and sweep. */
+export interface RoleParts {
+  api: boolean;
+  worker: boolean;
+}
+
+export function partsOf(role: AppRole): RoleParts {
+  return { api: role !== 'worker', worker: role !== 'api' };
+}
+
+/**
+ * A feature's `forRole`, built once per role: a feature imported by several others is then one
+ * module with one instance of each provider (Nest tells dynamic modules apart by reference).
+ */
+export function perRole(build: (parts: RoleParts) => DynamicModule) {
+  const built = new Map<string, DynamicModule>();
+  return (parts: RoleParts): DynamicModule => {
+    const key = `${parts.api}:${parts.worker}`;
+    if (!built.has(key)) built.set(key, build(parts));
+    return built.get(key)!;
+  };
+}
 
 /** Every variable the service reads, with the contract's defaults. Validated once at boot. */
 export class Environment {

@@ -5,33 +5,29 @@ import type { Queue } from 'bull';
 import DataLoader from 'dataloader';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { QueueName } from '../common/jobs';
+import { QueueName, REDIS_WAIT_MS } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 import { redisConfig } from '../config/configuration';
-import { UnfinishedReport } from '../reports/store/report.entity';
-import { ReportsRepository } from '../reports/store/reports.repository';
 
 /**
- * A waiting report's score is `turn × ROUND_SPAN + its arrival in the turn`: Redis keeps the fair
- * order, and ZRANK is a report's place in it (O(log n) in a skip list that counts as it moves).
- * A turn's arrivals are counted from 1 again whenever it holds no report; one that somehow reaches
+ * A waiting item's score is `turn × ROUND_SPAN + its arrival in the turn`: Redis keeps the fair
+ * order, and ZRANK is an item's place in it (O(log n) in a skip list that counts as it moves).
+ * A turn's arrivals are counted from 1 again whenever it holds no item; one that somehow reaches
  * ROUND_SPAN arrivals while never emptying sends the next arrival to the turn after. Scores stay
  * exact doubles up to turn 2^27, and turns start again from 1 whenever the queue empties.
  */
 const ROUND_SPAN = 2 ** 26;
-/** A turn's arrival counter outlives any wait: it only orders reports within one turn. */
+/** A turn's arrival counter outlives any wait: it only orders items within one turn. */
 const ROUND_SEQ_TTL_MS = 30 * 24 * 3600_000;
 /**
- * A refused client's Retry-After comes from the first of its unfinished reports: looked for among
+ * A refused client's Retry-After comes from the first of its unfinished items: looked for among
  * this many of them (all of them at the default bound of 20), so that a refusal costs a bounded time
  * whatever REPORT_MAX_UNFINISHED_PER_CLIENT.
  */
 const CLIENT_AHEAD_SAMPLE = 100;
 /** How many times an admission waits for another process's rebuild (100 ms each) before going on without Redis. */
 const REBUILD_WAITS = 20;
-/** Redis is a queue that may be away: a request never waits on it longer than this. */
-export const REDIS_WAIT_MS = 1000;
-/** How long a report that left the numbers is kept from being put back by the sweep. */
+/** How long an item that left the numbers is kept from being put back by the sweep. */
 const LEFT_MEMORY_MS = 60_000;
 /** How long one process may hold the rebuild before another may take it over. */
 const REBUILD_LEASE_MS = 30_000;
@@ -49,11 +45,11 @@ local function nextInTurn(waiting, seqPrefix, turn)
 end`;
 
 /**
- * Admits a report when its client and the queue are under their bounds, in one step that no other
+ * Admits an item when its client and the queue are under their bounds, in one step that no other
  * admission can interleave with, on any API process.
  * KEYS: waiting, the client's unfinished, the clients' last turns, ready, the seq prefix.
- * ARGV: report id, client id, most unfinished per client, most waiting.
- * Answers {'rebuild'} before the numbers exist, {'client-full', reports ahead of the client's
+ * ARGV: item id, client id, most unfinished per client, most waiting.
+ * Answers {'rebuild'} before the numbers exist, {'client-full', items ahead of the client's
  * first}, {'queue-full', waiting} or {'admitted', turn, place, the client's turn before}.
  */
 const ADMIT = `${NEXT_IN_TURN}
@@ -88,11 +84,11 @@ redis.call('HSET', KEYS[3], ARGV[2], round)
 return {'admitted', round, redis.call('ZRANK', KEYS[1], ARGV[1]), before}`;
 
 /**
- * A report leaves the numbers: it finished, was cancelled, or its admission was undone; it is
+ * An item leaves the numbers: it finished, was cancelled, or its admission was undone; it is
  * remembered for LEFT_MEMORY_MS so that the sweep does not put it back from a read of Postgres
  * made just before. The client's last turn goes back to ARGV[4] when ARGV[3] (its turn) is still
  * the last one. KEYS: waiting, the client's unfinished, the clients' last turns, the left prefix.
- * ARGV: report id, client id, and for an undone admission its turn and the turn before ('' otherwise).
+ * ARGV: item id, client id, and for an undone admission its turn and the turn before ('' otherwise).
  */
 const LEAVE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -105,17 +101,17 @@ elseif ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[3] then
 end
 return 1`;
 
-/** A report a worker took: it no longer waits, and is not put back in the line. KEYS: waiting, the left prefix. */
+/** An item a worker took: it no longer waits, and is not put back in the line. KEYS: waiting, the left prefix. */
 const START = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2] .. 'started:' .. ARGV[1], '1', 'PX', ${LEFT_MEMORY_MS})
 return 1`;
 
 /**
- * Puts back a report Postgres holds unfinished and Redis lost (the sweep): at the end of its turn;
+ * Puts back an item Postgres holds unfinished and Redis lost (the sweep): at the end of its turn;
  * not one that left (or was taken by a worker) since Postgres was read.
  * KEYS: waiting, the client's unfinished, the clients' last turns, the seq prefix, the left prefix.
- * ARGV: report id, client id, turn, '1' when it waits for a render.
+ * ARGV: item id, client id, turn, '1' when it waits for a render.
  */
 const RESTORE = `${NEXT_IN_TURN}
 if redis.call('EXISTS', KEYS[5] .. ARGV[1]) == 1 then return 0 end
@@ -131,11 +127,35 @@ end
 return added`;
 
 type FairQueueCommands = Redis & {
-  admitReport(...args: string[]): Promise<[string, ...number[]]>;
+  admitToFairQueue(...args: string[]): Promise<[string, ...number[]]>;
   leaveFairQueue(...args: string[]): Promise<number>;
   startInFairQueue(...args: string[]): Promise<number>;
   restoreToFairQueue(...args: string[]): Promise<number>;
 };
+
+/** An unfinished item as the source of truth holds it: its client, its turn, whether it waits. */
+export interface QueuedItem {
+  id: string;
+  clientId: string;
+  fairRound: number;
+  /** False once a worker took it (it stays unfinished until it leaves). */
+  waiting: boolean;
+}
+
+export type QueuedState = 'waiting' | 'started' | 'finished';
+
+/**
+ * What the numbers are rebuilt and reconciled from: the store that holds every unfinished item
+ * (Postgres's reports, for the render queue).
+ */
+export interface FairQueueSource {
+  /** Every unfinished item, waiting ones in the fair order (turn, then arrival). */
+  unfinishedInFairOrder(): Promise<QueuedItem[]>;
+  /** Of the items given, those that exist, with their state. */
+  queueStates(ids: string[]): Promise<Map<string, QueuedState>>;
+}
+
+export const FAIR_QUEUE_SOURCE = Symbol('FAIR_QUEUE_SOURCE');
 
 /** Another process rebuilds the numbers, for longer than an admission waits. */
 export class FairQueueRebuilding extends Error {
@@ -156,10 +176,10 @@ export type AdmitVerdict =
 
 /**
  * The fair order and the bounds' counts, kept in Redis as the queue moves so that admitting a
- * report and telling a client its place cost the same whatever the backlog: a waiting report's
- * place is its rank in one sorted set, a client's unfinished reports one set, the backlog that
+ * item and telling a client its place cost the same whatever the backlog: a waiting item's
+ * place is its rank in one sorted set, a client's unfinished items one set, the backlog that
  * set's size. Postgres stays the source of truth: when Redis loses them (a flush, a restart) they
- * are rebuilt from the unfinished reports before the next admission, and the sweep puts back what
+ * are rebuilt from the unfinished items before the next admission, and the sweep puts back what
  * a crash left out and takes out what it left behind (`reconcile`).
  */
 @Injectable()
@@ -169,10 +189,10 @@ export class FairQueue {
   private readonly prefix: string;
   /** Admissions went to Postgres alone while Redis was away: the numbers need a rebuild. */
   private stale = false;
-  /** Reports Redis held but Postgres did not at the previous reconcile: taken out if still so. */
+  /** Items Redis held but Postgres did not at the previous reconcile: taken out if still so. */
   private suspects = new Set<string>();
   /**
-   * Places of the reports asked for in one turn of the event loop, read in one round trip (the
+   * Places of the items asked for in one turn of the event loop, read in one round trip (the
    * status route's polls arrive together, as ReportsRepository's reads do).
    */
   private readonly places = new DataLoader<string, number | null>(
@@ -191,13 +211,13 @@ export class FairQueue {
   constructor(
     @InjectQueue(QueueName.ReportRender) queue: Queue,
     @Inject(redisConfig.KEY) redis: ConfigType<typeof redisConfig>,
-    private readonly reports: ReportsRepository,
+    @Inject(FAIR_QUEUE_SOURCE) private readonly source: FairQueueSource,
   ) {
     this.prefix = `${redis.queuePrefix}:fair-queue`;
     // Bull's own connection: the render jobs go through it anyway; the scripts are loaded once on it.
     this.redis = queue.client as FairQueueCommands;
-    if (typeof this.redis.admitReport !== 'function') {
-      this.redis.defineCommand('admitReport', { numberOfKeys: 5, lua: ADMIT });
+    if (typeof this.redis.admitToFairQueue !== 'function') {
+      this.redis.defineCommand('admitToFairQueue', { numberOfKeys: 5, lua: ADMIT });
       this.redis.defineCommand('leaveFairQueue', { numberOfKeys: 4, lua: LEAVE });
       this.redis.defineCommand('startInFairQueue', { numberOfKeys: 2, lua: START });
       this.redis.defineCommand('restoreToFairQueue', { numberOfKeys: 5, lua: RESTORE });
@@ -224,23 +244,23 @@ export class FairQueue {
   }
 
   /**
-   * Reserves the report's place, or says which bound refuses it. Rejects when Redis does not
+   * Reserves the item's place, or says which bound refuses it. Rejects when Redis does not
    * answer within REDIS_WAIT_MS: the caller then admits by Postgres alone (`admittedWithoutRedis`).
    */
-  async admit(clientId: string, reportId: string, bounds: QueueBounds): Promise<AdmitVerdict> {
+  async admit(clientId: string, itemId: string, bounds: QueueBounds): Promise<AdmitVerdict> {
     if (this.stale) {
       await withTimeout(this.redis.del(this.readyKey), REDIS_WAIT_MS, 'fair queue');
       this.stale = false;
     }
     for (let tries = 0; ; tries += 1) {
       const [verdict, a, b, c] = await withTimeout(
-        this.redis.admitReport(
+        this.redis.admitToFairQueue(
           this.waitingKey,
           this.unfinishedKey(clientId),
           this.turnsKey,
           this.readyKey,
           this.seqPrefix,
-          reportId,
+          itemId,
           clientId,
           String(bounds.unfinishedPerClient),
           String(bounds.waiting),
@@ -262,44 +282,40 @@ export class FairQueue {
     }
   }
 
-  /** Undoes `admit` (the report was not stored after all). */
-  async withdraw(
-    clientId: string,
-    reportId: string,
-    admitted: { turn: number; turnBefore: number },
-  ) {
-    await this.leave(clientId, reportId, [String(admitted.turn), String(admitted.turnBefore)]);
+  /** Undoes `admit` (the item was not stored after all). */
+  async withdraw(clientId: string, itemId: string, admitted: { turn: number; turnBefore: number }) {
+    await this.leave(clientId, itemId, [String(admitted.turn), String(admitted.turnBefore)]);
   }
 
-  /** The report was admitted by Postgres alone, Redis away: the numbers are rebuilt once it is back. */
+  /** The item was admitted by Postgres alone, Redis away: the numbers are rebuilt once it is back. */
   admittedWithoutRedis(): void {
     this.stale = true;
   }
 
-  /** A worker took the report: it no longer waits (it stays unfinished). */
-  async started(reportId: string): Promise<void> {
+  /** A worker took the item: it no longer waits (it stays unfinished). */
+  async started(itemId: string): Promise<void> {
     await this.quietly(
-      reportId,
-      this.redis.startInFairQueue(this.waitingKey, this.leftPrefix, reportId),
+      itemId,
+      this.redis.startInFairQueue(this.waitingKey, this.leftPrefix, itemId),
     );
   }
 
-  /** The report finished, failed or was cancelled: it leaves the fair order and its client's count. */
-  async finished(clientId: string, reportId: string): Promise<void> {
-    await this.quietly(reportId, this.leave(clientId, reportId, ['', '']));
+  /** The item finished, failed or was cancelled: it leaves the fair order and its client's count. */
+  async finished(clientId: string, itemId: string): Promise<void> {
+    await this.quietly(itemId, this.leave(clientId, itemId, ['', '']));
   }
 
   /**
-   * How many reports render before this one, or null when it does not wait (or Redis does not
+   * How many items render before this one, or null when it does not wait (or Redis does not
    * answer: the place is then unknown, never guessed).
    */
-  place(reportId: string): Promise<number | null> {
-    return withTimeout(this.places.load(reportId), REDIS_WAIT_MS, 'fair queue').catch(() => null);
+  place(itemId: string): Promise<number | null> {
+    return withTimeout(this.places.load(itemId), REDIS_WAIT_MS, 'fair queue').catch(() => null);
   }
 
   /**
    * The numbers from Postgres, by one process at a time (the others' admissions wait for it):
-   * every unfinished report, waiting ones in their turn and then in arrival order.
+   * every unfinished item, waiting ones in their turn and then in arrival order.
    */
   async rebuild(): Promise<void> {
     const lease = `${this.prefix}:rebuilding`;
@@ -313,8 +329,8 @@ export class FairQueue {
       // Another process may have rebuilt them between our 'rebuild' and our lease: not twice (a
       // second rebuild would drop the places reserved since the first by admissions under way).
       if (await this.redis.exists(this.readyKey)) return;
-      const rows = await this.reports.unfinishedInFairOrder();
-      // Every client with unfinished reports has its last turn in turnsKey.
+      const rows = await this.source.unfinishedInFairOrder();
+      // Every client with unfinished items has its last turn in turnsKey.
       const stale = (await this.redis.hkeys(this.turnsKey)).map((id) => this.unfinishedKey(id));
       const transaction = this.redis.multi();
       for (const key of [this.waitingKey, this.turnsKey, ...stale]) transaction.del(key);
@@ -335,7 +351,7 @@ export class FairQueue {
       transaction.set(this.readyKey, new Date().toISOString());
       await transaction.exec();
       this.suspects.clear();
-      this.logger.log(`Fair queue rebuilt from Postgres: ${rows.length} unfinished report(s)`);
+      this.logger.log(`Fair queue rebuilt from Postgres: ${rows.length} unfinished item(s)`);
     } finally {
       // Only our own lease: one that expired and was taken by another process is theirs.
       await this.redis.eval(
@@ -348,10 +364,10 @@ export class FairQueue {
   }
 
   /**
-   * The sweep's part, for a page of Postgres's unfinished reports: puts back those Redis lost (a
+   * The sweep's part, for a page of Postgres's unfinished items: puts back those Redis lost (a
    * place reserved and then wiped by a rebuild, a change Redis missed). Answers how many.
    */
-  async restore(page: UnfinishedReport[]): Promise<number> {
+  async restore(page: QueuedItem[]): Promise<number> {
     if (page.length === 0 || !(await this.redis.exists(this.readyKey))) return 0;
     const pipeline = this.redis.pipeline() as unknown as FairQueueCommands;
     for (const row of page) {
@@ -372,9 +388,9 @@ export class FairQueue {
   }
 
   /**
-   * The sweep's other part: takes out what a crash or a missed change left behind: a report Redis
+   * The sweep's other part: takes out what a crash or a missed change left behind: an item Redis
    * counts that Postgres holds finished (at once), or does not hold (once seen on two passes in a
-   * row: an admission reserves its place just before it stores its report). Answers how many.
+   * row: an admission reserves its place just before it stores its item). Answers how many.
    */
   async reconcile(): Promise<number> {
     if (!(await this.redis.exists(this.readyKey))) {
@@ -389,9 +405,9 @@ export class FairQueue {
       }
     }
     const ids = [...seen.keys()];
-    const states = new Map<string, 'waiting' | 'rendering' | 'finished'>();
+    const states = new Map<string, QueuedState>();
     for (let i = 0; i < ids.length; i += 1000) {
-      for (const [id, state] of await this.reports.queueStates(ids.slice(i, i + 1000))) {
+      for (const [id, state] of await this.source.queueStates(ids.slice(i, i + 1000))) {
         states.set(id, state);
       }
     }
@@ -400,7 +416,7 @@ export class FairQueue {
     for (const [id, clientId] of seen) {
       const state = states.get(id);
       if (state === 'waiting') continue;
-      if (state === 'rendering') {
+      if (state === 'started') {
         await this.redis.zrem(this.waitingKey, id);
         continue;
       }
@@ -417,14 +433,14 @@ export class FairQueue {
     return removed;
   }
 
-  private async leave(clientId: string, reportId: string, undo: [string, string]) {
+  private async leave(clientId: string, itemId: string, undo: [string, string]) {
     await withTimeout(
       this.redis.leaveFairQueue(
         this.waitingKey,
         this.unfinishedKey(clientId),
         this.turnsKey,
         this.leftPrefix,
-        reportId,
+        itemId,
         clientId,
         ...undo,
       ),
@@ -434,11 +450,11 @@ export class FairQueue {
   }
 
   /** A change Redis misses is put right by the sweep: it never fails the caller. */
-  private async quietly(reportId: string, change: Promise<unknown>): Promise<void> {
+  private async quietly(itemId: string, change: Promise<unknown>): Promise<void> {
     await withTimeout(change, REDIS_WAIT_MS, 'fair queue').catch((error: unknown) => {
       this.logger.warn({
-        reportId,
-        msg: `Report ${reportId}: fair queue not updated (${String(error)}); the sweep will`,
+        itemId,
+        msg: `Item ${itemId}: fair queue not updated (${String(error)}); the sweep will`,
       });
     });
   }

@@ -1,5 +1,5 @@
-import { InjectQueue } from '@nestjs/bull';
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
@@ -8,12 +8,11 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import type { Queue } from 'bull';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Public } from '../common/auth';
+import { HealthCheckOf, Pingable } from '../common/health-check';
 import { ApiErrorResponse, RETRY_AFTER, UNEXPECTED_ERROR } from '../common/openapi';
-import { QueueName } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
 
 const TIMEOUT_MS = 3000;
@@ -22,9 +21,7 @@ const NO_CACHE = 'no-cache, no-store, must-revalidate';
 /** A check's answer is given again for this long: a flood of /health costs one check a second. */
 const REUSE_MS = 1000;
 
-/** What a process checks beyond Postgres and Redis (health.module.ts): its Chromium, if it renders. */
-export const PINGS = Symbol('PINGS');
-export interface Ping {
+interface Ping {
   name: string;
   ping: () => Promise<unknown>;
 }
@@ -64,7 +61,9 @@ const HEALTHY = {
 @ApiErrorResponse(500, [UNEXPECTED_ERROR])
 @Public()
 @Controller('health')
-export class HealthController {
+export class HealthController implements OnApplicationBootstrap {
+  /** Postgres is checked here; every other dependency by the feature that needs it (HealthCheckOf). */
+  private pings: Ping[] = [];
   private last?: { at: number; result: Promise<HealthCheckResult> };
   /** The last check's answer once it came, serialised, while healthy. */
   private healthy?: { until: number; body: string };
@@ -73,9 +72,18 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly database: TypeOrmHealthIndicator,
-    @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
-    @Inject(PINGS) private readonly pings: Ping[],
+    private readonly discovery: DiscoveryService,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.pings = this.discovery.getProviders({ metadataKey: HealthCheckOf.KEY }).map((wrapper) => {
+      const checked = wrapper.instance as Pingable;
+      return {
+        name: this.discovery.getMetadataByDecorator(HealthCheckOf, wrapper)!,
+        ping: () => checked.ping(),
+      };
+    });
+  }
 
   @Get()
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
@@ -134,7 +142,6 @@ export class HealthController {
     try {
       return await this.health.check([
         () => this.database.pingCheck('postgres', { timeout: TIMEOUT_MS }),
-        () => this.probe({ name: 'redis', ping: () => this.queue.client.ping() }),
         ...this.pings.map((ping) => () => this.probe(ping)),
       ]);
     } catch (error) {

@@ -1,29 +1,8 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ReportsModule } from '../reports/reports.module';
-import { PdfRenderer } from '../pdf/pdf-renderer.service';
-import { RenderingModule } from '../pdf/rendering.module';
-import { HealthController, Ping, PINGS } from './health.controller';
+import { HealthController } from './health.controller';
 
-@Module({})
-export class HealthModule {
-  /** Postgres and Redis in every process; Chromium too in a process that renders. */
-  static forProcess({ renders }: { renders: boolean }): DynamicModule {
-    return {
-      module: HealthModule,
-      imports: [TerminusModule, ReportsModule, ...(renders ? [RenderingModule] : [])],
-      controllers: [HealthController],
-      providers: [
-        renders
-          ? {
-              provide: PINGS,
-              inject: [PdfRenderer],
-              useFactory: (renderer: PdfRenderer): Ping[] => [
-                { name: 'chromium', ping: () => renderer.ping() },
-              ],
-            }
-          : { provide: PINGS, useValue: [] },
-      ],
-    };
-  }
-}
+/** /health in every process: Postgres, and the checks of the features the process runs. */
+@Module({ imports: [TerminusModule, DiscoveryModule], controllers: [HealthController] })
+export class HealthModule {}

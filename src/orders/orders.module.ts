@@ -1,10 +1,18 @@
 import { Module } from '@nestjs/common';
+import { perRole } from '../config/environment';
+import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 
-/** The orders reports are made from; its routes are served by the API part (app.module.ts). */
-@Module({
-  providers: [OrdersService, OrdersRepository],
-  exports: [OrdersService, OrdersRepository],
-})
-export class OrdersModule {}
+/** The orders reports are made from; their routes in the API part. */
+@Module({})
+export class OrdersModule {
+  static readonly forRole = perRole(({ api }) => {
+    return {
+      module: OrdersModule,
+      controllers: api ? [OrdersController] : [],
+      providers: [OrdersService, OrdersRepository],
+      exports: [OrdersRepository],
+    };
+  });
+}

@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import type { Page } from 'puppeteer';
 import { renderConfig } from '../config/configuration';
 import { chromiumPath } from '../config/environment';
+import { HealthCheckOf } from '../common/health-check';
 import { withTimeout } from '../common/with-timeout';
 import { MetricsService } from '../metrics/metrics.service';
 import { ReportErrorCode } from '../reports/store/report-errors';
@@ -37,6 +38,7 @@ export const PDF_OPTIONS = {
  * RENDER_RECYCLE_RSS_MB.
  */
 @Injectable()
+@HealthCheckOf('chromium')
 export class PdfRenderer implements OnApplicationShutdown {
   private readonly logger = new Logger(PdfRenderer.name);
   private readonly slots: PageSlots;

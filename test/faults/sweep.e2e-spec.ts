@@ -6,7 +6,8 @@ import { reportsConfig } from '../../src/config/configuration';
 import { ReportRetention } from '../../src/reports/store/report-retention';
 import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/sweep/report-sweeper';
 import { FairQueue } from '../../src/fair-queue/fair-queue';
-import { ReportsService } from '../../src/reports/api/reports.service';
+import { RenderQueue } from '../../src/reports/admission/render-queue';
+import { ReportsRepository } from '../../src/reports/store/reports.repository';
 import { forgetQueues, testEnvironment } from '../support/env';
 import { newClient, startApp, TestApp } from '../support/harness';
 
@@ -53,7 +54,8 @@ describe('The sweep: what Postgres holds and Redis forgot is queued again', () =
     // An API process runs no sweep: this one is built from its parts, and never started on a timer.
     const sweeper = new ReportSweeper(
       test.dataSource,
-      test.app.get(ReportsService),
+      test.app.get(ReportsRepository),
+      test.app.get(RenderQueue),
       test.app.get(FairQueue),
       test.app.get(CallbacksService),
       test.app.get(ReportRetention),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AddressInfo, createServer } from 'node:net';
 import Redis from 'ioredis';
 import { FairQueue } from '../../src/fair-queue/fair-queue';
-import { ReportsService } from '../../src/reports/api/reports.service';
+import { RenderQueue } from '../../src/reports/admission/render-queue';
 import { databaseBeside, forgetQueues, ownDatabase, testEnvironment } from '../support/env';
 import {
   Answer,
@@ -186,10 +186,10 @@ describe('Admission and queue places in constant time, exact across API processe
     }
     // What the sweep does, every SWEEP_INTERVAL_MS in a worker: put back, and take out twice-seen.
     await new Promise((resolve) => setTimeout(resolve, 5500)); // past the sweep's grace for new rows
-    const reports = apis[0].app.get(ReportsService);
+    const renderQueue = apis[0].app.get(RenderQueue);
     const queue = apis[0].app.get(FairQueue);
     for (let pass = 0; pass < 2; pass += 1) {
-      await reports.requeueUnfinished(1000);
+      await renderQueue.requeueUnfinished(1000);
       await queue.reconcile();
     }
     const stored = async () =>

@@ -5,7 +5,8 @@ import { reportsConfig } from '../../src/config/configuration';
 import { FairQueue } from '../../src/fair-queue/fair-queue';
 import { ReportRetention } from '../../src/reports/store/report-retention';
 import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
-import { ReportsService } from '../../src/reports/api/reports.service';
+import { RenderQueue } from '../../src/reports/admission/render-queue';
+import { ReportsRepository } from '../../src/reports/store/reports.repository';
 import { call, newClient, startApp, TestApp } from '../support/harness';
 
 /** A stored PDF larger than every buffer between the server and a client that stops reading. */
@@ -22,7 +23,8 @@ describe('Retention: expired PDFs deleted after a grace, finished reports after 
     test = await startApp({ APP_ROLE: 'api' });
     sweeper = new ReportSweeper(
       test.dataSource,
-      test.app.get(ReportsService),
+      test.app.get(ReportsRepository),
+      test.app.get(RenderQueue),
       test.app.get(FairQueue),
       test.app.get(CallbacksService),
       test.app.get(ReportRetention),

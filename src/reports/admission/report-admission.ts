@@ -11,7 +11,7 @@ import { reportsConfig } from '../../config/configuration';
 import { OrdersRepository } from '../../orders/orders.repository';
 import { CreateReportDto } from '../api/dto/create-report.dto';
 import { AdmitVerdict, FairQueue, FairQueueRebuilding } from '../../fair-queue/fair-queue';
-import { NewReport, ReadReport, Report } from '../store/report.entity';
+import { NewReport, ReadReport, Report, ReportStatus } from '../store/report.entity';
 import {
   idempotencyKeyReused,
   overloaded,
@@ -20,7 +20,7 @@ import {
   tooManyReports,
 } from '../store/report-errors';
 import { ReportsRepository } from '../store/reports.repository';
-import { ReportsService } from '../api/reports.service';
+import { RenderQueue } from './render-queue';
 import { RetryAfterEstimates } from './retry-after';
 
 /** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
@@ -53,7 +53,7 @@ export class ReportAdmission {
 
   constructor(
     private readonly reports: ReportsRepository,
-    private readonly service: ReportsService,
+    private readonly renderQueue: RenderQueue,
     private readonly queue: FairQueue,
     private readonly orders: OrdersRepository,
     private readonly clients: ClientsRepository,
@@ -88,7 +88,13 @@ export class ReportAdmission {
     const replay: Replay = async (report) => {
       if (!report) throw new Error('Idempotency-Key conflict without a report');
       if (report.requestHash !== hash) throw idempotencyKeyReused();
-      const place = await this.service.place(report);
+      // Its place in the fair order: 0 while it renders, null when unknown or finished.
+      const place =
+        report.status === ReportStatus.InProgress
+          ? 0
+          : report.status === ReportStatus.Pending
+            ? await this.queue.place(report.id)
+            : null;
       return { report, replayed: true, retryAfter: await this.retryAfter(place, report.progress) };
     };
     const existing = idempotencyKey
@@ -148,7 +154,7 @@ export class ReportAdmission {
       await this.queue.withdraw(clientId, report.id, verdict).catch(() => undefined);
       return replay(await this.reports.findByIdempotencyKey(clientId, idempotencyKey!));
     }
-    await this.service.enqueue(stored.id, stored.fairRound);
+    await this.renderQueue.add(stored.id, stored.fairRound);
     return { report: stored, replayed: false, retryAfter: await this.retryAfter(verdict.place) };
   }
 
@@ -209,7 +215,7 @@ export class ReportAdmission {
     });
     if ('replayOf' in admitted) return replay(admitted.replayOf);
     this.queue.admittedWithoutRedis();
-    await this.service.enqueue(admitted.stored.id, admitted.stored.fairRound);
+    await this.renderQueue.add(admitted.stored.id, admitted.stored.fairRound);
     return {
       report: admitted.stored,
       replayed: false,

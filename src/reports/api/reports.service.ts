@@ -1,16 +1,18 @@
-import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { Queue } from 'bull';
+import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
 import { ApiError } from '../../common/api-error';
-import { addJob, JobData, missingJobs, QueueName, renderJob } from '../../common/jobs';
-import { encodeCursor, isUuid, Page, Position } from '../../common/pagination';
-import { withTimeout } from '../../common/with-timeout';
-import { renderConfig } from '../../config/configuration';
-import { ListReportsQuery } from './dto/list-reports.query';
+import { encodeCursor, isUuid, Page } from '../../common/pagination';
+import { FairQueue } from '../../fair-queue/fair-queue';
+import { RenderQueue } from '../admission/render-queue';
+import { RetryAfterEstimates } from '../admission/retry-after';
+import { ReportFiles } from '../store/report-files';
+import { ReportEvents } from '../store/report-events';
+import {
+  reportExpired,
+  reportFailed,
+  reportNotFound,
+  reportNotReady,
+} from '../store/report-errors';
 import {
   FINISHED_STATUSES,
   ReadReport,
@@ -18,20 +20,8 @@ import {
   ReportStatus,
   ReportStatusRead,
 } from '../store/report.entity';
-import { ReportEvents } from '../store/report-events';
-import { ReportFilesRepository } from '../store/report-files.repository';
-import {
-  reportExpired,
-  reportFailed,
-  reportNotFound,
-  reportNotReady,
-} from '../store/report-errors';
 import { ReportsRepository } from '../store/reports.repository';
-import { RetryAfterEstimates } from '../admission/retry-after';
-import { FairQueue, REDIS_WAIT_MS } from '../../fair-queue/fair-queue';
-
-/** Younger reports may still be on their way into Redis: the sweep leaves them to their request. */
-const SWEEP_GRACE = '5 seconds';
+import { ListReportsQuery } from './dto/list-reports.query';
 
 /** Why the PDF route has no PDF to give for this report, or undefined when it has one. */
 function noPdf(report: Report): ApiError | undefined {
@@ -52,37 +42,14 @@ export type Download = { report: Report } & ({ notModified: true } | { pdf: Read
 /** What a client asks of its reports once asked for: read (waiting for a change), list, delete, download. */
 @Injectable()
 export class ReportsService {
-  private readonly logger = new Logger(ReportsService.name);
-  /** Where the sweep stopped: the next pass goes on from there, and starts over at the end. */
-  private sweptUpTo?: Position;
-
   constructor(
     private readonly reports: ReportsRepository,
-    private readonly files: ReportFilesRepository,
+    private readonly files: ReportFiles,
     private readonly events: ReportEvents,
     private readonly estimates: RetryAfterEstimates,
     private readonly queue: FairQueue,
-    @InjectDataSource() private readonly dataSource: DataSource,
-    @InjectQueue(QueueName.ReportRender)
-    private readonly renderQueue: Queue<JobData[QueueName.ReportRender]>,
-    @Inject(renderConfig.KEY) private readonly render: ConfigType<typeof renderConfig>,
+    private readonly renderQueue: RenderQueue,
   ) {}
-
-  /**
-   * Queues the render. When Redis does not answer the report is still accepted: it is in Postgres,
-   * and the sweep queues it once Redis is back.
-   */
-  async enqueue(reportId: string, turn: number): Promise<void> {
-    const job = renderJob(reportId, this.render.attempts, turn);
-    try {
-      await withTimeout(addJob(this.renderQueue, job), REDIS_WAIT_MS, 'enqueue');
-    } catch (error) {
-      this.logger.warn({
-        reportId,
-        msg: `Report ${reportId}: not queued now (${String(error)}); the sweep will queue it`,
-      });
-    }
-  }
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
   async findForClient(clientId: string, id: string): Promise<ReadReport> {
@@ -121,12 +88,6 @@ export class ReportsService {
     }
   }
 
-  /** The report's place in the fair order: 0 while it renders, null when unknown or finished. */
-  async place(report: Pick<Report, 'id' | 'status'>): Promise<number | null> {
-    if (report.status === ReportStatus.InProgress) return 0;
-    return report.status === ReportStatus.Pending ? this.queue.place(report.id) : null;
-  }
-
   /** One poll: the report (one indexed read) and, at the same time, its place (one Redis rank). */
   private async readStatus(clientId: string, id: string): Promise<ReportStatusRead> {
     const [report, waitingPlace] = await Promise.all([
@@ -160,20 +121,9 @@ export class ReportsService {
     const report = await this.findForClient(clientId, id);
     if (await this.reports.cancel(report.id)) {
       await this.queue.finished(clientId, report.id);
-      await this.dropJob(report.id);
-    } else await this.expire({ reportId: report.id });
+      await this.renderQueue.drop(report.id);
+    } else await this.reports.expire({ reportId: report.id });
     await this.events.publish(report.id); // a status request held on it answers 404 or EXPIRED
-  }
-
-  /**
-   * Marks EXPIRED the COMPLETED report given, or every report completed more than `olderThanHours`
-   * ago (the sweep): no download starts after. Their PDFs are deleted by the sweep after a grace
-   * (ReportRetention), so that a download under way ends whole. Answers how many.
-   */
-  async expire(which: { reportId: string } | { olderThanHours: number }): Promise<number> {
-    return this.dataSource.transaction(
-      async (transaction) => (await this.reports.expire(transaction, which)).length,
-    );
   }
 
   /**
@@ -199,25 +149,6 @@ export class ReportsService {
     return { report, pdf: Readable.from(this.chunks(report, first), { objectMode: false }) };
   }
 
-  /**
-   * The sweep's part: queues again the next `batch` unfinished reports whose job Redis does not
-   * hold (a restart empties it). A job that exists, in any state, is Bull's to finish (a dead
-   * worker's job is "stalled"). Answers how many.
-   */
-  async requeueUnfinished(batch: number): Promise<number> {
-    const rows = await this.reports.unfinished(this.sweptUpTo, SWEEP_GRACE, batch);
-    const missing = await missingJobs(
-      this.renderQueue,
-      rows.map(({ id }) => id),
-      2 * REDIS_WAIT_MS,
-    );
-    for (const { id, fairRound } of rows) if (missing.has(id)) await this.enqueue(id, fairRound);
-    await this.queue.restore(rows);
-    // Only once the batch is checked: a pass that failed checks it again.
-    this.sweptUpTo = rows.length === batch ? rows[rows.length - 1] : undefined;
-    return missing.size;
-  }
-
   private async *chunks(report: Report, head: Buffer): AsyncGenerator<Buffer> {
     yield head;
     const size = report.pdfSize ?? 0;
@@ -229,19 +160,6 @@ export class ReportsService {
       if (!next) throw new Error(`PDF of report ${report.id} ends at ${sent} of ${size} bytes`);
       sent += next.length;
       yield next;
-    }
-  }
-
-  /** A cancelled report's job: a waiting one is dropped; a running one finds its report gone. */
-  private async dropJob(reportId: string): Promise<void> {
-    try {
-      const job = await withTimeout(this.renderQueue.getJob(reportId), REDIS_WAIT_MS, 'getJob');
-      if (job && !(await job.isActive())) await job.remove();
-    } catch (error) {
-      this.logger.warn({
-        reportId,
-        msg: `Report ${reportId}: its job was not removed (${String(error)})`,
-      });
     }
   }
 }

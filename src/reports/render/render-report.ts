@@ -5,7 +5,7 @@ import { maxRenderClaims } from '../../common/jobs';
 import { renderConfig, reportsConfig } from '../../config/configuration';
 import { FairQueue } from '../../fair-queue/fair-queue';
 import { ReportEvents } from '../store/report-events';
-import { ReportFileStore, ReportNoLongerRendering } from '../store/report-file-store';
+import { ReportFiles, ReportNoLongerRendering } from '../store/report-files';
 import { ReportOrdersReader } from './report-orders-reader';
 import { ReportSettlement } from './report-settlement';
 import { ReportErrorCode } from '../store/report-errors';
@@ -49,7 +49,7 @@ export class RenderReport {
     private readonly clients: ClientsRepository,
     private readonly orders: ReportOrdersReader,
     private readonly renderer: PdfRenderer,
-    private readonly files: ReportFileStore,
+    private readonly files: ReportFiles,
     private readonly settlement: ReportSettlement,
     private readonly events: ReportEvents,
     private readonly queue: FairQueue,
@@ -117,7 +117,7 @@ export class RenderReport {
         await writer.discard();
         // However the renderer reports it (a failed part, a timeout that won the race), a
         // refused chunk means the report is gone or finished: nothing to retry.
-        throw writer.refused ? new ReportNoLongerRendering(report.id) : error;
+        throw writer.refused() ? new ReportNoLongerRendering(report.id) : error;
       });
     const renderMs = Date.now() - started;
     const stored = await this.settlement.complete(report, {

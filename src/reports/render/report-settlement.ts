@@ -9,7 +9,7 @@ import { callbackBody } from '../api/dto/report.response';
 import { ClaimedReport, FinalState, ReportStatus } from '../store/report.entity';
 import { FairQueue } from '../../fair-queue/fair-queue';
 import { ReportEvents } from '../store/report-events';
-import { ReportFilesRepository } from '../store/report-files.repository';
+import { ReportFiles } from '../store/report-files';
 import { ReportsRepository } from '../store/reports.repository';
 
 /**
@@ -23,7 +23,7 @@ export class ReportSettlement {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsRepository,
-    private readonly files: ReportFilesRepository,
+    private readonly files: ReportFiles,
     private readonly callbacks: CallbacksService,
     private readonly events: ReportEvents,
     private readonly queue: FairQueue,

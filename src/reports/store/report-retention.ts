@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CallbackEventsRepository } from '../../callbacks/callback-events.repository';
 import { reportsConfig } from '../../config/configuration';
-import { ReportFilesRepository } from './report-files.repository';
+import { ReportFiles } from './report-files';
 import { ReportsRepository } from './reports.repository';
 
 /**
@@ -18,7 +18,7 @@ export class ReportRetention {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsRepository,
-    private readonly files: ReportFilesRepository,
+    private readonly files: ReportFiles,
     private readonly callbackEvents: CallbackEventsRepository,
     @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
   ) {}

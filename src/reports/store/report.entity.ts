@@ -82,14 +82,6 @@ export interface ReportStatusRead {
 }
 
 /** A report's unfinished state as Postgres holds it, for the fair queue kept in Redis. */
-export interface UnfinishedReport {
-  id: string;
-  clientId: string;
-  fairRound: number;
-  /** PENDING: it waits for a render (else a worker has it). */
-  waiting: boolean;
-}
-
 /** What admitting a new report depends on, read under the client's admission lock. */
 export interface Admission {
   /** The report this Idempotency-Key already answers, if any. */

@@ -4,6 +4,7 @@ import DataLoader from 'dataloader';
 import { DataSource, EntityManager } from 'typeorm';
 import { CALLBACK_SUMMARY_SQL } from '../../callbacks/callback-events.repository';
 import { cursorInstantSql, decodeCursor, isUuid, Position } from '../../common/pagination';
+import { FairQueueSource, QueuedItem, QueuedState } from '../../fair-queue/fair-queue';
 import {
   Admission,
   ClaimedReport,
@@ -12,7 +13,6 @@ import {
   ReadReport,
   Report,
   ReportStatus,
-  UnfinishedReport,
 } from './report.entity';
 
 /**
@@ -50,7 +50,7 @@ const MAX_READ_BATCH = 100;
  * (claim, progress, settle) to its end (cancel, expire). The status values are ReportStatus's.
  */
 @Injectable()
-export class ReportsRepository {
+export class ReportsRepository implements FairQueueSource {
   /**
    * Reads of a client's reports by id: those asked for in one turn of the event loop share one
    * query, which reads each row for the client that asked for it and no other. Under load the
@@ -265,26 +265,22 @@ export class ReportsRepository {
   }
 
   /**
-   * Marks EXPIRED, in the caller's transaction, the COMPLETED report given, or every report
-   * completed more than `olderThanHours` ago, and sets when its PDF's chunks are deleted: after
-   * PDF_PURGE_GRACE, so that a download under way ends whole. Answers their ids.
+   * Marks EXPIRED the COMPLETED report given, or every report completed more than `olderThanHours`
+   * ago (the sweep): no download starts after. Their PDFs' chunks are deleted after
+   * PDF_PURGE_GRACE (ReportRetention), so that a download under way ends whole. Answers how many.
    */
-  async expire(
-    transaction: EntityManager,
-    which: { reportId: string } | { olderThanHours: number },
-  ): Promise<string[]> {
+  async expire(which: { reportId: string } | { olderThanHours: number }): Promise<number> {
     const [condition, value] =
       'reportId' in which
         ? ['id = $1', which.reportId]
         : ['completed_at < now() - make_interval(hours => $1)', which.olderThanHours];
-    const [rows] = await transaction.query<[{ id: string }[], number]>(
+    const [, count] = await this.dataSource.query<[unknown[], number]>(
       `UPDATE reports SET status = '${Expired}', updated_at = now(),
               pdf_purge_at = now() + interval '${PDF_PURGE_GRACE}'
-        WHERE status = '${Completed}' AND ${condition}
-        RETURNING id`,
+        WHERE status = '${Completed}' AND ${condition}`,
       [value],
     );
-    return rows.map(({ id }) => id);
+    return count;
   }
 
   /** Unfinished reports created more than `grace` ago, after `after` in (created_at, id) order: the sweep's pages. */
@@ -292,7 +288,7 @@ export class ReportsRepository {
     after: Position | undefined,
     grace: string,
     limit: number,
-  ): Promise<Array<Position & UnfinishedReport>> {
+  ): Promise<Array<Position & QueuedItem>> {
     return this.dataSource.query(
       `SELECT id, client_id AS "clientId", fair_round AS "fairRound",
               status = '${Pending}' AS waiting, ${cursorInstantSql('created_at')} AS at FROM reports
@@ -314,7 +310,7 @@ export class ReportsRepository {
   }
 
   /** Every unfinished report, waiting ones in the fair order (turn, then arrival): FairQueue's rebuild. */
-  unfinishedInFairOrder(): Promise<UnfinishedReport[]> {
+  unfinishedInFairOrder(): Promise<QueuedItem[]> {
     return this.dataSource.query(
       `SELECT id, client_id AS "clientId", fair_round AS "fairRound", status = '${Pending}' AS waiting
          FROM reports WHERE status IN ${UNFINISHED}
@@ -323,11 +319,9 @@ export class ReportsRepository {
   }
 
   /** Of the reports given, those that exist: whether each waits for a render, renders, or is finished. */
-  async queueStates(ids: string[]): Promise<Map<string, 'waiting' | 'rendering' | 'finished'>> {
-    const rows = await this.dataSource.query<
-      Array<{ id: string; state: 'waiting' | 'rendering' | 'finished' }>
-    >(
-      `SELECT id, CASE status WHEN '${Pending}' THEN 'waiting' WHEN '${InProgress}' THEN 'rendering'
+  async queueStates(ids: string[]): Promise<Map<string, QueuedState>> {
+    const rows = await this.dataSource.query<Array<{ id: string; state: QueuedState }>>(
+      `SELECT id, CASE status WHEN '${Pending}' THEN 'waiting' WHEN '${InProgress}' THEN 'started'
                   ELSE 'finished' END AS state
          FROM reports WHERE id = ANY($1::uuid[])`,
       [ids.filter(isUuid)],

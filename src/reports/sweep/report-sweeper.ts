@@ -11,8 +11,9 @@ import { DataSource } from 'typeorm';
 import { CallbacksService } from '../../callbacks/callbacks.service';
 import { reportsConfig } from '../../config/configuration';
 import { FairQueue } from '../../fair-queue/fair-queue';
+import { RenderQueue } from '../admission/render-queue';
 import { ReportRetention } from '../store/report-retention';
-import { ReportsService } from '../api/reports.service';
+import { ReportsRepository } from '../store/reports.repository';
 
 export interface SweepResult {
   reports: number;
@@ -49,7 +50,8 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly reports: ReportsService,
+    private readonly reports: ReportsRepository,
+    private readonly renderQueue: RenderQueue,
     private readonly queue: FairQueue,
     private readonly callbacks: CallbacksService,
     private readonly retention: ReportRetention,
@@ -82,7 +84,7 @@ export class ReportSweeper implements OnApplicationBootstrap, OnModuleDestroy {
       }
       try {
         const result = {
-          reports: await this.reports.requeueUnfinished(SWEEP_BATCH),
+          reports: await this.renderQueue.requeueUnfinished(SWEEP_BATCH),
           // What a crash or a lost Redis left wrong in the fair queue's numbers.
           untracked: await this.queue.reconcile(),
           callbacks: await this.callbacks.requeueDue(SWEEP_BATCH),
