@@ -10,7 +10,7 @@ import { NewOrder } from '../src/orders/order.entity';
 import { OrderStatus } from '../src/orders/order-status';
 import { OrdersRepository, PeriodOrder } from '../src/orders/orders.repository';
 import { cjkFonts } from '../src/pdf/cjk-fonts';
-import { ReportHtmlBuilder } from '../src/pdf/report-html';
+import { ReportHtmlBuilder } from '../src/pdf/template';
 import { Scripts, syntheticRows } from './render';
 
 /** The client names the render step prints its reports for. */

@@ -13,7 +13,7 @@ import { CHROMIUM_ARGS } from '../src/pdf/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/pdf/pdf-renderer.service';
 import { CjkFonts, cjkFonts } from '../src/pdf/cjk-fonts';
 import { memorySink } from '../src/pdf/pdf-join';
-import { ReportHtmlBuilder, ReportRow } from '../src/pdf/report-html';
+import { ReportHtmlBuilder, ReportRow } from '../src/pdf/template';
 
 /**
  * Latin-only names; names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and

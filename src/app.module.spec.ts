@@ -1,6 +1,6 @@
 import { DynamicModule, Type } from '@nestjs/common';
 import { AppModule, ApiModule, WorkerModule } from './app.module';
-import { RenderingModule } from './pdf/rendering.module';
+import { RenderingModule } from './pdf/pdf.module';
 
 /** Every module class a module brings in, however deep (static and dynamic imports alike). */
 function modulesOf(root: DynamicModule): Set<unknown> {

@@ -39,7 +39,7 @@ import { ReportSettlement } from './reports/render/report-settlement';
 import { ReportSweeper } from './reports/sweep/report-sweeper';
 import { ReportsController } from './reports/api/reports.controller';
 import { ReportsModule } from './reports/reports.module';
-import { RenderingModule } from './pdf/rendering.module';
+import { RenderingModule } from './pdf/pdf.module';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [

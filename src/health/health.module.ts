@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ReportsModule } from '../reports/reports.module';
 import { PdfRenderer } from '../pdf/pdf-renderer.service';
-import { RenderingModule } from '../pdf/rendering.module';
+import { RenderingModule } from '../pdf/pdf.module';
 import { HealthController, Ping, PINGS } from './health.controller';
 
 @Module({})

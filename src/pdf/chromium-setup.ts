@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
 import { ReportErrorCode } from '../reports/store/report-errors';
-import { RenderError } from './render-error';
+import { RenderError } from './pdf-error';
 
 /**
  * The browser has no network: every connection goes through a proxy on a port nothing listens on,

@@ -4,7 +4,7 @@ import { withTimeout } from '../common/with-timeout';
 import { ReportErrorCode } from '../reports/store/report-errors';
 import { launchChromium, openPage } from './chromium-setup';
 import { RecyclePolicy, RecycleReason } from './recycle-policy';
-import { RenderError } from './render-error';
+import { RenderError } from './pdf-error';
 
 /** Launching and warming a replacement may take this long; then the current browser goes on. */
 const RECYCLE_TIMEOUT_MS = 30_000;

@@ -13,7 +13,7 @@ import {
   PDFString,
 } from 'pdf-lib';
 import { PageNumberFont, pageNumberFont } from './page-number-font';
-import { REPORT_AUTHOR, REPORT_LANGUAGE, subjectOf } from './report-document';
+import { REPORT_AUTHOR, REPORT_LANGUAGE, subjectOf } from './document-info';
 
 /** Where the joined PDF goes, a chunk at a time, in order. */
 export type PdfSink = (chunk: Buffer) => Promise<void>;

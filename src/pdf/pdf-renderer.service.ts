@@ -11,8 +11,8 @@ import { warnOfMissingFonts } from './fonts';
 import { PageSlots, SlotWaitAborted } from './page-slots';
 import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
 import { PrintRun } from './print-run';
-import { RenderError } from './render-error';
-import { ReportHtmlBuilder, ReportPart } from './report-html';
+import { RenderError } from './pdf-error';
+import { ReportHtmlBuilder, ReportPart } from './template';
 
 /** How long a worker's start-up warm-up may hold the pages. */
 const WARM_UP_TIMEOUT_MS = 30_000;

@@ -5,8 +5,8 @@ import { findChromium } from '../config/environment';
 import { memorySink } from './pdf-join';
 import { PdfRenderer } from './pdf-renderer.service';
 import { processTree } from './process-tree';
-import { RenderError } from './render-error';
-import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
+import { RenderError } from './pdf-error';
+import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './template';
 
 // Integration spec: drives the real system Chromium, nothing is mocked.
 jest.setTimeout(60000);

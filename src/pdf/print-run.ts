@@ -3,8 +3,8 @@ import { ReportErrorCode } from '../reports/store/report-errors';
 import { Chromium } from './chromium';
 import { PageSlots } from './page-slots';
 import { PdfJoin } from './pdf-join';
-import { RenderError } from './render-error';
-import type { ReportPart } from './report-html';
+import { RenderError } from './pdf-error';
+import type { ReportPart } from './template';
 
 /** What prints one part on a page: page.setContent + page.pdf with the renderer's options. */
 export type PrintPart = (page: Page, part: ReportPart) => Promise<Uint8Array>;

@@ -13,8 +13,8 @@ import { ClaimedReport } from '../store/report.entity';
 import { ReportsRepository } from '../store/reports.repository';
 import { cjkFonts } from '../../pdf/cjk-fonts';
 import { PdfRenderer } from '../../pdf/pdf-renderer.service';
-import { RenderError } from '../../pdf/render-error';
-import { ReportHtmlBuilder } from '../../pdf/report-html';
+import { RenderError } from '../../pdf/pdf-error';
+import { ReportHtmlBuilder } from '../../pdf/template';
 
 /** A failure that another try cannot fix. */
 class PermanentFailure extends Error {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { periodBounds } from '../../common/period';
 import { OrdersRepository, Period, PeriodOrder } from '../../orders/orders.repository';
 import { ReportsRepository } from '../store/reports.repository';
-import { ReportHtmlBuilder, ReportPart } from '../../pdf/report-html';
+import { ReportHtmlBuilder, ReportPart } from '../../pdf/template';
 import { ClaimedReport } from '../store/report.entity';
 
 /** Orders read per query: keyset pages keep a large period out of memory as rows. */

@@ -1,5 +1,5 @@
 /**
- * What a report's PDF says of itself, shared by the template (report-html.ts) and the join
+ * What a report's PDF says of itself, shared by the template (template.ts) and the join
  * (pdf-join.ts). Chromium writes only the HTML's <title> into a part's Info dictionary, so the
  * title carries the subject, and the join sets the rest.
  */

@@ -3,14 +3,14 @@ import { currencyDigits, displayDecimal, parseDecimal } from '../common/money';
 import { CUSTOMER_NAME_MAX_LENGTH } from '../orders/order-limits';
 import type { PeriodOrder } from '../orders/orders.repository';
 import { CjkFonts, CjkText } from './cjk-fonts';
-import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
+import { REPORT_LANGUAGE, reportSubject, reportTitle } from './document-info';
 import type { CjkLanguage } from './fonts';
-import { bdi, escapeHtml, formatPeriod, minuteFormatter } from './report-format';
-import { blockHeight, SUMMARY_LINES } from './report-layout';
-import { STYLE } from './report-style';
-import { Cells, OrderTable, Row, Widths } from './report-table';
+import { bdi, escapeHtml, formatPeriod, minuteFormatter } from './format';
+import { blockHeight, SUMMARY_LINES } from './layout';
+import { STYLE } from './style';
+import { Cells, OrderTable, Row, Widths } from './table';
 
-export { escapeHtml, formatPeriod } from './report-format';
+export { escapeHtml, formatPeriod } from './format';
 
 export interface ReportHeader {
   clientName: string;

@@ -6,9 +6,9 @@ import {
   ReportHtmlBuilder,
   ReportPart,
   ReportRow,
-} from './report-html';
-import { blockHeight, estimateLines, headHeight, rowHeight } from './report-layout';
-import { STYLE } from './report-style';
+} from './template';
+import { blockHeight, estimateLines, headHeight, rowHeight } from './layout';
+import { STYLE } from './style';
 
 const header: ReportHeader = {
   clientName: 'Acme Shop',
