@@ -1,6 +1,6 @@
 import { DynamicModule, Type } from '@nestjs/common';
 import { AppModule, ApiModule, WorkerModule } from './app.module';
-import { RenderingModule } from './pdf/pdf.module';
+import { PdfModule } from './pdf/pdf.module';
 
 /** Every module class a module brings in, however deep (static and dynamic imports alike). */
 function modulesOf(root: DynamicModule): Set<unknown> {
@@ -25,13 +25,13 @@ describe('AppModule.forRole: a process runs the parts of its role', () => {
     const api = modulesOf(AppModule.forRole('api'));
     expect(api.has(ApiModule)).toBe(true);
     expect(api.has(WorkerModule)).toBe(false);
-    expect(api.has(RenderingModule)).toBe(false);
+    expect(api.has(PdfModule)).toBe(false);
   });
 
   it('gives a worker process the renderer and no API routes', () => {
     const worker = modulesOf(AppModule.forRole('worker'));
     expect(worker.has(WorkerModule)).toBe(true);
-    expect(worker.has(RenderingModule)).toBe(true);
+    expect(worker.has(PdfModule)).toBe(true);
     expect(worker.has(ApiModule)).toBe(false);
   });
 

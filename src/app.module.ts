@@ -39,7 +39,7 @@ import { ReportSettlement } from './reports/render/report-settlement';
 import { ReportSweeper } from './reports/sweep/report-sweeper';
 import { ReportsController } from './reports/api/reports.controller';
 import { ReportsModule } from './reports/reports.module';
-import { RenderingModule } from './pdf/pdf.module';
+import { PdfModule } from './pdf/pdf.module';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [
@@ -101,7 +101,7 @@ export class ApiModule {}
 
 /** The worker part: renders reports, delivers callbacks, sweeps. */
 @Module({
-  imports: [HttpModule, ClientsModule, ReportsModule, RenderingModule],
+  imports: [HttpModule, ClientsModule, ReportsModule, PdfModule],
   providers: [
     ReportRenderProcessor,
     RenderReport,

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ReportsModule } from '../reports/reports.module';
 import { PdfRenderer } from '../pdf/pdf-renderer.service';
-import { RenderingModule } from '../pdf/pdf.module';
+import { PdfModule } from '../pdf/pdf.module';
 import { HealthController, Ping, PINGS } from './health.controller';
 
 @Module({})
@@ -11,7 +11,7 @@ export class HealthModule {
   static forProcess({ renders }: { renders: boolean }): DynamicModule {
     return {
       module: HealthModule,
-      imports: [TerminusModule, ReportsModule, ...(renders ? [RenderingModule] : [])],
+      imports: [TerminusModule, ReportsModule, ...(renders ? [PdfModule] : [])],
       controllers: [HealthController],
       providers: [
         renders

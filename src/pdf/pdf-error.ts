@@ -1,13 +1,11 @@
-import { ReportErrorCode } from '../reports/store/report-errors';
-
-/** A render that failed. The message never contains the document. */
-export class RenderError extends Error {
+/** A render that failed, at any step ('timeout': past its deadline). Never quotes the document. */
+export class PdfError extends Error {
   constructor(
-    readonly code: ReportErrorCode.RenderFailed | ReportErrorCode.RenderTimeout,
+    readonly kind: 'failed' | 'timeout',
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'RenderError';
+    this.name = 'PdfError';
   }
 }
