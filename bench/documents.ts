@@ -10,7 +10,7 @@ import { NewOrder } from '../src/orders/order.entity';
 import { OrderStatus } from '../src/orders/order-status';
 import { OrdersRepository, PeriodOrder } from '../src/orders/orders.repository';
 import { cjkFonts } from '../src/pdf/cjk-fonts';
-import { ReportHtmlBuilder } from '../src/pdf/report-html';
+import { DocumentBuilder } from '../src/pdf/template';
 import { Scripts, syntheticRows } from './render';
 
 /** The client names the render step prints its reports for. */
@@ -88,7 +88,7 @@ export async function workerDocument(dataSource: DataSource, reportId: string): 
     if (batch.length < 2000) break;
   }
   const clientName = await new ClientsRepository(dataSource, secretsConfig()).name(report.clientId);
-  const builder = ReportHtmlBuilder.forReport(
+  const builder = DocumentBuilder.forRows(
     {
       clientName: clientName ?? '',
       startDate: report.startDate,

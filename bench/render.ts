@@ -13,7 +13,7 @@ import { CHROMIUM_ARGS } from '../src/pdf/chromium-setup';
 import { PDF_OPTIONS, PdfRenderer } from '../src/pdf/pdf-renderer.service';
 import { CjkFonts, cjkFonts } from '../src/pdf/cjk-fonts';
 import { memorySink } from '../src/pdf/pdf-join';
-import { ReportHtmlBuilder, ReportRow } from '../src/pdf/report-html';
+import { DocumentBuilder, OrderRow } from '../src/pdf/template';
 
 /**
  * Latin-only names; names in Latin, Greek, Cyrillic, CJK, Arabic, Hebrew, Devanagari, Thai and
@@ -133,7 +133,7 @@ function cjkName(next: () => number): string {
  * Deterministic synthetic orders across October 2021, in placed_at order, numbered as the seed
  * numbers them (ORD-4B6D6D-000001).
  */
-export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'latin'): ReportRow[] {
+export function syntheticRows(count: number, seed = 42, scripts: Scripts = 'latin'): OrderRow[] {
   let state = seed;
   const next = (): number => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -172,8 +172,8 @@ export function buildReport(
   rowsPerPart = Infinity,
   scripts: Scripts = 'latin',
   fonts = CjkFonts.none,
-): ReportHtmlBuilder {
-  const builder = new ReportHtmlBuilder(
+): DocumentBuilder {
+  const builder = new DocumentBuilder(
     {
       clientName:
         scripts === 'latin'
@@ -187,7 +187,7 @@ export function buildReport(
       timeZone: 'UTC',
     },
     rowsPerPage,
-    ReportHtmlBuilder.partRows(orders, rowsPerPart),
+    DocumentBuilder.partRows(orders, rowsPerPart),
     fonts,
   );
   const rows = syntheticRows(orders, 42, scripts);

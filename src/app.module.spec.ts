@@ -1,7 +1,7 @@
 import { DynamicModule, Type } from '@nestjs/common';
 import { AppModule } from './app.module';
 import { CallbackDeliveryProcessor } from './callbacks/callback-delivery.processor';
-import { RenderingModule } from './pdf/rendering.module';
+import { PdfModule } from './pdf/pdf.module';
 import { ReportsController } from './reports/api/reports.controller';
 import { ReportRenderProcessor } from './reports/render/report-render.processor';
 import { ReportSweeper } from './reports/sweep/report-sweeper';
@@ -28,7 +28,7 @@ describe('AppModule.forRole: each feature registers the parts of the role', () =
   it('gives an API process its routes, and no Chromium, processor or sweep', () => {
     const api = partsOf(AppModule.forRole('api'));
     expect(api.registered.has(ReportsController)).toBe(true);
-    expect(api.modules.has(RenderingModule)).toBe(false);
+    expect(api.modules.has(PdfModule)).toBe(false);
     for (const part of [ReportRenderProcessor, CallbackDeliveryProcessor, ReportSweeper]) {
       expect(api.registered.has(part)).toBe(false);
     }
@@ -36,7 +36,7 @@ describe('AppModule.forRole: each feature registers the parts of the role', () =
 
   it('gives a worker process the renderer, the processors and the sweep, and no routes', () => {
     const worker = partsOf(AppModule.forRole('worker'));
-    expect(worker.modules.has(RenderingModule)).toBe(true);
+    expect(worker.modules.has(PdfModule)).toBe(true);
     for (const part of [ReportRenderProcessor, CallbackDeliveryProcessor, ReportSweeper]) {
       expect(worker.registered.has(part)).toBe(true);
     }

@@ -26,7 +26,7 @@ export const redisConfig = registerAs('redis', () => {
 export const renderConfig = registerAs('render', () => {
   const env = environment();
   return {
-    /** As configured; the renderer resolves and checks it (rendering.module.ts), in workers only. */
+    /** As configured; the renderer resolves and checks it (pdf-renderer.service.ts), in workers only. */
     executablePath: env.PUPPETEER_EXECUTABLE_PATH,
     concurrency: env.RENDER_CONCURRENCY,
     timeoutMs: env.RENDER_TIMEOUT_MS,

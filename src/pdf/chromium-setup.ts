@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import puppeteer, { Browser, HTTPRequest, Page } from 'puppeteer';
-import { ReportErrorCode } from '../reports/store/report-errors';
-import { RenderError } from './render-error';
+import { PdfError } from './pdf-error';
 
 /**
  * The browser has no network: every connection goes through a proxy on a port nothing listens on,
@@ -53,7 +52,7 @@ export async function openPage(browser: Browser): Promise<Page> {
   // Measured: newPage() on a browser killed meanwhile never settles. Stop waiting when it goes.
   let onGone = (): void => undefined;
   const gone = new Promise<never>((_, reject) => {
-    onGone = () => reject(new RenderError(ReportErrorCode.RenderFailed, 'Chromium disconnected'));
+    onGone = () => reject(new PdfError('failed', 'Chromium disconnected'));
     if (browser.connected) browser.once('disconnected', onGone);
     else onGone();
   });

@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { Browser, Page } from 'puppeteer';
 import { withTimeout } from '../common/with-timeout';
-import { ReportErrorCode } from '../reports/store/report-errors';
 import { launchChromium, openPage } from './chromium-setup';
 import { RecyclePolicy, RecycleReason } from './recycle-policy';
-import { RenderError } from './render-error';
+import { PdfError } from './pdf-error';
 
 /** Launching and warming a replacement may take this long; then the current browser goes on. */
 const RECYCLE_TIMEOUT_MS = 30_000;
 
-const shutDown = () =>
-  new RenderError(ReportErrorCode.RenderFailed, 'The PDF renderer is shut down');
+const shutDown = () => new PdfError('failed', 'The PDF renderer is shut down');
 
 export interface ChromiumOptions {
   /** Called on every launch after the first that follows a crash, a kill or a disconnect. */

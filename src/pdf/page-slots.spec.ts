@@ -1,4 +1,5 @@
-import { PageSlots, SlotWaitAborted } from './page-slots';
+import { PageSlots } from './page-slots';
+import { PdfError } from './pdf-error';
 
 describe('PageSlots', () => {
   it('serves waiters in order, before anyone who only tries', async () => {
@@ -29,13 +30,13 @@ describe('PageSlots', () => {
     expect(slots.waiters).toBe(2);
 
     deadline.abort();
-    await expect(aborted).rejects.toBeInstanceOf(SlotWaitAborted);
+    await expect(aborted).rejects.toBeInstanceOf(PdfError);
     expect(slots.waiters).toBe(1);
     slots.release();
     await next;
     slots.release();
 
     expect(slots.tryAcquire(1)).toBe(1);
-    await expect(slots.acquire(deadline.signal)).rejects.toBeInstanceOf(SlotWaitAborted);
+    await expect(slots.acquire(deadline.signal)).rejects.toBeInstanceOf(PdfError);
   });
 });

@@ -1,9 +1,7 @@
-/** Aborted while waiting for a slot (the render's deadline passed). */
-export class SlotWaitAborted extends Error {
-  constructor() {
-    super('Stopped while waiting for a page');
-  }
-}
+import { PdfError } from './pdf-error';
+
+/** The render's deadline passed while it waited for a slot. */
+const slotWaitAborted = () => new PdfError('timeout', 'Timed out waiting for a page');
 
 /**
  * Counting semaphore over a worker's pages: at most `size` prints hold a page at a time, the rest
@@ -18,9 +16,9 @@ export class PageSlots {
     this.free = size;
   }
 
-  /** Waits for a slot, in order; rejects with SlotWaitAborted (holding none) once `signal` aborts. */
+  /** Waits for a slot, in order; rejects (a PdfError, holding none) once `signal` aborts. */
   acquire(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(new SlotWaitAborted());
+    if (signal?.aborted) return Promise.reject(slotWaitAborted());
     if (this.free > 0) {
       this.free -= 1;
       return Promise.resolve();
@@ -33,7 +31,7 @@ export class PageSlots {
       const aborted = (): void => {
         const at = this.waiting.indexOf(served);
         if (at >= 0) this.waiting.splice(at, 1);
-        reject(new SlotWaitAborted());
+        reject(slotWaitAborted());
       };
       signal?.addEventListener('abort', aborted, { once: true });
       this.waiting.push(served);

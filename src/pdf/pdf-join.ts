@@ -13,7 +13,7 @@ import {
   PDFString,
 } from 'pdf-lib';
 import { PageNumberFont, pageNumberFont } from './page-number-font';
-import { REPORT_AUTHOR, REPORT_LANGUAGE, subjectOf } from './report-document';
+import { DOCUMENT_AUTHOR, DOCUMENT_LANGUAGE, subjectOf } from './document-info';
 
 /** Where the joined PDF goes, a chunk at a time, in order. */
 export type PdfSink = (chunk: Buffer) => Promise<void>;
@@ -137,7 +137,7 @@ export class PdfJoin {
       this.context.obj({
         Type: 'Catalog',
         Pages: this.pagesRef,
-        Lang: PDFString.of(REPORT_LANGUAGE),
+        Lang: PDFString.of(DOCUMENT_LANGUAGE),
         // Viewers show the title, not the file name, in their title bar.
         ViewerPreferences: { DisplayDocTitle: true },
       }),
@@ -147,8 +147,8 @@ export class PdfJoin {
       this.context.obj({
         ...(this.title ? { Title: PDFHexString.fromText(this.title) } : {}),
         ...(subject ? { Subject: PDFHexString.fromText(subject) } : {}),
-        Author: PDFString.of(REPORT_AUTHOR),
-        Producer: PDFString.of(REPORT_AUTHOR),
+        Author: PDFString.of(DOCUMENT_AUTHOR),
+        Producer: PDFString.of(DOCUMENT_AUTHOR),
         ...(this.created ? { CreationDate: this.created } : {}),
       }),
     );

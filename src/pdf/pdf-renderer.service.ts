@@ -6,14 +6,13 @@ import { chromiumPath } from '../config/environment';
 import { HealthCheckOf } from '../common/health-check';
 import { withTimeout } from '../common/with-timeout';
 import { MetricsService } from '../metrics/metrics.service';
-import { ReportErrorCode } from '../reports/store/report-errors';
 import { Chromium } from './chromium';
 import { warnOfMissingFonts } from './fonts';
-import { PageSlots, SlotWaitAborted } from './page-slots';
+import { PageSlots } from './page-slots';
 import { JoinedPdf, PdfJoin, PdfSink } from './pdf-join';
 import { PrintRun } from './print-run';
-import { RenderError } from './render-error';
-import { ReportHtmlBuilder, ReportPart } from './report-html';
+import { PdfError } from './pdf-error';
+import { DocumentBuilder, DocumentPart } from './template';
 
 /** How long a worker's start-up warm-up may hold the pages. */
 const WARM_UP_TIMEOUT_MS = 30_000;
@@ -127,19 +126,19 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   /**
-   * Prints a report's parts (ReportHtmlBuilder) as they come and joins them by index into `sink`,
+   * Prints a report's parts (DocumentBuilder) as they come and joins them by index into `sink`,
    * as they are printed (PdfJoin). A render holds one warm page from start to end, and prints a
    * part that is ready while that page is busy on a free page it borrows for that part only
    * (PrintRun): at most `partCount` parts at once. Its deadline (RENDER_TIMEOUT_MS) runs from the
    * call, the wait for a page included.
    */
   async render(
-    parts: ReportPart[] | AsyncIterable<ReportPart>,
+    parts: DocumentPart[] | AsyncIterable<DocumentPart>,
     sink: PdfSink,
     partCount = Array.isArray(parts) ? parts.length : 1,
   ): Promise<JoinedPdf> {
     if (this.chromium.isClosed) {
-      throw new RenderError(ReportErrorCode.RenderFailed, 'The PDF renderer is shut down');
+      throw new PdfError('failed', 'The PDF renderer is shut down');
     }
     const join = new PdfJoin(sink);
     const run = new PrintRun(
@@ -153,12 +152,7 @@ export class PdfRenderer implements OnApplicationShutdown {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(
-          new RenderError(
-            ReportErrorCode.RenderTimeout,
-            `PDF render exceeded ${this.config.timeoutMs} ms`,
-          ),
-        );
+        reject(new PdfError('timeout', `PDF render exceeded ${this.config.timeoutMs} ms`));
       }, this.config.timeoutMs);
     });
     const work = run.run(parts, stop.signal);
@@ -172,7 +166,7 @@ export class PdfRenderer implements OnApplicationShutdown {
       run.stop();
       // The chunk being stored, if any, lands before the caller deletes this render's chunks.
       await withTimeout(join.stop(), 5000, 'stopping the join').catch(() => undefined);
-      throw this.toRenderError(error); // the caller logs it, knowing what was rendered
+      throw this.toPdfError(error); // the caller logs it, knowing what was rendered
     } finally {
       clearTimeout(timer);
     }
@@ -188,7 +182,7 @@ export class PdfRenderer implements OnApplicationShutdown {
 
   /** Prints an empty report: what a page's first print costs is paid before any render. */
   private async warm(page: Page): Promise<void> {
-    const html = new ReportHtmlBuilder(
+    const html = new DocumentBuilder(
       { clientName: '', startDate: '2000-01-01', endDate: '2000-01-02', generatedAt: new Date() },
       this.config.rowsPerPage,
     ).toHtml();
@@ -197,26 +191,19 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   /** Prints one part on `page`. */
-  private async printPart(page: Page, part: ReportPart): Promise<Uint8Array> {
+  private async printPart(page: Page, part: DocumentPart): Promise<Uint8Array> {
     // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
     const backstop = this.config.timeoutMs + 5000;
     await page.setContent(part.html, { waitUntil: 'load', timeout: backstop });
     return page.pdf({ ...PDF_OPTIONS, timeout: backstop });
   }
 
-  private toRenderError(error: unknown): RenderError {
-    if (error instanceof RenderError) return error;
-    if (error instanceof SlotWaitAborted) {
-      return new RenderError(ReportErrorCode.RenderTimeout, 'Timed out waiting for a page');
-    }
+  private toPdfError(error: unknown): PdfError {
+    if (error instanceof PdfError) return error;
     const reason = error instanceof Error ? error.message : String(error);
     // Puppeteer messages name the failing protocol call, never the page content; cap them anyway.
-    return new RenderError(
-      ReportErrorCode.RenderFailed,
-      `PDF render failed: ${reason.slice(0, 300)}`,
-      {
-        cause: error,
-      },
-    );
+    return new PdfError('failed', `PDF render failed: ${reason.slice(0, 300)}`, {
+      cause: error,
+    });
   }
 }

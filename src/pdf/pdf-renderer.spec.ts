@@ -5,8 +5,8 @@ import { findChromium } from '../config/environment';
 import { memorySink } from './pdf-join';
 import { PdfRenderer } from './pdf-renderer.service';
 import { processTree } from './process-tree';
-import { RenderError } from './render-error';
-import { ReportHeader, ReportHtmlBuilder, ReportPart, ReportRow } from './report-html';
+import { PdfError } from './pdf-error';
+import { DocumentHeader, DocumentBuilder, DocumentPart, OrderRow } from './template';
 
 // Integration spec: drives the real system Chromium, nothing is mocked.
 jest.setTimeout(60000);
@@ -33,14 +33,14 @@ function renderer(overrides: Partial<ConstructorParameters<typeof PdfRenderer>[0
   });
 }
 
-const header: ReportHeader = {
+const header: DocumentHeader = {
   clientName: 'Acme Shop',
   startDate: '2021-10-01',
   endDate: '2021-11-01',
   generatedAt: new Date('2021-11-02T08:15:00Z'),
 };
 
-function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
+function row(i: number, overrides: Partial<OrderRow> = {}): OrderRow {
   return {
     number: `ORD-${String(i).padStart(6, '0')}`,
     placedAt: new Date(Date.UTC(2021, 9, 1) + i * 60_000),
@@ -53,18 +53,18 @@ function row(i: number, overrides: Partial<ReportRow> = {}): ReportRow {
   };
 }
 
-function report(rows: ReportRow[], rowsPerPage = 52): ReportPart[] {
-  const builder = new ReportHtmlBuilder(
+function report(rows: OrderRow[], rowsPerPage = 52): DocumentPart[] {
+  const builder = new DocumentBuilder(
     header,
     rowsPerPage,
-    ReportHtmlBuilder.partRows(rows.length, 1000),
+    DocumentBuilder.partRows(rows.length, 1000),
   );
   builder.addRows(rows);
   return builder.finish();
 }
 
 /** Renders into memory: the PDF's bytes. */
-async function print(pdfRenderer: PdfRenderer, parts: ReportPart[]): Promise<Buffer> {
+async function print(pdfRenderer: PdfRenderer, parts: DocumentPart[]): Promise<Buffer> {
   const output = memorySink();
   await pdfRenderer.render(parts, output.sink);
   return output.pdf();
@@ -206,7 +206,7 @@ describe('PdfRenderer (real Chromium)', () => {
     // What matters is that nothing leaves the page. The blocked navigation may race the print and
     // fail it (seen once in about ten runs on a loaded machine): that outcome is fine too.
     await print(pdfRenderer, [{ index: 0, html }]).catch((error: unknown) => {
-      expect(error).toBeInstanceOf(RenderError);
+      expect(error).toBeInstanceOf(PdfError);
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -266,7 +266,7 @@ describe('PdfRenderer (real Chromium)', () => {
     expect(pdfRenderer.browserPid).not.toBe(pid);
   });
 
-  it('fails in-flight renders with RENDER_FAILED when the browser dies mid-render', async () => {
+  it('fails in-flight renders (a PdfError of kind failed) when the browser dies mid-render', async () => {
     const big = report(Array.from({ length: 5000 }, (_, i) => row(i)));
     await pdfRenderer.ping();
     const pid = pdfRenderer.browserPid!;
@@ -274,7 +274,7 @@ describe('PdfRenderer (real Chromium)', () => {
     const pending = print(pdfRenderer, big);
     setTimeout(() => process.kill(pid, 'SIGKILL'), 150);
 
-    await expect(pending).rejects.toMatchObject({ code: 'RENDER_FAILED' });
+    await expect(pending).rejects.toMatchObject({ kind: 'failed' });
     const text = await pdfText(await print(pdfRenderer, report([row(8)])));
     expect(text).toContain('ORD-000008');
     expect(pdfRenderer.restarts).toBe(restartsBefore + 1);
@@ -286,7 +286,7 @@ describe('PdfRenderer timeout (real Chromium)', () => {
 
   afterAll(() => pdfRenderer.onApplicationShutdown());
 
-  it('stops a render that exceeds timeoutMs with RENDER_TIMEOUT and keeps the pool usable', async () => {
+  it('stops a render that exceeds timeoutMs (a PdfError of kind timeout) and keeps the pool usable', async () => {
     await pdfRenderer.ping();
     const huge = report(
       Array.from({ length: 30000 }, (_, i) => row(i)),
@@ -297,8 +297,8 @@ describe('PdfRenderer timeout (real Chromium)', () => {
     const error = await print(pdfRenderer, huge).catch((e: unknown) => e);
     const elapsed = Date.now() - started;
 
-    expect(error).toBeInstanceOf(RenderError);
-    expect(error).toMatchObject({ code: 'RENDER_TIMEOUT' });
+    expect(error).toBeInstanceOf(PdfError);
+    expect(error).toMatchObject({ kind: 'timeout' });
     expect((error as Error).message).not.toContain('ORD-');
     // Not a speed check: printing 30,000 rows takes well over a minute, so an answer within 20 s
     // shows the render was stopped rather than awaited.
@@ -335,7 +335,7 @@ describe('PdfRenderer recycling Chromium (real Chromium)', () => {
   }
 
   /** A two-part report whose second part comes only once `gate` opens: its render holds a page. */
-  async function* heldUntil(gate: Promise<void>): AsyncIterable<ReportPart> {
+  async function* heldUntil(gate: Promise<void>): AsyncIterable<DocumentPart> {
     const [first, second] = report(Array.from({ length: 1500 }, (_, i) => row(i)));
     yield first;
     await gate;
@@ -423,7 +423,7 @@ describe('PdfRenderer recycling Chromium (real Chromium)', () => {
     await pdfRenderer.onApplicationShutdown();
     open(); // its next part goes to a closed page
 
-    await expect(held).rejects.toBeInstanceOf(RenderError);
+    await expect(held).rejects.toBeInstanceOf(PdfError);
     expect(processes.length).toBeGreaterThan(2);
     await until('every Chromium process gone', () => !processes.some(alive));
     expect(pdfRenderer.browserPids).toEqual([]);
@@ -457,7 +457,7 @@ describe('PdfRenderer sharing its pages between renders (real Chromium)', () => 
     const gate = new Promise<void>((resolve) => (open = resolve));
     const parts = report(Array.from({ length: 4000 }, (_, i) => row(i)));
     /** Two parts printing on the worker's two pages; after a third, nothing until `gate` opens. */
-    async function* longReport(): AsyncIterable<ReportPart> {
+    async function* longReport(): AsyncIterable<DocumentPart> {
       yield parts[0];
       yield parts[1];
       printing();

@@ -1,15 +1,14 @@
 import type { Page } from 'puppeteer';
-import { ReportErrorCode } from '../reports/store/report-errors';
 import { Chromium } from './chromium';
 import { PageSlots } from './page-slots';
 import { PdfJoin } from './pdf-join';
-import { RenderError } from './render-error';
-import type { ReportPart } from './report-html';
+import { PdfError } from './pdf-error';
+import type { DocumentPart } from './template';
 
 /** What prints one part on a page: page.setContent + page.pdf with the renderer's options. */
-export type PrintPart = (page: Page, part: ReportPart) => Promise<Uint8Array>;
+export type PrintPart = (page: Page, part: DocumentPart) => Promise<Uint8Array>;
 
-const stoppedError = () => new RenderError(ReportErrorCode.RenderTimeout, 'Stopped');
+const stoppedError = () => new PdfError('timeout', 'Stopped');
 
 /**
  * One render's use of a worker's pages. It holds one page (and its slot) from start to end, and
@@ -43,7 +42,10 @@ export class PrintRun {
    * Prints every part and adds it to the join. Waits for its page under `signal` (the render's
    * deadline). Its pages are handed back when it ends, or at once by stop().
    */
-  async run(parts: ReportPart[] | AsyncIterable<ReportPart>, signal: AbortSignal): Promise<void> {
+  async run(
+    parts: DocumentPart[] | AsyncIterable<DocumentPart>,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.slots.acquire(signal);
     let succeeded = false;
     try {
@@ -52,7 +54,7 @@ export class PrintRun {
       this.check();
       const iterator = Array.isArray(parts)
         ? parts[Symbol.iterator]()
-        : (parts as AsyncIterable<ReportPart>)[Symbol.asyncIterator]();
+        : (parts as AsyncIterable<DocumentPart>)[Symbol.asyncIterator]();
       let ownBusy = false;
       for (;;) {
         const next = await iterator.next();
@@ -113,7 +115,7 @@ export class PrintRun {
   }
 
   /** Prints one part on a borrowed page (its slot already taken), gives both back, then joins it. */
-  private async printBorrowed(part: ReportPart): Promise<void> {
+  private async printBorrowed(part: DocumentPart): Promise<void> {
     let page: Page | undefined;
     let pdf: Uint8Array;
     try {

@@ -6,7 +6,7 @@ import { QueueName } from '../common/jobs';
 import { perRole } from '../config/environment';
 import { FAIR_QUEUE_SOURCE, FairQueue } from '../fair-queue/fair-queue';
 import { OrdersModule } from '../orders/orders.module';
-import { RenderingModule } from '../pdf/rendering.module';
+import { PdfModule } from '../pdf/pdf.module';
 import { RenderQueue } from './admission/render-queue';
 import { ReportAdmission } from './admission/report-admission';
 import { RetryAfterEstimates } from './admission/retry-after';
@@ -42,7 +42,7 @@ export class ReportsModule {
         CallbacksModule.forRole(parts),
         ClientsModule.forRole(parts),
         OrdersModule.forRole(parts),
-        ...(parts.worker ? [RenderingModule] : []),
+        ...(parts.worker ? [PdfModule] : []),
       ],
       controllers: parts.api ? [ReportsController, ReportCallbacksController] : [],
       providers: [

@@ -13,8 +13,8 @@ import { ClaimedReport } from '../store/report.entity';
 import { ReportsRepository } from '../store/reports.repository';
 import { cjkFonts } from '../../pdf/cjk-fonts';
 import { PdfRenderer } from '../../pdf/pdf-renderer.service';
-import { RenderError } from '../../pdf/render-error';
-import { ReportHtmlBuilder } from '../../pdf/report-html';
+import { PdfError } from '../../pdf/pdf-error';
+import { DocumentBuilder } from '../../pdf/template';
 
 /** A failure that another try cannot fix. */
 class PermanentFailure extends Error {
@@ -97,7 +97,7 @@ export class RenderReport {
         `The period holds ${orders.count} orders, more than the ${this.config.maxOrders} a report may hold`,
       );
     }
-    const builder = ReportHtmlBuilder.forReport(
+    const builder = DocumentBuilder.forRows(
       {
         clientName: clientName ?? '',
         startDate: report.startDate,
@@ -150,9 +150,10 @@ export class RenderReport {
       return;
     }
     const permanent = error instanceof PermanentFailure;
-    const code =
-      error instanceof PermanentFailure || error instanceof RenderError
-        ? error.code
+    const code = permanent
+      ? error.code
+      : error instanceof PdfError && error.kind === 'timeout'
+        ? ReportErrorCode.RenderTimeout
         : ReportErrorCode.RenderFailed;
     const givingUp = permanent || tried.last;
     this.logger.warn({

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { periodBounds } from '../../common/period';
 import { OrdersRepository, Period, PeriodOrder } from '../../orders/orders.repository';
 import { ReportsRepository } from '../store/reports.repository';
-import { ReportHtmlBuilder, ReportPart } from '../../pdf/report-html';
+import { DocumentBuilder, DocumentPart } from '../../pdf/template';
 import { ClaimedReport } from '../store/report.entity';
 
 /** Orders read per query: keyset pages keep a large period out of memory as rows. */
@@ -12,7 +12,7 @@ const BATCH_SIZE = 2000;
 export interface ReportOrders {
   count: number;
   /** Fills the builder batch by batch, and yields each part as soon as it is full. */
-  parts(builder: ReportHtmlBuilder): AsyncGenerator<ReportPart>;
+  parts(builder: DocumentBuilder): AsyncGenerator<DocumentPart>;
 }
 
 /**
@@ -43,8 +43,8 @@ export class ReportOrdersReader {
     period: Period,
     count: number,
     first: PeriodOrder[],
-    builder: ReportHtmlBuilder,
-  ): AsyncGenerator<ReportPart> {
+    builder: DocumentBuilder,
+  ): AsyncGenerator<DocumentPart> {
     let rows = first;
     let progress = 1;
     builder.addRows(rows);

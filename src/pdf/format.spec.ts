@@ -1,4 +1,4 @@
-import { escapeHtml, formatPeriod, minuteFormatter } from './report-format';
+import { escapeHtml, formatPeriod, minuteFormatter } from './format';
 
 describe('escapeHtml', () => {
   it('turns an img tag into inert text', () => {

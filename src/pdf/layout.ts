@@ -23,7 +23,7 @@ export const HEAD_RULE_PX = 2;
 const SLACK_MM = 1.5;
 /**
  * What the title, the details and the summary take on the first page, the summary holding up to
- * SUMMARY_LINES lines a column (report-style.ts).
+ * SUMMARY_LINES lines a column (style.ts).
  */
 export const FIRST_PAGE_HEADER_MM = 44;
 export const SUMMARY_LINES = 5;

@@ -1,18 +1,14 @@
-/** The report's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
+/** The document's HTML: a pure function of the rows, printed by PdfRenderer. No Nest, no I/O. */
 import { currencyDigits, displayDecimal, parseDecimal } from '../common/money';
-import { CUSTOMER_NAME_MAX_LENGTH } from '../orders/order-limits';
-import type { PeriodOrder } from '../orders/orders.repository';
 import { CjkFonts, CjkText } from './cjk-fonts';
-import { REPORT_LANGUAGE, reportSubject, reportTitle } from './report-document';
+import { DOCUMENT_LANGUAGE, documentSubject, documentTitle } from './document-info';
 import type { CjkLanguage } from './fonts';
-import { bdi, escapeHtml, formatPeriod, minuteFormatter } from './report-format';
-import { blockHeight, SUMMARY_LINES } from './report-layout';
-import { STYLE } from './report-style';
-import { Cells, OrderTable, Row, Widths } from './report-table';
+import { bdi, escapeHtml, formatPeriod, minuteFormatter } from './format';
+import { blockHeight, SUMMARY_LINES } from './layout';
+import { STYLE } from './style';
+import { Cells, OrderTable, Row, Widths } from './table';
 
-export { escapeHtml, formatPeriod } from './report-format';
-
-export interface ReportHeader {
+export interface DocumentHeader {
   clientName: string;
   /** YYYY-MM-DD, inclusive, in `timeZone`. */
   startDate: string;
@@ -24,7 +20,16 @@ export interface ReportHeader {
 }
 
 /** What a row of the table prints of an order. */
-export type ReportRow = Omit<PeriodOrder, 'id'>;
+export interface OrderRow {
+  number: string;
+  placedAt: Date;
+  customerName: string;
+  status: string;
+  itemCount: number;
+  /** Exact decimal string. */
+  total: string;
+  currency: string;
+}
 
 /**
  * Amounts are read and added at two decimals or their currency's, whichever is more: totals are
@@ -51,15 +56,21 @@ function displayAmount(units: bigint, currency: string): string {
 }
 
 /**
- * A customer name as a row prints it: whole up to CUSTOMER_NAME_MAX_LENGTH characters, the bound
- * orders are taken with; a longer one, stored before that bound, cut there (never inside a
- * character) and ended with an ellipsis, so that no row costs more than the bound allows.
+ * The longest customer name a row prints whole, what PART_MAX_HTML_CHARS is sized for: orders take
+ * names up to the same bound (test/reports/polling.e2e-spec.ts prints one of that length whole).
+ */
+export const PRINTED_NAME_MAX_LENGTH = 200;
+
+/**
+ * A customer name as a row prints it: whole up to PRINTED_NAME_MAX_LENGTH characters; a longer
+ * one, stored before orders were bounded, cut there (never inside a character) and ended with an
+ * ellipsis, so that no row costs more than the bound allows.
  */
 export function printedCustomerName(name: string): string {
-  if (name.length <= CUSTOMER_NAME_MAX_LENGTH) return name;
+  if (name.length <= PRINTED_NAME_MAX_LENGTH) return name;
   let kept = '';
   for (const character of name) {
-    if (kept.length + character.length > CUSTOMER_NAME_MAX_LENGTH - 1) break;
+    if (kept.length + character.length > PRINTED_NAME_MAX_LENGTH - 1) break;
     kept += character;
   }
   return `${kept}\u2026`;
@@ -72,7 +83,7 @@ export function printedCustomerName(name: string): string {
 export const PART_MAX_HTML_CHARS = 512 * 1024;
 
 /** One document to print, and where its pages go in the joined PDF. */
-export interface ReportPart {
+export interface DocumentPart {
   index: number;
   html: string;
 }
@@ -88,7 +99,7 @@ export interface ReportPart {
  * once its pages' HTML reaches PART_MAX_HTML_CHARS: what one print costs is bounded, whatever the
  * rows hold, and so is how long a render holds a page it borrowed for one part (PrintRun).
  */
-export class ReportHtmlBuilder {
+export class DocumentBuilder {
   /** Sizes parts evenly: 1,000 orders make one part, not 975 + 25 (every part costs a print). */
   static partRows(expectedOrders: number, rowsPerPart: number): number {
     if (!Number.isFinite(rowsPerPart)) return Infinity;
@@ -100,16 +111,16 @@ export class ReportHtmlBuilder {
    * The builder a report of `orderCount` orders is printed with, generated now, in parts of about
    * `layout.rowsPerPart` (bench/documents.ts rebuilds a report's HTML with it for bare Puppeteer).
    */
-  static forReport(
-    header: Omit<ReportHeader, 'generatedAt'>,
+  static forRows(
+    header: Omit<DocumentHeader, 'generatedAt'>,
     orderCount: number,
     layout: { rowsPerPage: number; rowsPerPart: number },
     fonts: CjkFonts,
-  ): ReportHtmlBuilder {
-    return new ReportHtmlBuilder(
+  ): DocumentBuilder {
+    return new DocumentBuilder(
       { ...header, generatedAt: new Date() },
       layout.rowsPerPage,
-      ReportHtmlBuilder.partRows(orderCount, layout.rowsPerPart),
+      DocumentBuilder.partRows(orderCount, layout.rowsPerPart),
       fonts,
     );
   }
@@ -124,7 +135,7 @@ export class ReportHtmlBuilder {
   private pageCount = 0;
   /** Part 0's blocks, kept until the summary is known. */
   private firstPart?: string[];
-  private ready: ReportPart[] = [];
+  private ready: DocumentPart[] = [];
   private nextIndex = 1;
   private finished = false;
   /** The block being filled: its rows, its columns, and the height its rows take (mm). */
@@ -143,7 +154,7 @@ export class ReportHtmlBuilder {
    * print from Noto Sans CJK, slower, as Type 3 fonts.
    */
   constructor(
-    private readonly header: ReportHeader,
+    private readonly header: DocumentHeader,
     private readonly rowsPerPage: number,
     readonly partRows = Infinity,
     private readonly fonts = CjkFonts.none,
@@ -163,7 +174,7 @@ export class ReportHtmlBuilder {
     return this.count;
   }
 
-  addRows(rows: ReportRow[]): void {
+  addRows(rows: OrderRow[]): void {
     if (this.finished) throw new Error('The report is already finished');
     for (const row of rows) {
       const currency = row.currency.trim().toUpperCase();
@@ -185,14 +196,14 @@ export class ReportHtmlBuilder {
   }
 
   /** The parts filled since the last call, part 0 excepted. */
-  takeReady(): ReportPart[] {
+  takeReady(): DocumentPart[] {
     const ready = this.ready;
     this.ready = [];
     return ready;
   }
 
   /** Every part not yet taken, part 0 last: the rows are all in, the summary is known. */
-  finish(): ReportPart[] {
+  finish(): DocumentPart[] {
     if (this.finished) throw new Error('The report is already finished');
     if (this.pendingRows.length) this.flushPage();
     if (this.pages.length && this.firstPart) this.cutPart();
@@ -260,12 +271,12 @@ export class ReportHtmlBuilder {
         (this.count === 0 ? '<p class="empty">No orders in this period</p>' : '')
       : '';
     return (
-      `<!DOCTYPE html><html lang="${REPORT_LANGUAGE}"><head><meta charset="utf-8">` +
+      `<!DOCTYPE html><html lang="${DOCUMENT_LANGUAGE}"><head><meta charset="utf-8">` +
       // Defence in depth: the renderer also disables JavaScript and blocks every request.
       // Fonts from data: URLs only: the CJK subsets. (Puppeteer's setContent writes into the same
       // document, which keeps the policies of every earlier one: each must allow them.)
       `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:">` +
-      `<title>${escapeHtml(reportTitle(reportSubject(clientName, period)))}</title>` +
+      `<title>${escapeHtml(documentTitle(documentSubject(clientName, period)))}</title>` +
       `<style>${fontFaces}${STYLE}</style></head><body>` +
       heading +
       pages.join('\n') +

@@ -1,4 +1,4 @@
-/** The report's CSS, from the geometry the builder paginates with (report-layout.ts). */
+/** The report's CSS, from the geometry the builder paginates with (layout.ts). */
 import { FONT_STACK, fontStack } from './fonts';
 import {
   CELL_PAD_X_MM,
@@ -8,7 +8,7 @@ import {
   HEAD_RULE_PX,
   LINE_MM,
   ROW_RULE_PX,
-} from './report-layout';
+} from './layout';
 
 /**
  * Rows are lines of inline blocks, each column's width set on its page's block (--c1 to --c6).

@@ -2,15 +2,15 @@ import { CjkFonts, cjkFonts } from './cjk-fonts';
 import { REPORT_FONTS } from './fonts';
 import {
   PART_MAX_HTML_CHARS,
-  ReportHeader,
-  ReportHtmlBuilder,
-  ReportPart,
-  ReportRow,
-} from './report-html';
-import { blockHeight, estimateLines, headHeight, rowHeight } from './report-layout';
-import { STYLE } from './report-style';
+  DocumentHeader,
+  DocumentBuilder,
+  DocumentPart,
+  OrderRow,
+} from './template';
+import { blockHeight, estimateLines, headHeight, rowHeight } from './layout';
+import { STYLE } from './style';
 
-const header: ReportHeader = {
+const header: DocumentHeader = {
   clientName: 'Acme Shop',
   startDate: '2021-10-01',
   endDate: '2021-11-01',
@@ -18,7 +18,7 @@ const header: ReportHeader = {
   timeZone: 'UTC',
 };
 
-function row(overrides: Partial<ReportRow> = {}): ReportRow {
+function row(overrides: Partial<OrderRow> = {}): OrderRow {
   return {
     number: 'ORD-1',
     placedAt: new Date('2021-10-05T13:07:59Z'),
@@ -32,7 +32,7 @@ function row(overrides: Partial<ReportRow> = {}): ReportRow {
 }
 
 /** Numbered as the seed numbers orders: ORD-4B6D6D-000001. */
-function rows(count: number): ReportRow[] {
+function rows(count: number): OrderRow[] {
   return Array.from({ length: count }, (_, i) =>
     row({ number: `ORD-4B6D6D-${String(i + 1).padStart(6, '0')}` }),
   );
@@ -44,8 +44,8 @@ const rowsIn = (block: string): number =>
   (block.match(/<div class="row" role="row">/g) ?? []).length;
 const ORDER_NUMBER = /<div class="row" role="row"><span role="cell">(ORD-[^<]+)<\/span>/g;
 
-function printed(rowsToAdd: ReportRow[], at: Partial<ReportHeader> = {}): string {
-  const builder = new ReportHtmlBuilder({ ...header, ...at }, 60);
+function printed(rowsToAdd: OrderRow[], at: Partial<DocumentHeader> = {}): string {
+  const builder = new DocumentBuilder({ ...header, ...at }, 60);
   builder.addRows(rowsToAdd);
   return builder.toHtml();
 }
@@ -118,7 +118,7 @@ describe('amounts as the report prints them', () => {
 
 describe('times in the report’s zone', () => {
   it('prints placed-at, the generation time, the period and the column in UTC by default', () => {
-    const builder = new ReportHtmlBuilder({ ...header, timeZone: undefined }, 60);
+    const builder = new DocumentBuilder({ ...header, timeZone: undefined }, 60);
     builder.addRows([row()]);
     const html = builder.toHtml();
 
@@ -144,13 +144,13 @@ describe('times in the report’s zone', () => {
   });
 
   it('refuses an unknown zone before any row is read', () => {
-    expect(() => new ReportHtmlBuilder({ ...header, timeZone: 'Europe/Atlantis' }, 60)).toThrow(
+    expect(() => new DocumentBuilder({ ...header, timeZone: 'Europe/Atlantis' }, 60)).toThrow(
       RangeError,
     );
   });
 });
 
-describe('ReportHtmlBuilder', () => {
+describe('DocumentBuilder', () => {
   it('prints a customer name holding markup as literal text', () => {
     const html = printed([row({ customerName: '<img src="http://127.0.0.1:9/x">\u0000' })], {
       clientName: 'O\'Brien & "Sons" <b>',
@@ -196,7 +196,7 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('fills each page: 52 seeded orders a page, fewer on the first, each block headed', () => {
-    const builder = new ReportHtmlBuilder(header, 60);
+    const builder = new DocumentBuilder(header, 60);
     builder.addRows(rows(700));
     builder.addRows(rows(300).map((r, i) => ({ ...r, number: `ORD-4B6D6D-${700 + i + 1}` })));
     const blocks = blocksOf(builder.toHtml());
@@ -222,7 +222,7 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('holds no more than rowsPerPage orders in a block', () => {
-    const builder = new ReportHtmlBuilder(header, 10);
+    const builder = new DocumentBuilder(header, 10);
     builder.addRows(rows(35));
     expect(blocksOf(builder.toHtml()).map(rowsIn)).toEqual([10, 10, 10, 5]);
   });
@@ -241,8 +241,8 @@ describe('ReportHtmlBuilder', () => {
 
   it('cuts a part at PART_MAX_HTML_CHARS of HTML before its rows are in, when long names make rows large', () => {
     const named = (name: string) => rows(3000).map((r) => ({ ...r, customerName: name }));
-    const partsOf = (list: ReportRow[]) => {
-      const builder = new ReportHtmlBuilder(header, 52, 1000);
+    const partsOf = (list: OrderRow[]) => {
+      const builder = new DocumentBuilder(header, 52, 1000);
       builder.addRows(list);
       return builder.finish();
     };
@@ -295,7 +295,7 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('keeps the row order across batches', () => {
-    const builder = new ReportHtmlBuilder(header, 10);
+    const builder = new DocumentBuilder(header, 10);
     builder.addRows(rows(15));
     builder.addRows([row({ number: 'ORD-LAST' })]);
     const numbers = [...builder.toHtml().matchAll(ORDER_NUMBER)].map((match) => match[1]);
@@ -307,25 +307,25 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('gives toHtml the same answer when called twice', () => {
-    const builder = new ReportHtmlBuilder(header, 10);
+    const builder = new DocumentBuilder(header, 10);
     builder.addRows(rows(15));
     expect(builder.toHtml()).toBe(builder.toHtml());
   });
 
   it('keeps 1,000 rows in one part when a part holds about 1,000', () => {
-    const builder = new ReportHtmlBuilder(header, 60, ReportHtmlBuilder.partRows(1000, 1000));
+    const builder = new DocumentBuilder(header, 60, DocumentBuilder.partRows(1000, 1000));
     builder.addRows(rows(1000));
     expect(builder.takeReady()).toEqual([]);
     expect(builder.finish()).toHaveLength(1);
   });
 
   it('hands out full parts as rows arrive, and part 0 with the title and summary last', () => {
-    const partRows = ReportHtmlBuilder.partRows(2500, 1000);
-    const builder = new ReportHtmlBuilder(header, 60, partRows);
-    const whole = new ReportHtmlBuilder(header, 60);
+    const partRows = DocumentBuilder.partRows(2500, 1000);
+    const builder = new DocumentBuilder(header, 60, partRows);
+    const whole = new DocumentBuilder(header, 60);
     whole.addRows(rows(2500));
     const handedOut: number[][] = [];
-    const parts: ReportPart[] = [];
+    const parts: DocumentPart[] = [];
     for (let start = 0; start < 2500; start += 500) {
       builder.addRows(rows(2500).slice(start, start + 500));
       const ready = builder.takeReady();
@@ -353,14 +353,14 @@ describe('ReportHtmlBuilder', () => {
   });
 
   it('gives an empty report one part that says so', () => {
-    const parts = new ReportHtmlBuilder(header, 60, 1000).finish();
+    const parts = new DocumentBuilder(header, 60, 1000).finish();
     expect(parts).toEqual([
       { index: 0, html: expect.stringContaining('No orders in this period') },
     ]);
   });
 
   it('takes no rows once finished', () => {
-    const builder = new ReportHtmlBuilder(header, 60, 1000);
+    const builder = new DocumentBuilder(header, 60, 1000);
     builder.finish();
     expect(() => builder.addRows(rows(1))).toThrow('already finished');
   });
@@ -385,7 +385,7 @@ describe('Chinese, Japanese and Korean names', () => {
     );
 
   it('marks each name with its language where its script tells, and carries the subsets it prints from', () => {
-    const builder = new ReportHtmlBuilder(
+    const builder = new DocumentBuilder(
       { ...header, clientName: 'Sakura Shop 株式会社' },
       60,
       Infinity,
@@ -414,7 +414,7 @@ describe('Chinese, Japanese and Korean names', () => {
   });
 
   it('gives each part the subsets of its own names, part 0 those of the client too', () => {
-    const builder = new ReportHtmlBuilder({ ...header, clientName: '桜商店' }, 60, 100, fonts);
+    const builder = new DocumentBuilder({ ...header, clientName: '桜商店' }, 60, 100, fonts);
     builder.addRows(rows(100).map((r) => ({ ...r, customerName: '김민준' })));
     builder.addRows(rows(100).map((r) => ({ ...r, customerName: 'Jane Doe' })));
     const parts = builder.finish().sort((a, b) => a.index - b.index);

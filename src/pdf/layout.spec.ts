@@ -7,7 +7,7 @@ import {
   PAGE_WIDTH_MM,
   rowHeight,
   textWidth,
-} from './report-layout';
+} from './layout';
 
 const mm = (length: string) => Number(/^(\d+(?:\.\d+)?)mm$/.exec(length)![1]);
 

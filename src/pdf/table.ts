@@ -3,7 +3,7 @@
  * height each row takes, so that the builder fills a page without Chromium's help.
  */
 import type { CjkLanguage } from './fonts';
-import { bdi, escapeHtml } from './report-format';
+import { bdi, escapeHtml } from './format';
 import {
   cellWidth,
   estimateLines,
@@ -12,7 +12,7 @@ import {
   PAGE_WIDTH_MM,
   rowHeight,
   CELL_PAD_X_MM,
-} from './report-layout';
+} from './layout';
 
 /** What a row prints, as text. */
 export interface Cells {
