@@ -40,6 +40,8 @@ import { ReportSweeper } from './reports/sweep/report-sweeper';
 import { ReportsController } from './reports/api/reports.controller';
 import { ReportsModule } from './reports/reports.module';
 import { RenderingModule } from './pdf/rendering.module';
+import { RedisModule } from './redis/redis.module';
+import { RedisConnections } from './redis/redis-connections';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [
@@ -65,19 +67,20 @@ const infrastructure = [
     }),
   }),
   MetricsModule,
+  RedisModule,
 ];
 
 /** The API part: the routes, and the guards that check the key and count the rate limits. */
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [rateLimitConfig.KEY, redisConfig.KEY],
-      useFactory: (
-        limits: ConfigType<typeof rateLimitConfig>,
-        redis: ConfigType<typeof redisConfig>,
-      ) => ({
+      inject: [rateLimitConfig.KEY, RedisConnections],
+      useFactory: (limits: ConfigType<typeof rateLimitConfig>, redis: RedisConnections) => ({
         throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
-        storage: new RateLimitStorage(redis.url, redis.queuePrefix),
+        storage: new RateLimitStorage(
+          redis.get('rate-limits', RateLimitStorage.connection),
+          redis.prefix,
+        ),
         setHeaders: false,
       }),
     }),
