@@ -27,6 +27,8 @@ import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
+import { RedisModule } from './redis/redis.module';
+import { RedisConnections } from './redis/redis-connections';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [
@@ -52,17 +54,18 @@ const infrastructure = [
     }),
   }),
   MetricsModule,
+  RedisModule,
 ];
 
 /** The rate limits' counters, in Redis: shared by every API process. */
 const rateLimitCounters = ThrottlerModule.forRootAsync({
-  inject: [rateLimitConfig.KEY, redisConfig.KEY],
-  useFactory: (
-    limits: ConfigType<typeof rateLimitConfig>,
-    redis: ConfigType<typeof redisConfig>,
-  ) => ({
+  inject: [rateLimitConfig.KEY, RedisConnections],
+  useFactory: (limits: ConfigType<typeof rateLimitConfig>, redis: RedisConnections) => ({
     throttlers: rateLimits(limits.perMinute, limits.statusPerMinute),
-    storage: new RateLimitStorage(redis.url, redis.queuePrefix),
+    storage: new RateLimitStorage(
+      redis.get('rate-limits', RateLimitStorage.connection),
+      redis.prefix,
+    ),
     setHeaders: false,
   }),
 });

@@ -1,16 +1,17 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { ApiKeyEvents } from './clients/api-key-events';
+import { apiKeyChanges } from './clients/api-key.guard';
 import { ClientsRepository } from './clients/clients.repository';
 import { isUuid } from './common/pagination';
 import { canonicalTimeZone, periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
-import { environment, secretsConfig } from './config/configuration';
+import { environment, redisConfig, secretsConfig } from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { generateOrders } from './orders/order-seed';
 import { OrdersRepository } from './orders/orders.repository';
+import { RedisConnections } from './redis/redis-connections';
 
 /** The admin command line: one JSON document on stdout, errors on stderr with a non-zero exit code. */
 const USAGE = `usage:
@@ -113,8 +114,10 @@ async function clientId(dataSource: DataSource, values: Values): Promise<string>
 
 /** Tells every API process to forget the client's keys; a warning when Redis did not hear it. */
 async function keysChanged(clientId: string): Promise<string | undefined> {
-  const env = environment();
-  const heard = await new ApiKeyEvents(env.REDIS_URL, env.QUEUE_PREFIX).publish(clientId);
+  const connections = new RedisConnections(redisConfig());
+  connections.get('commands', { maxRetriesPerRequest: 1 }); // a one-shot: fails at once without Redis
+  const heard = await apiKeyChanges(connections).publish(clientId, 3000);
+  connections.onApplicationShutdown();
   return heard
     ? undefined
     : 'Redis did not answer: API processes may honour the old key for up to a minute';

@@ -1,10 +1,8 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bull';
 import type Redis from 'ioredis';
-import { QueueName } from '../common/jobs';
-import { callbacksConfig, redisConfig } from '../config/configuration';
+import { callbacksConfig } from '../config/configuration';
+import { RedisConnections } from '../redis/redis-connections';
 
 /** Whether a delivery may go now. */
 export type Slot = 'taken' | 'waiting' | 'in-flight';
@@ -56,13 +54,12 @@ export class CallbackSlots {
   private readonly prefix: string;
 
   constructor(
-    @InjectQueue(QueueName.CallbackDelivery) queue: Queue,
-    @Inject(redisConfig.KEY) redis: ConfigType<typeof redisConfig>,
+    connections: RedisConnections,
     @Inject(callbacksConfig.KEY) private readonly config: ConfigType<typeof callbacksConfig>,
   ) {
-    this.prefix = `${redis.queuePrefix}:callback-slots`;
-    // Bull's own connection, which the deliveries use anyway; the scripts are loaded once on it.
-    this.redis = queue.client as SlotCommands;
+    this.prefix = `${connections.prefix}:callback-slots`;
+    // The scripts are loaded once on the process's connection for commands.
+    this.redis = connections.get('commands') as SlotCommands;
     if (typeof this.redis.takeCallbackSlot !== 'function') {
       this.redis.defineCommand('takeCallbackSlot', { numberOfKeys: 2, lua: TAKE });
       this.redis.defineCommand('releaseCallbackSlot', { numberOfKeys: 2, lua: RELEASE });

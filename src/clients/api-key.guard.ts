@@ -1,11 +1,4 @@
-import {
-  CanActivate,
-  ExecutionContext,
-  Inject,
-  Injectable,
-  OnModuleDestroy,
-  OnModuleInit,
-} from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerStorage } from '@nestjs/throttler';
@@ -16,15 +9,16 @@ import { ApiError } from '../common/api-error';
 import { AuthenticatedRequest, PUBLIC_ROUTE } from '../common/auth';
 import { addressBlock } from '../common/rate-limit';
 import { RateLimitStorage } from '../common/rate-limit-storage';
-import { rateLimitConfig, redisConfig } from '../config/configuration';
-import { ApiKeyEvents } from './api-key-events';
+import { rateLimitConfig } from '../config/configuration';
+import { RedisChannel } from '../redis/redis-channel';
+import { RedisConnections } from '../redis/redis-connections';
 import { API_KEY_SHAPE, hashApiKey } from './api-key';
 import { ClientsRepository } from './clients.repository';
 
 /**
  * How long a known key's client id is reused without asking Postgres (only ids are kept: no name,
  * no secret). A poll no longer pays a query to find its client. A rotation or a revocation is heard
- * through Redis at once (ApiKeyEvents); a rotated-out key is kept no longer than its grace period.
+ * through Redis at once (apiKeyChanges); a rotated-out key is kept no longer than its grace period.
  */
 const KEY_CACHE_TTL_MS = 60_000;
 const KEY_CACHE_SIZE = 10_000;
@@ -33,6 +27,13 @@ const KEY_CACHE_SIZE = 10_000;
  * client retrying in a loop costs one query, not one per request.
  */
 const UNKNOWN_KEY_TTL_MS = 30_000;
+
+/**
+ * "This client's keys changed" (rotated or revoked), published by the admin CLI: every API process
+ * forgets them within about a second (without Redis, within a minute anyway).
+ */
+export const apiKeyChanges = (connections: RedisConnections) =>
+  new RedisChannel(connections, 'api-keys-changed');
 
 /** The SHA-256 of the request's bearer API key; undefined without one, or one of the wrong shape. */
 function apiKeyHash(request: FastifyRequest): string | undefined {
@@ -101,7 +102,7 @@ class KeyHashes {
  * from the same address (behind a proxy, every client's) still gets through.
  */
 @Injectable()
-export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
+export class ApiKeyGuard implements CanActivate, OnModuleInit {
   private readonly clientIds = new LRUCache<string, string>({
     max: KEY_CACHE_SIZE,
     ttl: KEY_CACHE_TTL_MS,
@@ -133,16 +134,16 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
    */
   private keyChanges = 0;
 
-  private readonly keyEvents: ApiKeyEvents;
+  private readonly keyEvents: RedisChannel;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly clients: ClientsRepository,
     @InjectThrottlerStorage() private readonly counters: RateLimitStorage,
     @Inject(rateLimitConfig.KEY) private readonly limits: ConfigType<typeof rateLimitConfig>,
-    @Inject(redisConfig.KEY) redis: ConfigType<typeof redisConfig>,
+    connections: RedisConnections,
   ) {
-    this.keyEvents = new ApiKeyEvents(redis.url, redis.queuePrefix);
+    this.keyEvents = apiKeyChanges(connections);
     this.keyHashes = new KeyHashes(clients);
   }
 
@@ -151,7 +152,7 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
    * the subscription was down (changes published meanwhile are lost), every key is.
    */
   onModuleInit(): void {
-    this.keyEvents.subscribe(
+    void this.keyEvents.subscribe(
       (clientId) => {
         this.keyChanges += 1;
         for (const [keyHash, id] of this.clientIds.entries()) {
@@ -164,10 +165,6 @@ export class ApiKeyGuard implements CanActivate, OnModuleInit, OnModuleDestroy {
         this.keyHashes.forget();
       },
     );
-  }
-
-  onModuleDestroy(): void {
-    this.keyEvents.close();
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

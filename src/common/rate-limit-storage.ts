@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import Redis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { withTimeout } from './with-timeout';
 
 /** A count of failures in its window, and the seconds left of that window (0: no window). */
@@ -30,22 +30,21 @@ const FAILURE_COUNT_TIMEOUT_MS = 2000;
 export class RateLimitStorage extends ThrottlerStorageRedisService {
   private readonly logger = new Logger(RateLimitStorage.name);
 
+  /** What `redis` is opened with: failures are reported once per failing request below. */
+  static readonly connection: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    // The limits of all the requests in flight go to Redis in one write.
+    enableAutoPipelining: true,
+  };
+
   /** `prefix` is QUEUE_PREFIX: processes that share it share their limits, as they share the work. */
   constructor(
-    url: string,
+    redis: Redis,
     private readonly prefix: string,
   ) {
-    super(
-      new Redis(url, {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 2000,
-        // The limits of all the requests in flight go to Redis in one write.
-        enableAutoPipelining: true,
-      }),
-    );
-    this.disconnectRequired = true;
-    this.redis.on('error', () => undefined); // reported once per failing request below
+    super(redis);
   }
 
   /**

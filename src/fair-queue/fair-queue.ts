@@ -1,13 +1,10 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bull';
 import DataLoader from 'dataloader';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { QueueName, REDIS_WAIT_MS } from '../common/jobs';
+import { REDIS_WAIT_MS } from '../common/jobs';
 import { withTimeout } from '../common/with-timeout';
-import { redisConfig } from '../config/configuration';
+import { RedisConnections } from '../redis/redis-connections';
 
 /**
  * A waiting item's score is `turn × ROUND_SPAN + its arrival in the turn`: Redis keeps the fair
@@ -209,13 +206,12 @@ export class FairQueue {
   );
 
   constructor(
-    @InjectQueue(QueueName.ReportRender) queue: Queue,
-    @Inject(redisConfig.KEY) redis: ConfigType<typeof redisConfig>,
+    connections: RedisConnections,
     @Inject(FAIR_QUEUE_SOURCE) private readonly source: FairQueueSource,
   ) {
-    this.prefix = `${redis.queuePrefix}:fair-queue`;
-    // Bull's own connection: the render jobs go through it anyway; the scripts are loaded once on it.
-    this.redis = queue.client as FairQueueCommands;
+    this.prefix = `${connections.prefix}:fair-queue`;
+    // The scripts are loaded once on the process's connection for commands.
+    this.redis = connections.get('commands') as FairQueueCommands;
     if (typeof this.redis.admitToFairQueue !== 'function') {
       this.redis.defineCommand('admitToFairQueue', { numberOfKeys: 5, lua: ADMIT });
       this.redis.defineCommand('leaveFairQueue', { numberOfKeys: 4, lua: LEAVE });

@@ -1,14 +1,8 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bull';
-import Redis from 'ioredis';
-import { QueueName } from '../../common/jobs';
-import { withTimeout } from '../../common/with-timeout';
-import { redisConfig, reportsConfig } from '../../config/configuration';
-
-/** ioredis connection states in which Redis is known to be away. */
-const LOST = new Set(['reconnecting', 'close', 'end']);
+import { reportsConfig } from '../../config/configuration';
+import { RedisChannel } from '../../redis/redis-channel';
+import { RedisConnections } from '../../redis/redis-connections';
 
 /**
  * One status request's registration for a report's next change, made before the report is read:
@@ -67,10 +61,7 @@ export class ReportChange {
 @Injectable()
 export class ReportEvents implements OnModuleDestroy {
   private readonly logger = new Logger(ReportEvents.name);
-  private readonly channel: string;
-  private subscriber?: Promise<Redis>;
-  /** The subscriber's connection, as soon as it is opened: shutdown closes it even mid-subscribe. */
-  private connection?: Redis;
+  private readonly channel: RedisChannel;
   private readonly registered = new Map<string, Set<ReportChange>>();
   /** Status requests held now, per client and in all: each bounded (LONG_POLL_MAX_*). */
   private readonly holding = new Map<string, number>();
@@ -78,11 +69,10 @@ export class ReportEvents implements OnModuleDestroy {
   private stopping = false;
 
   constructor(
-    @InjectQueue(QueueName.ReportRender) private readonly queue: Queue,
-    @Inject(redisConfig.KEY) private readonly redis: ConfigType<typeof redisConfig>,
+    connections: RedisConnections,
     @Inject(reportsConfig.KEY) private readonly reports: ConfigType<typeof reportsConfig>,
   ) {
-    this.channel = `${redis.queuePrefix}:report-status-changed`;
+    this.channel = new RedisChannel(connections, 'report-status-changed');
   }
 
   /** Status requests registered now: held, or reading the report first (for tests and metrics). */
@@ -120,12 +110,9 @@ export class ReportEvents implements OnModuleDestroy {
 
   /** Tells every process that the report's status changed. Never fails the caller. */
   async publish(reportId: string): Promise<void> {
-    // Bounded like every Redis call on a request path: with Redis away, publish would wait ~10 s.
-    await withTimeout(this.queue.client.publish(this.channel, reportId), 1000, 'publish').catch(
-      (error: unknown) => {
-        this.logger.warn({ reportId, msg: `Status change not published: ${String(error)}` });
-      },
-    );
+    if (!(await this.channel.publish(reportId))) {
+      this.logger.warn({ reportId, msg: 'Status change not published: Redis did not take it' });
+    }
   }
 
   /**
@@ -141,13 +128,8 @@ export class ReportEvents implements OnModuleDestroy {
     if (this.stopping) {
       change.wake(); // no wait, and no subscriber opened, once the module is being destroyed
     } else {
-      // Without Redis the request is still held until its deadline, only not woken early. Once the
-      // subscriber has lost Redis (it reconnects and subscribes again by itself), requests do not
-      // each wait a second for it.
-      const subscription = this.listen();
-      if (!LOST.has(this.connection?.status ?? '')) {
-        await withTimeout(subscription, 1000, 'subscribe').catch(() => undefined);
-      }
+      // Without Redis the request is still held until its deadline, only not woken early.
+      await this.channel.subscribe(this.heard);
     }
     return change;
   }
@@ -155,8 +137,6 @@ export class ReportEvents implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.stopping = true;
     for (const changes of this.registered.values()) for (const change of changes) change.wake();
-    // Not awaiting the subscription: with Redis away it would never settle and hold shutdown.
-    this.connection?.disconnect();
   }
 
   private unregister(reportId: string, change: ReportChange): void {
@@ -165,18 +145,7 @@ export class ReportEvents implements OnModuleDestroy {
     if (changes?.size === 0) this.registered.delete(reportId);
   }
 
-  private listen(): Promise<Redis> {
-    this.subscriber ??= (async () => {
-      const subscriber = new Redis(this.redis.url, { maxRetriesPerRequest: null });
-      this.connection = subscriber;
-      subscriber.on('error', () => undefined); // ioredis reconnects by itself
-      subscriber.on('message', (_channel: string, reportId: string) => {
-        for (const change of this.registered.get(reportId) ?? []) change.wake();
-      });
-      await subscriber.subscribe(this.channel);
-      return subscriber;
-    })();
-    this.subscriber.catch(() => (this.subscriber = undefined));
-    return this.subscriber;
-  }
+  private readonly heard = (reportId: string): void => {
+    for (const change of this.registered.get(reportId) ?? []) change.wake();
+  };
 }
