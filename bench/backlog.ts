@@ -22,6 +22,7 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ClientsRepository } from '../src/clients/clients.repository';
+import { ClientsService } from '../src/clients/clients.service';
 import { secretsConfig } from '../src/config/configuration';
 import {
   alternate,
@@ -109,9 +110,9 @@ export async function benchBacklog(
   dataSource: DataSource,
   port = 3910,
 ) {
-  const repository = new ClientsRepository(dataSource, secretsConfig());
+  const service = new ClientsService(new ClientsRepository(dataSource), secretsConfig());
   const newClient = async (name: string): Promise<Client> => {
-    const created = await repository.create(name);
+    const created = await service.create(name);
     return {
       id: created.id,
       headers: { authorization: `Bearer ${created.api_key}`, 'content-type': 'application/json' },

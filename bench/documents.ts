@@ -4,6 +4,7 @@
  */
 import { DataSource } from 'typeorm';
 import { ClientsRepository } from '../src/clients/clients.repository';
+import { ClientsService } from '../src/clients/clients.service';
 import { periodBounds } from '../src/common/period';
 import { renderConfig, secretsConfig } from '../src/config/configuration';
 import { NewOrder } from '../src/orders/order.entity';
@@ -57,9 +58,10 @@ export async function clientWithOrders(
   scripts: Scripts,
   orders: NewOrder[],
 ) {
-  const client = await new ClientsRepository(dataSource, secretsConfig()).create(
-    CLIENT_NAMES[scripts],
-  );
+  const client = await new ClientsService(
+    new ClientsRepository(dataSource),
+    secretsConfig(),
+  ).create(CLIENT_NAMES[scripts]);
   await new OrdersRepository(dataSource).insertMany(client.id, orders);
   return client;
 }
@@ -87,7 +89,7 @@ export async function workerDocument(dataSource: DataSource, reportId: string): 
     rows.push(...batch);
     if (batch.length < 2000) break;
   }
-  const clientName = await new ClientsRepository(dataSource, secretsConfig()).name(report.clientId);
+  const clientName = await new ClientsRepository(dataSource).name(report.clientId);
   const builder = DocumentBuilder.forRows(
     {
       clientName: clientName ?? '',

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClientsRepository } from '../src/clients/clients.repository';
+import { ClientsService } from '../src/clients/clients.service';
 import { secretsConfig } from '../src/config/configuration';
 import {
   load,
@@ -123,7 +124,10 @@ if (require.main === module) {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(base);
-      const client = await new ClientsRepository(dataSource, secretsConfig()).create('Poller');
+      const client = await new ClientsService(
+        new ClientsRepository(dataSource),
+        secretsConfig(),
+      ).create('Poller');
       const headers = {
         authorization: `Bearer ${client.api_key}`,
         'content-type': 'application/json',

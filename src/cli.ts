@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { apiKeyChanges } from './clients/api-key.guard';
 import { ClientsRepository } from './clients/clients.repository';
+import { ClientsService } from './clients/clients.service';
 import { isUuid } from './common/pagination';
 import { canonicalTimeZone, periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
@@ -71,7 +72,7 @@ const COMMANDS: Record<string, (dataSource: DataSource, values: Values) => Promi
 
   'clients:revoke-key': async (dataSource, values) => {
     const id = await clientId(dataSource, values);
-    await clients(dataSource).revokeKeys(id);
+    await new ClientsRepository(dataSource).revokeKeys(id);
     return { result: { id, revoked: true }, warning: await keysChanged(id) };
   },
 
@@ -102,11 +103,11 @@ const COMMANDS: Record<string, (dataSource: DataSource, values: Values) => Promi
   },
 };
 
-const clients = (dataSource: DataSource) => new ClientsRepository(dataSource, secretsConfig());
+const clients = (db: DataSource) => new ClientsService(new ClientsRepository(db), secretsConfig());
 
 async function clientId(dataSource: DataSource, values: Values): Promise<string> {
   const id = required(values, 'client-id');
-  if (!isUuid(id) || (await clients(dataSource).name(id)) === undefined) {
+  if (!isUuid(id) || (await new ClientsRepository(dataSource).name(id)) === undefined) {
     throw new UsageError(`no client with id ${id}`);
   }
   return id;

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Job, Queue } from 'bull';
-import { ClientsRepository } from '../clients/clients.repository';
+import { ClientsService } from '../clients/clients.service';
 import { deliveryJobId, JobData, QueueName } from '../common/jobs';
 import { QueueProcessor } from '../common/queue-processor';
 import { callbacksConfig } from '../config/configuration';
@@ -42,7 +42,7 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
   constructor(
     @InjectQueue(QueueName.CallbackDelivery) queue: Queue<Delivery>,
     private readonly events: CallbackEventsRepository,
-    private readonly clients: ClientsRepository,
+    private readonly clients: ClientsService,
     private readonly sender: CallbackSender,
     private readonly slots: CallbackSlots,
     private readonly callbacks: CallbacksService,

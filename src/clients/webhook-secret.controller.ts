@@ -2,14 +2,14 @@ import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedClient, CurrentClient } from '../common/auth';
 import { ApiCommonErrors } from '../common/openapi';
-import { ClientsRepository } from './clients.repository';
+import { ClientsService } from './clients.service';
 
 @ApiTags('callbacks')
 @ApiBearerAuth()
 @ApiCommonErrors()
 @Controller('v1/webhook-secret')
 export class WebhookSecretController {
-  constructor(private readonly clients: ClientsRepository) {}
+  constructor(private readonly clients: ClientsService) {}
 
   @Post('rotate')
   @HttpCode(200)

@@ -7,12 +7,10 @@ import { OrdersService } from './orders.service';
 /** The orders reports are made from; their routes in the API part. */
 @Module({})
 export class OrdersModule {
-  static readonly forRole = perRole(({ api }) => {
-    return {
-      module: OrdersModule,
-      controllers: api ? [OrdersController] : [],
-      providers: [OrdersService, OrdersRepository],
-      exports: [OrdersRepository],
-    };
-  });
+  static readonly forRole = perRole(({ api }) => ({
+    module: OrdersModule,
+    controllers: api ? [OrdersController] : [],
+    providers: [OrdersService, OrdersRepository],
+    exports: [OrdersRepository],
+  }));
 }

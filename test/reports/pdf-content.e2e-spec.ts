@@ -1,5 +1,5 @@
 import { decodePDFRawStream, PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
-import { ClientsRepository } from '../../src/clients/clients.repository';
+import { ClientsService } from '../../src/clients/clients.service';
 import { NewOrder } from '../../src/orders/order.entity';
 import { generateOrders } from '../../src/orders/order-seed';
 import { OrderStatus } from '../../src/orders/order-status';
@@ -104,7 +104,7 @@ describe('The PDF as its readers get it: pdftotext, pdffonts and its glyphs (rea
 
   /** A client of that exact name, its orders, and the PDF of October 2021. */
   async function reportOf(clientName: string, orders: NewOrder[]): Promise<Buffer> {
-    const client = await test.app.get(ClientsRepository).create(clientName);
+    const client = await test.app.get(ClientsService).create(clientName);
     await insertOrders(test, client.id, orders);
     const { pdf } = await downloadReport(test, client.api_key, {
       start_date: '2021-10-01',

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
-import { ClientsRepository } from '../../src/clients/clients.repository';
+import { ClientsService } from '../../src/clients/clients.service';
 import { NewOrder } from '../../src/orders/order.entity';
 import { OrdersRepository } from '../../src/orders/orders.repository';
 import { testEnvironment } from './env';
@@ -42,7 +42,7 @@ export async function startApp(overrides: Record<string, string> = {}): Promise<
 
 export async function newClient(test: TestApp, name = 'Test Shop', timeZone?: string) {
   return test.app
-    .get(ClientsRepository)
+    .get(ClientsService)
     .create(`${name} ${Math.random().toString(36).slice(2, 8)}`, timeZone);
 }
 
