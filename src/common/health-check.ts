@@ -6,7 +6,3 @@ import { DiscoveryService } from '@nestjs/core';
  * route finds the checks of the features a process runs; it knows none of them.
  */
 export const HealthCheckOf = DiscoveryService.createDecorator<string>();
-
-export interface Pingable {
-  ping(): Promise<unknown>;
-}

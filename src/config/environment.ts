@@ -38,8 +38,7 @@ export function perRole(build: (parts: RoleParts) => DynamicModule) {
   const built = new Map<string, DynamicModule>();
   return (parts: RoleParts): DynamicModule => {
     const key = `${parts.api}:${parts.worker}`;
-    if (!built.has(key)) built.set(key, build(parts));
-    return built.get(key)!;
+    return built.get(key) ?? built.set(key, build(parts)).get(key)!;
   };
 }
 

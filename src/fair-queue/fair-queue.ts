@@ -130,28 +130,19 @@ type FairQueueCommands = Redis & {
   restoreToFairQueue(...args: string[]): Promise<number>;
 };
 
-/** An unfinished item as the source of truth holds it: its client, its turn, whether it waits. */
-export interface QueuedItem {
-  id: string;
-  clientId: string;
-  fairRound: number;
-  /** False once a worker took it (it stays unfinished until it leaves). */
-  waiting: boolean;
-}
-
+/** An unfinished item in the source of truth: its client, its turn, whether it waits (not started). */
+export type QueuedItem = { id: string; clientId: string; fairRound: number; waiting: boolean };
 export type QueuedState = 'waiting' | 'started' | 'finished';
 
 /**
- * What the numbers are rebuilt and reconciled from: the store that holds every unfinished item
- * (Postgres's reports, for the render queue).
+ * What the numbers are rebuilt and reconciled from (Postgres's reports, for the render queue):
+ * every unfinished item, waiting ones in the fair order (turn, then arrival); the state of each
+ * item given that exists.
  */
 export interface FairQueueSource {
-  /** Every unfinished item, waiting ones in the fair order (turn, then arrival). */
   unfinishedInFairOrder(): Promise<QueuedItem[]>;
-  /** Of the items given, those that exist, with their state. */
   queueStates(ids: string[]): Promise<Map<string, QueuedState>>;
 }
-
 export const FAIR_QUEUE_SOURCE = Symbol('FAIR_QUEUE_SOURCE');
 
 /** Another process rebuilds the numbers, for longer than an admission waits. */

@@ -11,7 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Public } from '../common/auth';
-import { HealthCheckOf, Pingable } from '../common/health-check';
+import { HealthCheckOf } from '../common/health-check';
 import { ApiErrorResponse, RETRY_AFTER, UNEXPECTED_ERROR } from '../common/openapi';
 import { withTimeout } from '../common/with-timeout';
 
@@ -77,7 +77,7 @@ export class HealthController implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.pings = this.discovery.getProviders({ metadataKey: HealthCheckOf.KEY }).map((wrapper) => {
-      const checked = wrapper.instance as Pingable;
+      const checked = wrapper.instance as { ping(): Promise<unknown> };
       return {
         name: this.discovery.getMetadataByDecorator(HealthCheckOf, wrapper)!,
         ping: () => checked.ping(),

@@ -23,40 +23,28 @@ import { ReportRetention } from './store/report-retention';
 import { ReportsRepository } from './store/reports.repository';
 import { ReportSweeper } from './sweep/report-sweeper';
 
-const RENDER_QUEUE = BullModule.registerQueue({ name: QueueName.ReportRender });
-
 /**
- * Reports and their PDFs. Every process holds the store and the queue; the API part answers the
+ * Reports and their PDFs. Every process holds the store and the queues; the API part answers the
  * routes and admits reports (api/, admission/); the worker part renders them (render/, with the
  * PDF engine) and sweeps (sweep/).
  */
 @Module({})
 export class ReportsModule {
-  static readonly forRole = perRole((parts) => {
-    const routes = [ReportsService, ReportAdmission];
-    const work = [ReportRenderProcessor, RenderReport, ReportOrdersReader, ReportSettlement];
-    return {
-      module: ReportsModule,
-      imports: [
-        RENDER_QUEUE,
-        CallbacksModule.forRole(parts),
-        ClientsModule.forRole(parts),
-        OrdersModule.forRole(parts),
-        ...(parts.worker ? [PdfModule] : []),
-      ],
-      controllers: parts.api ? [ReportsController, ReportCallbacksController] : [],
-      providers: [
-        ReportsRepository,
-        ReportFiles,
-        ReportEvents,
-        ReportRetention,
-        RetryAfterEstimates,
-        FairQueue,
-        { provide: FAIR_QUEUE_SOURCE, useExisting: ReportsRepository },
-        RenderQueue,
-        ...(parts.api ? routes : []),
-        ...(parts.worker ? [...work, ReportSweeper] : []),
-      ],
-    };
-  });
+  static readonly forRole = perRole((parts) => ({
+    module: ReportsModule,
+    imports: [
+      BullModule.registerQueue({ name: QueueName.ReportRender }),
+      ...[CallbacksModule, ClientsModule, OrdersModule].map((feature) => feature.forRole(parts)),
+      ...(parts.worker ? [PdfModule] : []),
+    ],
+    controllers: parts.api ? [ReportsController, ReportCallbacksController] : [],
+    providers: [
+      ...[ReportsRepository, ReportFiles, ReportEvents, ReportRetention, RetryAfterEstimates],
+      ...[FairQueue, { provide: FAIR_QUEUE_SOURCE, useExisting: ReportsRepository }, RenderQueue],
+      ...(parts.api ? [ReportsService, ReportAdmission] : []),
+      ...(parts.worker
+        ? [ReportRenderProcessor, RenderReport, ReportOrdersReader, ReportSettlement, ReportSweeper]
+        : []),
+    ],
+  }));
 }

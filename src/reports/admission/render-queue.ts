@@ -10,7 +10,7 @@ import {
   renderJob,
   RequeueSweep,
 } from '../../common/jobs';
-import { HealthCheckOf, Pingable } from '../../common/health-check';
+import { HealthCheckOf } from '../../common/health-check';
 import { withTimeout } from '../../common/with-timeout';
 import { renderConfig } from '../../config/configuration';
 import { FairQueue, QueuedItem } from '../../fair-queue/fair-queue';
@@ -23,7 +23,7 @@ import { ReportsRepository } from '../store/reports.repository';
  */
 @Injectable()
 @HealthCheckOf('redis')
-export class RenderQueue implements Pingable {
+export class RenderQueue {
   private readonly logger = new Logger(RenderQueue.name);
   private readonly sweep: RequeueSweep<Position & QueuedItem>;
 
@@ -48,27 +48,16 @@ export class RenderQueue implements Pingable {
    */
   async add(reportId: string, turn: number): Promise<void> {
     const job = renderJob(reportId, this.render.attempts, turn);
-    try {
-      await withTimeout(addJob(this.queue, job), REDIS_WAIT_MS, 'enqueue');
-    } catch (error) {
-      this.logger.warn({
-        reportId,
-        msg: `Report ${reportId}: not queued now (${String(error)}); the sweep will queue it`,
-      });
-    }
+    await withTimeout(addJob(this.queue, job), REDIS_WAIT_MS, 'enqueue').catch((error: unknown) =>
+      this.warn(reportId, `not queued now (${String(error)}); the sweep will queue it`),
+    );
   }
 
   /** A cancelled report's job: a waiting one is dropped; a running one finds its report gone. */
   async drop(reportId: string): Promise<void> {
-    try {
-      const job = await withTimeout(this.queue.getJob(reportId), REDIS_WAIT_MS, 'getJob');
-      if (job && !(await job.isActive())) await job.remove();
-    } catch (error) {
-      this.logger.warn({
-        reportId,
-        msg: `Report ${reportId}: its job was not removed (${String(error)})`,
-      });
-    }
+    await withTimeout(this.queue.getJob(reportId), REDIS_WAIT_MS, 'getJob')
+      .then(async (job) => job && !(await job.isActive()) && (await job.remove()))
+      .catch((error: unknown) => this.warn(reportId, `its job was not removed (${String(error)})`));
   }
 
   /**
@@ -80,5 +69,9 @@ export class RenderQueue implements Pingable {
       for (const { id, fairRound } of lost) await this.add(id, fairRound);
       await this.fairQueue.restore(checked);
     });
+  }
+
+  private warn(reportId: string, what: string): void {
+    this.logger.warn({ reportId, msg: `Report ${reportId}: ${what}` });
   }
 }
