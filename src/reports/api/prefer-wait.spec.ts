@@ -1,4 +1,4 @@
-import { preferredWait } from './prefer-wait';
+import { preferredWait, prefersAsync } from './prefer-wait';
 
 describe('Prefer: wait=N (RFC 7240)', () => {
   it('reads the wait preference among others', () => {
@@ -25,6 +25,33 @@ describe('Prefer: wait=N (RFC 7240)', () => {
       'wait=abc',
     ]) {
       expect(preferredWait(prefer)).toBeUndefined();
+    }
+  });
+});
+
+describe('Prefer: respond-async (RFC 7240)', () => {
+  it('reads respond-async alone, among others, with parameters and in any case', () => {
+    for (const prefer of [
+      'respond-async',
+      'wait=10, respond-async',
+      'respond-async, wait=10',
+      ' Respond-Async ;foo=bar',
+      'return=minimal,respond-async',
+    ]) {
+      expect(prefersAsync(prefer)).toBe(true);
+    }
+  });
+
+  it('ignores what is not respond-async', () => {
+    for (const prefer of [
+      undefined,
+      '',
+      'wait=10',
+      'respond-asynchronously',
+      'x-respond-async',
+      'return=respond-async',
+    ]) {
+      expect(prefersAsync(prefer)).toBe(false);
     }
   });
 });

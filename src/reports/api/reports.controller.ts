@@ -18,8 +18,8 @@ import { answer, untilClientLeaves } from '../../common/http-answer';
 import { StatusPollingLimit } from '../../common/rate-limit';
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { acceptedAnswer, listedReport, pdfHeaders, statusAnswer } from './dto/report.response';
-import { preferredWait } from './prefer-wait';
+import { createdAnswer, listedReport, pdfHeaders, statusAnswer } from './dto/report.response';
+import { preferredWait, prefersAsync } from './prefer-wait';
 import {
   CreateReportDocs,
   DeleteReportDocs,
@@ -46,14 +46,19 @@ export class ReportsController {
     @CurrentClient() client: AuthenticatedClient,
     @Body() dto: CreateReportDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Headers('prefer') prefer: string | undefined,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { report, retryAfter, replayed } = await this.admission.admit(
-      client.id,
-      dto,
-      idempotencyKey,
-    );
-    return answer(reply, acceptedAnswer(report, retryAfter, replayed));
+    const created = await this.admission.admit(client.id, dto, idempotencyKey);
+    const wait = prefersAsync(prefer) ? undefined : preferredWait(prefer);
+    const held =
+      wait === undefined
+        ? undefined
+        : await untilClientLeaves(request, (left) =>
+            this.reports.finished(client.id, created.report.id, wait, left),
+          );
+    return answer(reply, createdAnswer(created, held));
   }
 
   @Get()

@@ -63,8 +63,7 @@ export class ReportsService {
    * order: 0 while it renders, null when the queue is unreachable; when it is likely done). With
    * `waitSeconds` (Prefer: wait), an unfinished report is held until it changes, `waitSeconds`
    * pass or `aborted` (the client left), then read again; the answer says how long it was willing
-   * to wait (`waited`), or nothing when the client or the process already holds its most. The
-   * wait is registered before the first read: a change landing after the read still wakes it.
+   * to wait (`waited`), or nothing when the client or the process already holds its most.
    */
   async status(
     clientId: string,
@@ -72,18 +71,65 @@ export class ReportsService {
     waitSeconds: number | undefined,
     aborted: AbortSignal,
   ): Promise<ReportStatusRead> {
-    const release = waitSeconds === undefined ? undefined : this.events.hold(clientId);
-    if (!release) return this.readStatus(clientId, id);
-    const change = await this.events.subscribe(id, aborted);
+    const held =
+      waitSeconds === undefined
+        ? undefined
+        : await this.held(clientId, id, waitSeconds, aborted, 'changed');
+    return held ?? this.readStatus(clientId, id);
+  }
+
+  /**
+   * A report just asked for with Prefer: wait, held until it finishes (not merely starts),
+   * `waitSeconds` pass or `aborted`: read as the status route reads it, with `waited`. Undefined
+   * when the client or the process already holds its most (LONG_POLL_MAX_*): the 202 at once.
+   */
+  finished(
+    clientId: string,
+    id: string,
+    waitSeconds: number,
+    aborted: AbortSignal,
+  ): Promise<ReportStatusRead | undefined> {
+    return this.held(clientId, id, waitSeconds, aborted, 'finished');
+  }
+
+  /**
+   * Holds one request on the report, within the long-poll caps, until it is finished or, `until`
+   * 'changed', has changed once. Each wait is registered before the read it follows: a change
+   * landing between the read and the wait (a quick render finishing right after admission) still
+   * ends it at once. A wake that finds the report unfinished ('finished': IN_PROGRESS now) waits
+   * again for the time left; the deadline, the client leaving and the service stopping end it.
+   */
+  private async held(
+    clientId: string,
+    id: string,
+    waitSeconds: number,
+    aborted: AbortSignal,
+    until: 'changed' | 'finished',
+  ): Promise<ReportStatusRead | undefined> {
+    const release = this.events.hold(clientId);
+    if (!release) return undefined;
+    const deadline = Date.now() + waitSeconds * 1000;
     try {
-      let read = await this.readStatus(clientId, id);
-      if (!FINISHED_STATUSES.includes(read.report.status)) {
-        await change.wait(waitSeconds! * 1000);
-        read = await this.readStatus(clientId, id);
+      for (let woken = false; ; woken = true) {
+        const change = await this.events.subscribe(id, aborted);
+        try {
+          const read = await this.readStatus(clientId, id);
+          const left = deadline - Date.now();
+          if (
+            FINISHED_STATUSES.includes(read.report.status) ||
+            (woken && until === 'changed') ||
+            left <= 0 ||
+            aborted.aborted ||
+            this.events.stopped
+          ) {
+            return { ...read, waited: waitSeconds };
+          }
+          await change.wait(left);
+        } finally {
+          change.dispose();
+        }
       }
-      return { ...read, waited: waitSeconds };
     } finally {
-      change.dispose();
       release();
     }
   }

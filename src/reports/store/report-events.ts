@@ -82,6 +82,11 @@ export class ReportEvents implements OnModuleDestroy {
     return count;
   }
 
+  /** Whether the service stops: a request held now is answered, and none is held any more. */
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
   /**
    * A place for one held status request of the client, or undefined when the client
    * (LONG_POLL_MAX_PER_CLIENT) or the process (LONG_POLL_MAX_PER_PROCESS) holds its most: the

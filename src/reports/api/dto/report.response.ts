@@ -1,18 +1,27 @@
 import { CallbackAttempt, CallbackStatus } from '../../../callbacks/callback-event.entity';
 import { HttpAnswer } from '../../../common/http-answer';
-import { FinalState, Report, ReportStatus, ReportStatusRead } from '../../store/report.entity';
+import {
+  FinalState,
+  FINISHED_STATUSES,
+  Report,
+  ReportStatus,
+  ReportStatusRead,
+} from '../../store/report.entity';
 import { pdfFilename, reportPath, statusPath } from '../../store/report-links';
 
 const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
 
-/** The 202 of POST /v1/orders/reports. */
+/** The 202 of POST /v1/orders/reports; `waited`: after Prefer: wait=N, honoured. */
 export function acceptedAnswer(
   report: Report,
   retryAfter: number,
   replayed: boolean,
+  waited?: number,
 ): HttpAnswer<object> {
   return {
+    status: 202,
     headers: {
+      ...(waited === undefined ? {} : { 'Preference-Applied': `wait=${waited}` }),
       Location: statusPath(report.id),
       'Retry-After': String(retryAfter),
       ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
@@ -24,6 +33,25 @@ export function acceptedAnswer(
       links: statusLinks(report.id),
     },
   };
+}
+
+/**
+ * The answer to POST /v1/orders/reports. Without a wait (`held` undefined), the 202. Held by
+ * Prefer: wait, a report that finished meanwhile gets exactly the status route's answer (303 to the
+ * PDF, or 200 FAILED or EXPIRED), one still unfinished the 202 as it stands now; both say
+ * Preference-Applied.
+ */
+export function createdAnswer(
+  { report, retryAfter, replayed }: { report: Report; retryAfter: number; replayed: boolean },
+  held?: ReportStatusRead,
+): HttpAnswer<object> {
+  if (!held) return acceptedAnswer(report, retryAfter, replayed);
+  if (!FINISHED_STATUSES.includes(held.report.status)) {
+    return acceptedAnswer(held.report, held.estimate!.retryAfter, replayed, held.waited);
+  }
+  const finished = statusAnswer(held);
+  if (replayed) finished.headers = { ...finished.headers, 'Idempotent-Replayed': 'true' };
+  return finished;
 }
 
 /**
@@ -53,6 +81,7 @@ export function statusAnswer({
         };
       case ReportStatus.Failed:
         return {
+          status: 200,
           headers,
           body: {
             id: report.id,
@@ -63,11 +92,13 @@ export function statusAnswer({
         };
       case ReportStatus.Expired:
         return {
+          status: 200,
           headers,
           body: { id: report.id, status: report.status, time_zone: report.timeZone },
         };
       default:
         return {
+          status: 200,
           headers: { ...headers, 'Retry-After': String(estimate!.retryAfter) },
           body: {
             id: report.id,
