@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 
 /** An answer as a route gives it: its status (when not the route's default), headers and body. */
 export interface HttpAnswer<T> {
@@ -14,17 +14,22 @@ export function answer<T>(reply: FastifyReply, { status, headers, body }: HttpAn
   return body;
 }
 
-/** Runs `work` with a signal that aborts if the client closes its connection meanwhile. */
+/**
+ * Runs `work` with a signal that aborts if the client closes its connection meanwhile (or already
+ * has). The response's close, not the request's: a request's stream closes as soon as its body is
+ * read, long before a POST held by Prefer: wait is answered.
+ */
 export async function untilClientLeaves<T>(
-  request: FastifyRequest,
+  reply: FastifyReply,
   work: (left: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const left = new AbortController();
   const onClose = () => left.abort();
-  request.raw.once('close', onClose);
+  reply.raw.once('close', onClose);
+  if (reply.raw.socket?.destroyed) left.abort();
   try {
     return await work(left.signal);
   } finally {
-    request.raw.off('close', onClose);
+    reply.raw.off('close', onClose);
   }
 }

@@ -8,11 +8,10 @@ import {
   Param,
   Post,
   Query,
-  Req,
   Res,
   StreamableFile,
 } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { AuthenticatedClient, CurrentClient } from '../../common/auth';
 import { answer, untilClientLeaves } from '../../common/http-answer';
 import { StatusPollingLimit } from '../../common/rate-limit';
@@ -47,7 +46,6 @@ export class ReportsController {
     @Body() dto: CreateReportDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Headers('prefer') prefer: string | undefined,
-    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const created = await this.admission.admit(client.id, dto, idempotencyKey);
@@ -55,7 +53,7 @@ export class ReportsController {
     const held =
       wait === undefined
         ? undefined
-        : await untilClientLeaves(request, (left) =>
+        : await untilClientLeaves(reply, (left) =>
             this.reports.finished(client.id, created.report.id, wait, left),
           );
     return answer(reply, createdAnswer(created, held));
@@ -82,10 +80,9 @@ export class ReportsController {
     @CurrentClient() client: AuthenticatedClient,
     @Param('id') id: string,
     @Headers('prefer') prefer: string | undefined,
-    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const read = await untilClientLeaves(request, (left) =>
+    const read = await untilClientLeaves(reply, (left) =>
       this.reports.status(client.id, id, preferredWait(prefer), left),
     );
     return answer(reply, statusAnswer(read));
