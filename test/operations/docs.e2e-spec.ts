@@ -44,7 +44,7 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     const body = ['413', '415'];
     const expected: Record<string, Record<string, string[]>> = {
       '/v1/orders/reports': {
-        post: ['202', '422', ...common, ...any, ...body],
+        post: ['200', '202', '303', '404', '422', ...common, ...any, ...body],
         get: ['200', ...common, ...any],
       },
       '/v1/orders/reports/status/{id}': { get: ['200', '303', '404', ...common, ...any, ...id] },
@@ -91,6 +91,21 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     expect(Object.keys(accepted.headers)).toEqual(
       expect.arrayContaining(['Location', 'Retry-After']),
     );
+    // Prefer: wait on the POST: the status route's answers, said to be honoured.
+    const create = doc.paths['/v1/orders/reports'].post;
+    expect(
+      create.parameters.find((parameter: { name: string }) => parameter.name === 'Prefer'),
+    ).toMatchObject({ in: 'header', required: false });
+    expect(accepted.headers['Preference-Applied']).toBeDefined();
+    expect(create.responses['303'].headers.Location).toBeDefined();
+    expect(create.responses['303'].headers['Preference-Applied']).toBeDefined();
+    expect(create.responses['303'].content['application/json'].schema.example.status).toBe(
+      'COMPLETED',
+    );
+    expect(Object.keys(create.responses['200'].content['application/json'].examples)).toEqual([
+      'FAILED',
+      'EXPIRED',
+    ]);
     expect(
       doc.paths['/v1/orders/reports/status/{id}'].get.responses['303'].headers.Location,
     ).toBeDefined();

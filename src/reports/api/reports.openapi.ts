@@ -50,9 +50,19 @@ const statusExample = (report: ReadReport, place = 0) =>
 
 const PREFERENCE_APPLIED = {
   'Preference-Applied': {
-    description: 'wait=N when the request carried Prefer: wait=N',
+    description:
+      'wait=N when Prefer: wait=N was honoured; absent when the client or the process already ' +
+      'held its most answers (LONG_POLL_MAX_PER_CLIENT, LONG_POLL_MAX_PER_PROCESS)',
     schema: { type: 'string', example: 'wait=10' },
   },
+};
+const COMPLETED_ANSWER = {
+  description: 'Completed: See Other, the PDF',
+  headers: {
+    Location: { description: 'The PDF', schema: { type: 'string', example: reportPath(ID) } },
+    ...PREFERENCE_APPLIED,
+  },
+  schema: { example: statusExample(example(ReportStatus.Completed)) },
 };
 const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
 const NOT_FOUND = ApiErrorResponse(404, [errors.reportNotFound()]);
@@ -73,8 +83,45 @@ export const CreateReportDocs = () =>
         'TOO_MANY_REPORTS), and when REPORT_QUEUE_MAX reports wait for a render new ones are ' +
         'refused (503 OVERLOADED), both with Retry-After; an Idempotency-Key replay never is. ' +
         'Right after Redis lost the queue, for the moment its numbers are rebuilt from Postgres: ' +
-        '503 SERVICE_UNAVAILABLE with Retry-After: 1.',
+        '503 SERVICE_UNAVAILABLE with Retry-After: 1. With `Prefer: wait=N`, a report that ' +
+        'finishes within N seconds is answered in this one request, exactly as the status route ' +
+        'would answer it (303 to the PDF, or 200 FAILED).',
     }),
+    ApiHeader({
+      name: 'Prefer',
+      required: false,
+      description:
+        'RFC 7240. `wait=N` (N ≤ 30): the answer is held until the report finishes or N seconds ' +
+        'pass. Finished: what the status route answers (303 to the PDF; 200 FAILED, or EXPIRED ' +
+        'for a replay of an expired report); otherwise the 202, as the report stands then. Both ' +
+        'with `Preference-Applied: wait=N`; the same caps as the status route (beyond them: the ' +
+        '202 at once, without Preference-Applied). An Idempotency-Key replay of a finished report ' +
+        'gets its 303 or 200 at once; a report cancelled (DELETE) while its POST is held, 404 ' +
+        'REPORT_NOT_FOUND, as from the status route. `respond-async`: the 202 at once, even ' +
+        'beside `wait`. A value it cannot read is ignored.',
+      schema: { type: 'string', example: 'wait=20' },
+    }),
+    ApiResponse({
+      status: 200,
+      description:
+        'With Prefer: wait, finished without a PDF: FAILED, with the error (or EXPIRED, for a ' +
+        'replay of an expired report), as the status route answers',
+      headers: PREFERENCE_APPLIED,
+      content: {
+        'application/json': {
+          examples: {
+            FAILED: { value: statusExample(example(ReportStatus.Failed, FAILURE_EXAMPLE)) },
+            EXPIRED: { value: statusExample(example(ReportStatus.Expired)) },
+          },
+        },
+      },
+    }),
+    ApiResponse({
+      status: 303,
+      ...COMPLETED_ANSWER,
+      description: 'With Prefer: wait, completed in time: See Other, the PDF',
+    }),
+    ApiErrorResponse(404, [errors.reportNotFound()]),
     ApiAcceptedResponse({
       description: 'Accepted: poll the status URL',
       headers: {
@@ -83,6 +130,7 @@ export const CreateReportDocs = () =>
           schema: { type: 'string', example: statusPath(ID) },
         },
         ...RETRY_AFTER,
+        ...PREFERENCE_APPLIED,
         'Idempotent-Replayed': {
           description:
             '`true` when an Idempotency-Key replay answered an existing report; its body then ' +
@@ -203,15 +251,7 @@ export const ReportStatusDocs = () =>
         },
       },
     }),
-    ApiResponse({
-      status: 303,
-      description: 'Completed: See Other, the PDF',
-      headers: {
-        Location: { description: 'The PDF', schema: { type: 'string', example: reportPath(ID) } },
-        ...PREFERENCE_APPLIED,
-      },
-      schema: { example: statusExample(example(ReportStatus.Completed)) },
-    }),
+    ApiResponse({ status: 303, ...COMPLETED_ANSWER }),
     NOT_FOUND,
   );
 
