@@ -74,7 +74,8 @@ export function statusAnswer({
             id: report.id,
             status: report.status,
             time_zone: report.timeZone,
-            pdf: pdfSummary(report),
+            // Always there but on a row written by hand (the PDF route calls it not ready).
+            ...(report.pdfEtag ? { pdf: pdfSummary(report) } : {}),
             links: [{ rel: 'reports', href: reportPath(report.id) }],
           },
         };
