@@ -74,7 +74,7 @@ export function statusAnswer({
             id: report.id,
             status: report.status,
             time_zone: report.timeZone,
-            // Always there but on a row written by hand (the PDF route calls it not ready).
+            // Only a row written by hand is COMPLETED without a PDF (the PDF route: not ready).
             ...(report.pdfEtag ? { pdf: pdfSummary(report) } : {}),
             links: [{ rel: 'reports', href: reportPath(report.id) }],
           },
