@@ -100,9 +100,11 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
       delivery.body,
       delivery.headers as Record<string, string>,
     );
+    // The PDF's own figures: test/reports/pdf-digest checks them against the download.
     expect(payload).toEqual({
       id,
       status: 'COMPLETED',
+      pdf: { bytes: expect.any(Number), pages: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       links: [{ rel: 'reports', href: `${PUBLIC_BASE_URL}/v1/orders/reports/${id}` }],
     });
     expect(delivery.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);

@@ -114,6 +114,35 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
     expect(status['503'].headers['Retry-After']).toBeDefined();
     expect(status['303'].headers['Preference-Applied']).toBeDefined();
     expect(doc.paths['/v1/orders/reports/{id}'].get.responses['404'].headers.Link).toBeDefined();
+    // A PDF a client can verify: its digest on the PDF route, its figures in the 303 and the callback.
+    expect(
+      doc.paths['/v1/orders/reports/{id}'].get.responses['200'].headers['Repr-Digest'],
+    ).toEqual({
+      description: expect.stringContaining('RFC 9530'),
+      schema: expect.objectContaining({ type: 'string' }),
+    });
+    const pdfSchema = {
+      type: 'object',
+      required: ['bytes', 'pages', 'sha256'],
+      properties: {
+        bytes: expect.objectContaining({ type: 'integer' }),
+        pages: expect.objectContaining({ type: 'integer', nullable: true }),
+        sha256: expect.objectContaining({ type: 'string', pattern: '^[0-9a-f]{64}$' }),
+      },
+    };
+    const seeOther = status['303'].content['application/json'].schema;
+    expect(seeOther.properties.pdf).toMatchObject(pdfSchema);
+    expect(Object.keys(seeOther.example.pdf)).toEqual(['bytes', 'pages', 'sha256']);
+    const callback =
+      doc.paths['/v1/orders/reports'].post.callbacks.reportFinished['{$request.body#/callback_url}']
+        .post.requestBody.content['application/json'];
+    expect(callback.schema.properties.pdf).toMatchObject(pdfSchema);
+    expect(Object.keys(callback.examples.COMPLETED.value)).toEqual([
+      'id',
+      'status',
+      'pdf',
+      'links',
+    ]);
     const limit = doc.paths['/v1/orders/reports'].get.parameters.find(
       (parameter: { name: string }) => parameter.name === 'limit',
     );

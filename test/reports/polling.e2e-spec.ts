@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ApiError } from '../../src/common/api-error';
@@ -12,6 +13,7 @@ import {
   startApp,
   TestApp,
 } from '../support/harness';
+import { pdfinfo } from '../support/pdf-tools';
 
 describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
   let test: TestApp;
@@ -64,15 +66,20 @@ describe('Recipe 1: polling, against real Postgres, Redis and Chromium', () => {
     const done = await pollUntilDone(test, shop.api_key, location);
     expect(done.status).toBe(303);
     expect(done.headers.get('location')).toBe(`/v1/orders/reports/${id}`);
+    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: shop.api_key });
+    expect(pdf.status).toBe(200);
+    // The 303 says what the download must be: its length, pages and SHA-256.
     expect(done.body).toEqual({
       id,
       status: 'COMPLETED',
       time_zone: 'UTC',
+      pdf: {
+        bytes: pdf.bytes.length,
+        pages: Number((await pdfinfo(pdf.bytes)).Pages),
+        sha256: createHash('sha256').update(pdf.bytes).digest('hex'),
+      },
       links: [{ rel: 'reports', href: `/v1/orders/reports/${id}` }],
     });
-
-    const pdf = await call(test, 'GET', done.headers.get('location')!, { key: shop.api_key });
-    expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
     expect(Number(pdf.headers.get('content-length'))).toBe(pdf.bytes.length);
     expect(pdf.headers.get('content-disposition')).toBe(

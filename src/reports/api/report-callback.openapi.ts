@@ -2,7 +2,7 @@ import { OpenAPIObject } from '@nestjs/swagger';
 import type { CallbacksObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { callbackBody } from './dto/report.response';
 import { ReportStatus } from '../store/report.entity';
-import { FAILURE_EXAMPLE, ID } from './reports.openapi';
+import { FAILURE_EXAMPLE, ID, LINKS_SCHEMA, PDF_EXAMPLE, PDF_SCHEMA } from './reports.openapi';
 
 const signatureHeader = (name: string, description: string, example: string) => ({
   in: 'header',
@@ -53,6 +53,7 @@ export function documentReportCallback(document: OpenAPIObject): void {
                   properties: {
                     id: { type: 'string', format: 'uuid' },
                     status: { type: 'string', enum: ['COMPLETED', 'FAILED'] },
+                    pdf: { ...PDF_SCHEMA, description: `COMPLETED: ${PDF_SCHEMA.description}` },
                     error: {
                       type: 'object',
                       properties: {
@@ -60,18 +61,14 @@ export function documentReportCallback(document: OpenAPIObject): void {
                         error_message: { type: 'string' },
                       },
                     },
-                    links: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        properties: { rel: { type: 'string' }, href: { type: 'string' } },
-                      },
-                    },
+                    links: LINKS_SCHEMA,
                   },
                 },
                 examples: {
                   COMPLETED: {
-                    value: JSON.parse(callbackBody(ID, { status: ReportStatus.Completed }, base)),
+                    value: JSON.parse(
+                      callbackBody(ID, { status: ReportStatus.Completed, ...PDF_EXAMPLE }, base),
+                    ),
                   },
                   FAILED: {
                     value: JSON.parse(

@@ -28,6 +28,48 @@ export const FAILURE_EXAMPLE = {
   errorCode: 'RENDER_FAILED',
   errorMessage: 'The PDF could not be rendered',
 };
+/** An example PDF: its size, pages and SHA-256 (base64url, quoted: its ETag). */
+export const PDF_EXAMPLE = {
+  pdfSize: 141784,
+  pdfPages: 20,
+  pdfEtag: '"8AWAvWXxdP0rjnmTjJzJRV8wpVTGBW1Z_1rQnzK0qFs"',
+};
+
+/** The `pdf` of a COMPLETED report's status (303) and callback bodies. */
+export const PDF_SCHEMA = {
+  type: 'object',
+  description:
+    'The PDF as it was written, to check a download against: its length, page count and SHA-256. ' +
+    'The PDF route gives the same digest in Repr-Digest.',
+  required: ['bytes', 'pages', 'sha256'],
+  properties: {
+    bytes: { type: 'integer', description: "Its length: the download's Content-Length" },
+    pages: {
+      type: 'integer',
+      nullable: true,
+      description: 'Its page count; null for a report completed before pages were counted',
+    },
+    sha256: {
+      type: 'string',
+      pattern: '^[0-9a-f]{64}$',
+      description: 'The SHA-256 of its bytes, in lowercase hex (as sha256sum prints it)',
+    },
+  },
+};
+
+/** RFC 9530's Repr-Digest, on every answer that gives the PDF or sends the client to it. */
+export const REPR_DIGEST = {
+  'Repr-Digest': {
+    description:
+      "RFC 9530: the PDF's SHA-256 in base64, the same digest as the callback's and the " +
+      "status's pdf.sha256 (there in hex)",
+    schema: {
+      type: 'string',
+      example: 'sha-256=:8AWAvWXxdP0rjnmTjJzJRV8wpVTGBW1Z/1rQnzK0qFs=:',
+    },
+  },
+};
+
 const example = (status: ReportStatus, fields: Partial<ReadReport> = {}): ReadReport =>
   ({
     id: ID,
@@ -39,6 +81,7 @@ const example = (status: ReportStatus, fields: Partial<ReadReport> = {}): ReadRe
     callbackUrl: null,
     createdAt: new Date('2021-11-02T09:00:00Z'),
     completedAt: null,
+    ...(status === ReportStatus.Completed ? PDF_EXAMPLE : {}),
     ...fields,
   }) as ReadReport;
 const statusExample = (report: ReadReport, place = 0) =>
@@ -56,13 +99,37 @@ const PREFERENCE_APPLIED = {
     schema: { type: 'string', example: 'wait=10' },
   },
 };
+/** A body's `links`: where to go next. */
+export const LINKS_SCHEMA = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { rel: { type: 'string' }, href: { type: 'string' } },
+  },
+};
 const COMPLETED_ANSWER = {
   description: 'Completed: See Other, the PDF',
   headers: {
     Location: { description: 'The PDF', schema: { type: 'string', example: reportPath(ID) } },
     ...PREFERENCE_APPLIED,
   },
-  schema: { example: statusExample(example(ReportStatus.Completed)) },
+  schema: {
+    type: 'object',
+    required: ['id', 'status', 'time_zone', 'pdf', 'links'],
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      status: { type: 'string', enum: [ReportStatus.Completed] },
+      time_zone: { type: 'string' },
+      pdf: PDF_SCHEMA,
+      links: LINKS_SCHEMA,
+      callback: {
+        type: 'object',
+        description: 'With a callback_url: how its callback goes',
+        properties: { status: { type: 'string' }, attempts: { type: 'integer' } },
+      },
+    },
+    example: statusExample(example(ReportStatus.Completed)),
+  },
 };
 const ID_PARAM = ApiParam({ name: 'id', format: 'uuid', example: ID });
 const NOT_FOUND = ApiErrorResponse(404, [errors.reportNotFound()]);
@@ -221,7 +288,8 @@ export const ReportStatusDocs = () =>
         'before it in the fair order; 0 while it renders) and `estimated_completion_at` (ISO ' +
         '8601, from the same estimate as Retry-After: the reports ahead at the recent render ' +
         'speed); both null when the queue cannot be reached. COMPLETED: 303 See Other to the PDF. ' +
-        'FAILED: 200 with the error. Rate limited per API key (RATE_LIMIT_STATUS_PER_MINUTE).',
+        "Its body gives the PDF's `pdf`: bytes, pages and SHA-256 (hex), to check the download " +
+        'against. FAILED: 200 with the error. Rate limited per API key (RATE_LIMIT_STATUS_PER_MINUTE).',
     }),
     ApiResponse({
       status: 200,
@@ -287,13 +355,19 @@ export const RedeliverDocs = () =>
 export const DownloadReportDocs = () =>
   applyDecorators(
     ID_PARAM,
-    ApiOperation({ summary: 'Download the finished PDF' }),
+    ApiOperation({
+      summary: 'Download the finished PDF',
+      description:
+        'Repr-Digest (RFC 9530) gives the SHA-256 of the PDF as it was written, in base64, ' +
+        'to check the bytes received against; HEAD answers the same headers without the bytes.',
+    }),
     ApiResponse({
       status: 200,
       description: 'The PDF',
       headers: {
         'Content-Length': { schema: { type: 'integer' } },
         ETag: { schema: { type: 'string' } },
+        ...REPR_DIGEST,
         'Content-Disposition': {
           schema: {
             type: 'string',

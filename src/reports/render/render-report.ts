@@ -122,6 +122,7 @@ export class RenderReport {
     const renderMs = Date.now() - started;
     const stored = await this.settlement.complete(report, {
       bytes: pdf.bytes,
+      pages: pdf.pages,
       sha256: pdf.sha256,
       orderCount: builder.orderCount,
       renderMs,

@@ -34,12 +34,13 @@ export class ReportSettlement {
   /** False, having written nothing, when the report was deleted or another claim finished it. */
   async complete(
     report: ClaimedReport,
-    pdf: { bytes: number; sha256: string; orderCount: number; renderMs: number },
+    pdf: { bytes: number; pages: number; sha256: string; orderCount: number; renderMs: number },
   ): Promise<boolean> {
     const settled = await this.settle(report, {
       status: ReportStatus.Completed,
       orderCount: pdf.orderCount,
       pdfSize: pdf.bytes,
+      pdfPages: pdf.pages,
       pdfEtag: `"${pdf.sha256}"`,
       pdfAttempt: report.renderAttempts,
       renderMs: pdf.renderMs,

@@ -38,7 +38,10 @@ export class Report {
   requestHash: string | null;
   @Column({ name: 'order_count', type: 'integer', nullable: true }) orderCount: number | null;
   @Column({ name: 'pdf_size', type: 'integer', nullable: true }) pdfSize: number | null;
+  /** The PDF's SHA-256 in base64url, quoted: its ETag, and its digest (pdf.sha256, Repr-Digest). */
   @Column({ name: 'pdf_etag', type: 'text', nullable: true }) pdfEtag: string | null;
+  /** Null for a report completed before pages were counted (migrations/*-PdfPages.ts). */
+  @Column({ name: 'pdf_pages', type: 'integer', nullable: true }) pdfPages: number | null;
   /** The claim (render_attempts) whose chunks are the PDF. */
   @Column({ name: 'pdf_attempt', type: 'integer', nullable: true }) pdfAttempt: number | null;
   @Column({ name: 'render_ms', type: 'integer', nullable: true }) renderMs: number | null;
@@ -111,6 +114,7 @@ export type FinalState =
       status: ReportStatus.Completed;
       orderCount: number;
       pdfSize: number;
+      pdfPages: number;
       pdfEtag: string;
       /** The claim whose chunks are the PDF. */
       pdfAttempt: number;

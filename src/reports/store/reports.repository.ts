@@ -23,7 +23,7 @@ const REPORT_COLUMNS = `id, client_id AS "clientId", start_date::text AS "startD
   end_date::text AS "endDate", time_zone AS "timeZone", status, progress, error_code AS "errorCode",
   error_message AS "errorMessage", callback_url AS "callbackUrl", idempotency_key AS "idempotencyKey",
   request_hash AS "requestHash", order_count AS "orderCount", pdf_size AS "pdfSize",
-  pdf_etag AS "pdfEtag", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs",
+  pdf_etag AS "pdfEtag", pdf_pages AS "pdfPages", pdf_attempt AS "pdfAttempt", render_ms AS "renderMs",
   render_attempts AS "renderAttempts", fair_round AS "fairRound", created_at AS "createdAt",
   started_at AS "startedAt", completed_at AS "completedAt", updated_at AS "updatedAt"`;
 
@@ -235,7 +235,7 @@ export class ReportsRepository implements FairQueueSource {
     const [rows] = await transaction.query<[unknown[], number]>(
       `UPDATE reports
           SET status = $2, error_code = $3, error_message = $4, order_count = $5, pdf_size = $6,
-              pdf_etag = $7, pdf_attempt = $8, render_ms = $9,
+              pdf_etag = $7, pdf_attempt = $8, render_ms = $9, pdf_pages = $10,
               progress = CASE WHEN $2 = '${Completed}' THEN 100 ELSE progress END,
               completed_at = now(), updated_at = now()
         WHERE id = $1 AND (status = '${InProgress}' OR ($2 = '${Failed}' AND status = '${Pending}'))
@@ -250,6 +250,7 @@ export class ReportsRepository implements FairQueueSource {
         completed?.pdfEtag ?? null,
         completed?.pdfAttempt ?? null,
         completed?.renderMs ?? null,
+        completed?.pdfPages ?? null,
       ],
     );
     return rows.length > 0;

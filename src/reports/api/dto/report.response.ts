@@ -11,6 +11,32 @@ import { pdfFilename, reportPath, statusPath } from '../../store/report-links';
 
 const statusLinks = (id: string) => [{ rel: 'status', href: statusPath(id) }];
 
+/** What a COMPLETED report's row says of its PDF, all written when the PDF was. */
+type PdfFacts = Pick<Report, 'pdfSize' | 'pdfPages' | 'pdfEtag'>;
+
+/**
+ * The PDF's SHA-256, computed as it was written (PdfJoin) and kept as its ETag, in base64url: never
+ * computed again from the stored bytes.
+ */
+const pdfSha256 = ({ pdfEtag }: Pick<Report, 'pdfEtag'>): Buffer =>
+  Buffer.from(pdfEtag!.slice(1, -1), 'base64url');
+
+/**
+ * The `pdf` of the callback and of the status route's 303: what a client checks its download against.
+ * `pages` is null for a report completed before pages were counted (migrations/*-PdfPages.ts).
+ */
+export function pdfSummary(report: PdfFacts) {
+  return {
+    bytes: report.pdfSize,
+    pages: report.pdfPages ?? null,
+    sha256: pdfSha256(report).toString('hex'),
+  };
+}
+
+/** RFC 9530's `Repr-Digest` of the PDF, for every answer that gives it (or a link to it). */
+export const reprDigest = (report: Pick<Report, 'pdfEtag'>): string =>
+  `sha-256=:${pdfSha256(report).toString('base64')}:`;
+
 /** The 202 of POST /v1/orders/reports; `waited`: after Prefer: wait=N, honoured. */
 export function acceptedAnswer(
   report: Report,
@@ -76,6 +102,8 @@ export function statusAnswer({
             id: report.id,
             status: report.status,
             time_zone: report.timeZone,
+            // Only a row written by hand is COMPLETED without a PDF (the PDF route: not ready).
+            ...(report.pdfEtag ? { pdf: pdfSummary(report) } : {}),
             links: [{ rel: 'reports', href: reportPath(report.id) }],
           },
         };
@@ -152,6 +180,7 @@ export function listedAttempt(attempt: CallbackAttempt) {
 export function pdfHeaders(report: Report): Record<string, string> {
   return {
     ETag: report.pdfEtag!,
+    'Repr-Digest': reprDigest(report),
     'Content-Type': 'application/pdf',
     'Content-Length': String(report.pdfSize),
     'Content-Disposition': `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
@@ -159,23 +188,30 @@ export function pdfHeaders(report: Report): Record<string, string> {
   };
 }
 
+/** How a report ended, as its callback tells it. */
+export type CallbackState =
+  | ({ status: ReportStatus.Completed } & PdfFacts)
+  | Extract<FinalState, { status: ReportStatus.Failed }>;
+
 /** The body POSTed to the report's callback_url when it ends (recipe 2), links absolute. */
 export function callbackBody(
   reportId: string,
-  state: Pick<FinalState, 'status'> | Extract<FinalState, { status: ReportStatus.Failed }>,
+  state: CallbackState,
   publicBaseUrl: string,
 ): string {
-  const body = !('errorCode' in state)
-    ? {
-        id: reportId,
-        status: state.status,
-        links: [{ rel: 'reports', href: publicBaseUrl + reportPath(reportId) }],
-      }
-    : {
-        id: reportId,
-        status: state.status,
-        error: { error_code: state.errorCode, error_message: state.errorMessage },
-        links: [{ rel: 'status', href: publicBaseUrl + statusPath(reportId) }],
-      };
+  const body =
+    state.status === ReportStatus.Completed
+      ? {
+          id: reportId,
+          status: state.status,
+          pdf: pdfSummary(state),
+          links: [{ rel: 'reports', href: publicBaseUrl + reportPath(reportId) }],
+        }
+      : {
+          id: reportId,
+          status: state.status,
+          error: { error_code: state.errorCode, error_message: state.errorMessage },
+          links: [{ rel: 'status', href: publicBaseUrl + statusPath(reportId) }],
+        };
   return JSON.stringify(body);
 }
