@@ -1,9 +1,9 @@
-import { ReportChange } from './report-events';
+import { KeyChange } from './key-changes';
 
-describe('ReportChange: one status request registered for a report change', () => {
+describe('KeyChange: one status request registered for a report change', () => {
   const registered = (signal = new AbortController().signal) => {
     const state = { unregistered: 0 };
-    const change = new ReportChange(signal, () => state.unregistered++);
+    const change = new KeyChange(signal, () => state.unregistered++);
     return { change, state };
   };
   const settled = async (promise: Promise<void>) => {
