@@ -7,7 +7,7 @@ import { ClientsService } from './clients/clients.service';
 import { isUuid } from './common/pagination';
 import { canonicalTimeZone, periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
-import { environment, redisConfig, secretsConfig } from './config/configuration';
+import { environment, redisConfig } from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { generateOrders } from './orders/order-seed';
@@ -103,7 +103,7 @@ const COMMANDS: Record<string, (dataSource: DataSource, values: Values) => Promi
   },
 };
 
-const clients = (db: DataSource) => new ClientsService(new ClientsRepository(db), secretsConfig());
+const clients = (db: DataSource) => ClientsService.of(db);
 
 async function clientId(dataSource: DataSource, values: Values): Promise<string> {
   const id = required(values, 'client-id');
