@@ -96,7 +96,7 @@ const COMMANDS: Record<string, (dataSource: DataSource, values: Values) => Promi
     return {
       result: { reencrypted },
       error: unreadable
-        ? `${unreadable} webhook secret(s) do not decrypt with WEBHOOK_SECRETS_KEY or ` +
+        ? `${unreadable} webhook secret(s) or signing key(s) do not decrypt with WEBHOOK_SECRETS_KEY or ` +
           'WEBHOOK_SECRETS_KEY_PREVIOUS: left as they are'
         : undefined,
     };

@@ -134,9 +134,9 @@ export class ClientsService {
   }
 
   /**
-   * Writes every webhook secret again under the current WEBHOOK_SECRETS_KEY (after a rotation of
-   * the key, or to upgrade older values). Answers how many were written again, and how many do not
-   * decrypt with any key the service has (left as they are).
+   * Writes every webhook secret and private signing key again under the current WEBHOOK_SECRETS_KEY
+   * (after a rotation of the key, or to upgrade older values). Answers how many were written again,
+   * and how many do not decrypt with any key the service has (left as they are).
    */
   async reencryptSecrets(): Promise<{ reencrypted: number; unreadable: number }> {
     const counts = { reencrypted: 0, unreadable: 0 };
@@ -176,7 +176,7 @@ export class ClientsService {
 
   /**
    * The client's public signing keys that sign now, current first (with its first made on first
-   * use, for a client from before signing keys). Undefined: no such client.
+   * use, for a client from before signing keys).
    */
   async listSigningKeys(clientId: string) {
     let keys = await this.signingKeys.listed(clientId);
@@ -194,14 +194,7 @@ export class ClientsService {
   async rotateSigningKey(clientId: string) {
     const until = new Date(Date.now() + ROTATION_OVERLAP_MS);
     await this.signingKeys.rotate(clientId, this.newSigningKey(clientId), (current) =>
-      this.opened(
-        current.privateKey,
-        keyPlace(clientId, current.id),
-        clientId,
-        `its signing key ${current.id}`,
-      )
-        ? until
-        : undefined,
+      this.privateKey(clientId, current) ? until : undefined,
     );
     return this.listSigningKeys(clientId);
   }
@@ -217,16 +210,15 @@ export class ClientsService {
       await this.signingKeys.insertIfNone(clientId, () => this.newSigningKey(clientId));
       rows = await this.signingKeys.signing(clientId);
     }
-    const keys = rows.map((row) => {
-      const pkcs8 = this.opened(
-        row.privateKey,
-        keyPlace(clientId, row.id),
-        clientId,
-        `its signing key ${row.id}`,
-      );
-      return pkcs8 ? privateKeyObject(pkcs8) : undefined;
-    });
+    const keys = rows.map((row) => this.privateKey(clientId, row));
     return keys.filter((key): key is KeyObject => Boolean(key));
+  }
+
+  /** A stored private key, decrypted; undefined (reported) when it does not decrypt. */
+  private privateKey(clientId: string, row: { id: string; privateKey: string }) {
+    const where = keyPlace(clientId, row.id);
+    const pkcs8 = this.opened(row.privateKey, where, clientId, `its signing key ${row.id}`);
+    return pkcs8 ? privateKeyObject(pkcs8) : undefined;
   }
 
   private seal(secret: string, clientId: string, column: SecretColumn): string {
