@@ -21,9 +21,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { ClientsRepository } from '../src/clients/clients.repository';
 import { ClientsService } from '../src/clients/clients.service';
-import { secretsConfig } from '../src/config/configuration';
 import {
   alternate,
   CONNECTIONS,
@@ -110,7 +108,7 @@ export async function benchBacklog(
   dataSource: DataSource,
   port = 3910,
 ) {
-  const service = new ClientsService(new ClientsRepository(dataSource), secretsConfig());
+  const service = ClientsService.of(dataSource);
   const newClient = async (name: string): Promise<Client> => {
     const created = await service.create(name);
     return {

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { ClientsRepository } from '../src/clients/clients.repository';
 import { ClientsService } from '../src/clients/clients.service';
 import { periodBounds } from '../src/common/period';
-import { renderConfig, secretsConfig } from '../src/config/configuration';
+import { renderConfig } from '../src/config/configuration';
 import { NewOrder } from '../src/orders/order.entity';
 import { OrderStatus } from '../src/orders/order-status';
 import { OrdersRepository, PeriodOrder } from '../src/orders/orders.repository';
@@ -58,10 +58,7 @@ export async function clientWithOrders(
   scripts: Scripts,
   orders: NewOrder[],
 ) {
-  const client = await new ClientsService(
-    new ClientsRepository(dataSource),
-    secretsConfig(),
-  ).create(CLIENT_NAMES[scripts]);
+  const client = await ClientsService.of(dataSource).create(CLIENT_NAMES[scripts]);
   await new OrdersRepository(dataSource).insertMany(client.id, orders);
   return client;
 }

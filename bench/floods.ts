@@ -16,9 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ClientsRepository } from '../src/clients/clients.repository';
 import { ClientsService } from '../src/clients/clients.service';
-import { secretsConfig } from '../src/config/configuration';
 import {
   load,
   LOAD_SECONDS,
@@ -124,10 +122,7 @@ if (require.main === module) {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(base);
-      const client = await new ClientsService(
-        new ClientsRepository(dataSource),
-        secretsConfig(),
-      ).create('Poller');
+      const client = await ClientsService.of(dataSource).create('Poller');
       const headers = {
         authorization: `Bearer ${client.api_key}`,
         'content-type': 'application/json',

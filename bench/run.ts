@@ -9,9 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { ClientsRepository } from '../src/clients/clients.repository';
 import { ClientsService } from '../src/clients/clients.service';
-import { secretsConfig } from '../src/config/configuration';
 import { generateOrders } from '../src/orders/order-seed';
 import { OrdersRepository } from '../src/orders/orders.repository';
 import { backlogTableRows, benchBacklog } from './backlog';
@@ -173,7 +171,7 @@ const nextDay = (day: string) =>
  * another client's flood of 40 reports of 50 orders, against the flood's drain time.
  */
 async function fairness(base: string, dataSource: DataSource) {
-  const clients = new ClientsService(new ClientsRepository(dataSource), secretsConfig());
+  const clients = ClientsService.of(dataSource);
   const orders = new OrdersRepository(dataSource);
   const [flood, quiet] = [await clients.create('Flood'), await clients.create('Quiet')];
   const auth = (key: string) => ({
@@ -290,10 +288,7 @@ async function main(): Promise<void> {
   const dataSource = await freshDatabase(env.DATABASE_URL);
   const redis = new Redis(env.REDIS_URL);
   await redis.flushdb();
-  const client = await new ClientsService(
-    new ClientsRepository(dataSource),
-    secretsConfig(),
-  ).create('Bench Shop');
+  const client = await ClientsService.of(dataSource).create('Bench Shop');
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: {

@@ -7,7 +7,7 @@ import { ClientsService } from './clients/clients.service';
 import { isUuid } from './common/pagination';
 import { canonicalTimeZone, periodErrors } from './common/period';
 import { isCalendarDay } from './common/validation';
-import { environment, redisConfig, secretsConfig } from './config/configuration';
+import { environment, redisConfig } from './config/configuration';
 import { dataSourceOptions } from './database/database-options';
 import { runMigrations } from './database/migrate';
 import { generateOrders } from './orders/order-seed';
@@ -96,14 +96,14 @@ const COMMANDS: Record<string, (dataSource: DataSource, values: Values) => Promi
     return {
       result: { reencrypted },
       error: unreadable
-        ? `${unreadable} webhook secret(s) do not decrypt with WEBHOOK_SECRETS_KEY or ` +
+        ? `${unreadable} webhook secret(s) or signing key(s) do not decrypt with WEBHOOK_SECRETS_KEY or ` +
           'WEBHOOK_SECRETS_KEY_PREVIOUS: left as they are'
         : undefined,
     };
   },
 };
 
-const clients = (db: DataSource) => new ClientsService(new ClientsRepository(db), secretsConfig());
+const clients = (db: DataSource) => ClientsService.of(db);
 
 async function clientId(dataSource: DataSource, values: Values): Promise<string> {
   const id = required(values, 'client-id');

@@ -79,12 +79,15 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
    */
   private async attempt(event: PendingEvent, attempt: number): Promise<void> {
     const eventId = event.id;
-    const secrets = await this.clients.webhookSecrets(event.clientId);
+    const [secrets, privateKeys] = await Promise.all([
+      this.clients.webhookSecrets(event.clientId),
+      this.clients.signingPrivateKeys(event.clientId),
+    ]);
     if (!(await this.events.startAttempt(eventId, attempt, sendLeaseMs(this.config.timeoutMs)))) {
       return;
     }
     const started = performance.now();
-    const result = await this.sender.send(event, secrets);
+    const result = await this.sender.send(event, { secrets, privateKeys });
     const durationMs = Math.round(performance.now() - started);
     const outcome = outcomeOf(result.statusCode);
     const delay =

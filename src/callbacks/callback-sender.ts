@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { callbacksConfig } from '../config/configuration';
 import { PendingEvent } from './callback-events.repository';
 import { parseRetryAfter } from './retry-schedule';
-import { signatureHeader } from './signing';
+import { signatureHeader, Signers } from './signing';
 import { callbackAgents, CallbackResolver, portAllowed } from './ssrf';
 
 /** How much of a partner's answer is read and kept: enough to debug, never a whole page. */
@@ -123,9 +123,9 @@ export class CallbackSender {
     );
   }
 
-  async send(event: PendingEvent, secrets: string[]): Promise<AttemptResult> {
+  async send(event: PendingEvent, signers: Signers): Promise<AttemptResult> {
     const timestamp = Math.floor(Date.now() / 1000);
-    if (secrets.length === 0) {
+    if (signers.secrets.length === 0) {
       const error =
         'no usable webhook secret (none, or not readable with WEBHOOK_SECRETS_KEY): ' +
         'rotate one with POST /v1/webhook-secret/rotate';
@@ -155,7 +155,7 @@ export class CallbackSender {
           'user-agent': USER_AGENT,
           'webhook-id': event.id,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatureHeader(secrets, event.id, timestamp, event.payload),
+          'webhook-signature': signatureHeader(signers, event.id, timestamp, event.payload),
         },
         transformRequest: [(data: string) => data],
         responseType: 'stream',

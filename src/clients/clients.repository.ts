@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Client } from './client.entity';
 
 /** The columns that hold webhook secrets, encrypted (by ClientsService). */
@@ -22,12 +22,19 @@ export class ClientsRepository {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async insert(row: Pick<Client, 'id' | 'name' | 'timeZone' | 'apiKeyHash' | 'webhookSecret'>) {
-    await this.dataSource.query(
-      `INSERT INTO clients (id, name, time_zone, api_key_hash, webhook_secret)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [row.id, row.name, row.timeZone, row.apiKeyHash, row.webhookSecret],
-    );
+  /** Writes the client, then `also` (its other rows) in the same transaction. */
+  async insert(
+    row: Pick<Client, 'id' | 'name' | 'timeZone' | 'apiKeyHash' | 'webhookSecret'>,
+    also: (transaction: EntityManager) => Promise<void> = async () => {},
+  ) {
+    await this.dataSource.transaction(async (transaction) => {
+      await transaction.query(
+        `INSERT INTO clients (id, name, time_zone, api_key_hash, webhook_secret)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [row.id, row.name, row.timeZone, row.apiKeyHash, row.webhookSecret],
+      );
+      await also(transaction);
+    });
   }
 
   /** The client a key opens, and until when if it is a rotated-out key in its grace period. */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { CallbackAttempt, CallbackEvent } from '../callbacks/callback-event.entity';
 import { Client } from '../clients/client.entity';
+import { WebhookSigningKey } from '../clients/signing-key.entity';
 import { Order } from '../orders/order.entity';
 import { Report, ReportFileChunk } from '../reports/store/report.entity';
 
@@ -15,7 +16,15 @@ export function dataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: [Client, Order, Report, ReportFileChunk, CallbackEvent, CallbackAttempt],
+    entities: [
+      Client,
+      WebhookSigningKey,
+      Order,
+      Report,
+      ReportFileChunk,
+      CallbackEvent,
+      CallbackAttempt,
+    ],
     migrations: [MIGRATIONS],
     migrationsRun: false,
     synchronize: false,

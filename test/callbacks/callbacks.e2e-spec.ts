@@ -6,6 +6,7 @@ import { call, newClient, order, pollUntilDone, startApp, TestApp } from '../sup
 import { createServer } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { eventually, Receiver } from '../support/receiver';
+import { signingKeys, v1aSignatures, v1aVerifies } from '../support/v1a';
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function unusedPort(): Promise<number> {
@@ -127,6 +128,77 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
       duration_ms: expect.any(Number),
       error: null,
     });
+  });
+
+  it("signs it with the client's own ed25519 key too (v1a): crypto.verify accepts it with the listed public key, and refuses a tampered body or another client's key", async () => {
+    const [key] = await signingKeys(test, shop.api_key);
+    expect(key).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      public_key: expect.stringMatching(/^whpk_[A-Za-z0-9+/]{43}=$/),
+      since: expect.any(String),
+      expires_at: null,
+    });
+    expect(Buffer.from(key.public_key.slice('whpk_'.length), 'base64')).toHaveLength(32);
+    expect(await signingKeys(test, shop.api_key)).toEqual([key]);
+
+    const url = receiver.script('/v1a', { status: 204 });
+    const id = await requestReport(url);
+    const [delivery] = await eventually(
+      async () => receiver.at('/v1a').length > 0 && receiver.at('/v1a'),
+    );
+    const parts = String(delivery.headers['webhook-signature']).split(' ');
+    // v1 first, as before, then v1a.
+    expect(parts.map((part) => part.split(',')[0])).toEqual(['v1', 'v1a']);
+    expect(v1aSignatures(delivery)[0]).toHaveLength(64);
+    expect(v1aVerifies(delivery, key.public_key)).toBe(true);
+    expect(JSON.parse(delivery.body).id).toBe(id);
+    const tampered = delivery.body.replace('COMPLETED', 'FAILED');
+    expect(tampered).not.toBe(delivery.body);
+    expect(v1aVerifies(delivery, key.public_key, tampered)).toBe(false);
+    expect(
+      v1aVerifies(
+        { ...delivery, headers: { ...delivery.headers, 'webhook-id': 'msg_0' } },
+        key.public_key,
+      ),
+    ).toBe(false);
+    // The v1 part is unchanged: the standardwebhooks library verifies the same delivery.
+    expect(() =>
+      new Webhook(shop.webhook_secret).verify(
+        delivery.body,
+        delivery.headers as Record<string, string>,
+      ),
+    ).not.toThrow();
+
+    const other = await newClient(test, 'Other Keys Shop');
+    const [otherKey] = await signingKeys(test, other.api_key);
+    expect(otherKey.public_key).not.toBe(key.public_key);
+    expect(otherKey.id).not.toBe(key.id);
+    expect(v1aVerifies(delivery, otherKey.public_key)).toBe(false);
+    // Each client sees its own keys only.
+    expect(await signingKeys(test, shop.api_key)).toEqual([key]);
+    const anonymous = await call(test, 'GET', '/v1/webhook-signing-keys');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error_code).toBe('UNAUTHORIZED');
+  });
+
+  it('gives a client from before signing keys its first key on first use, and signs its callbacks with it', async () => {
+    const older = await newClient(test, 'Older Shop');
+    await test.dataSource.query(`DELETE FROM webhook_signing_keys WHERE client_id = $1`, [
+      older.id,
+    ]);
+    const url = receiver.script('/first-use', { status: 200 });
+    const accepted = await call(test, 'POST', '/v1/orders/reports', {
+      key: older.api_key,
+      json: { start_date: '2041-02-01', end_date: '2041-02-02', callback_url: url },
+    });
+    expect(accepted.status).toBe(202);
+    const [delivery] = await eventually(
+      async () => receiver.at('/first-use').length > 0 && receiver.at('/first-use'),
+    );
+    const keys = await signingKeys(test, older.api_key);
+    expect(keys).toHaveLength(1);
+    expect(v1aSignatures(delivery)).toHaveLength(1);
+    expect(v1aVerifies(delivery, keys[0].public_key)).toBe(true);
   });
 
   it('POSTs a failed report with its error and a link to the status route', async () => {
@@ -271,13 +343,76 @@ describe('Recipe 2: signed callbacks to a real receiver on loopback', () => {
     const [delivery] = await eventually(
       async () => receiver.at('/rotated').length > 0 && receiver.at('/rotated'),
     );
-    expect(String(delivery.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    const parts = String(delivery.headers['webhook-signature']).split(' ');
+    expect(parts.filter((part) => part.startsWith('v1,'))).toHaveLength(2);
     const headers = delivery.headers as Record<string, string>;
     expect(() =>
       new Webhook(rotated.body.webhook_secret).verify(delivery.body, headers),
     ).not.toThrow();
     expect(() => new Webhook(shop.webhook_secret).verify(delivery.body, headers)).not.toThrow();
     shop.webhook_secret = rotated.body.webhook_secret;
+  });
+
+  it('signs with the old and the new key pair for a day after a rotation, lists both with their since, then the new one alone', async () => {
+    const [before] = await signingKeys(test, shop.api_key);
+    const rotated = await call(test, 'POST', '/v1/webhook-signing-keys/rotate', {
+      key: shop.api_key,
+    });
+    expect(rotated.status).toBe(200);
+    const [current, previous] = rotated.body.data as Awaited<ReturnType<typeof signingKeys>>;
+    expect(rotated.body.data).toHaveLength(2);
+    expect(current).toEqual({
+      id: expect.any(String),
+      public_key: expect.stringMatching(/^whpk_[A-Za-z0-9+/]{43}=$/),
+      since: expect.any(String),
+      expires_at: null,
+    });
+    expect(current.public_key).not.toBe(before.public_key);
+    expect(previous).toEqual({ ...before, expires_at: expect.any(String) });
+    expect(Date.parse(current.since)).toBeGreaterThanOrEqual(Date.parse(previous.since));
+    const overlap = Date.parse(previous.expires_at!) - Date.now();
+    expect(overlap).toBeGreaterThan(23.9 * 3600 * 1000);
+    expect(overlap).toBeLessThanOrEqual(24 * 3600 * 1000);
+    expect(await signingKeys(test, shop.api_key)).toEqual([current, previous]);
+
+    const url = receiver.script('/key-rotated', { status: 200 });
+    await requestReport(url);
+    const [during] = await eventually(
+      async () => receiver.at('/key-rotated').length > 0 && receiver.at('/key-rotated'),
+    );
+    expect(v1aSignatures(during)).toHaveLength(2);
+    expect(v1aVerifies(during, current.public_key)).toBe(true);
+    expect(v1aVerifies(during, previous.public_key)).toBe(true);
+    expect(v1aVerifies(during, current.public_key, `${during.body} `)).toBe(false);
+    expect(v1aVerifies(during, previous.public_key, `${during.body} `)).toBe(false);
+
+    // The day is over.
+    await test.dataSource.query(
+      `UPDATE webhook_signing_keys SET expires_at = now() - interval '1 second'
+        WHERE client_id = $1 AND expires_at IS NOT NULL`,
+      [shop.id],
+    );
+    expect(await signingKeys(test, shop.api_key)).toEqual([current]);
+    const after = receiver.script('/key-expired', { status: 200 });
+    await requestReport(after);
+    const [later] = await eventually(
+      async () => receiver.at('/key-expired').length > 0 && receiver.at('/key-expired'),
+    );
+    expect(v1aSignatures(later)).toHaveLength(1);
+    expect(v1aVerifies(later, current.public_key)).toBe(true);
+    expect(v1aVerifies(later, previous.public_key)).toBe(false);
+
+    // Rotating twice within a day: only the two newest keys sign.
+    const first = await call(test, 'POST', '/v1/webhook-signing-keys/rotate', {
+      key: shop.api_key,
+    });
+    const second = await call(test, 'POST', '/v1/webhook-signing-keys/rotate', {
+      key: shop.api_key,
+    });
+    expect(second.status).toBe(200);
+    const ids = (second.body.data as Array<{ id: string }>).map((key) => key.id);
+    expect(ids).toEqual([expect.any(String), first.body.data[0].id]);
+    expect(ids).not.toContain(current.id);
   });
 
   it('refuses a second redeliver of one event within a minute with 429 and Retry-After', async () => {

@@ -62,6 +62,8 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       },
       '/v1/orders/{id}': { get: ['200', '404', ...common, ...any, ...id] },
       '/v1/webhook-secret/rotate': { post: ['200', ...common, ...any, ...body] },
+      '/v1/webhook-signing-keys': { get: ['200', ...common, ...any] },
+      '/v1/webhook-signing-keys/rotate': { post: ['200', ...common, ...any, ...body] },
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const [method, codes] of Object.entries(methods)) {
@@ -143,6 +145,20 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       'pdf',
       'links',
     ]);
+    // The signing keys' list: its fields, and an example of the whpk_ form.
+    for (const operation of [
+      doc.paths['/v1/webhook-signing-keys'].get,
+      doc.paths['/v1/webhook-signing-keys/rotate'].post,
+    ]) {
+      const schema = operation.responses['200'].content['application/json'].schema;
+      expect(schema.properties.data.items.required).toEqual([
+        'id',
+        'public_key',
+        'since',
+        'expires_at',
+      ]);
+      expect(schema.example.data[0].public_key).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+    }
     const limit = doc.paths['/v1/orders/reports'].get.parameters.find(
       (parameter: { name: string }) => parameter.name === 'limit',
     );

@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { Client as PgClient } from 'pg';
-import { keyId } from '../../src/common/encryption';
+import { decryptSecret, keyId, parseEncryptionKey } from '../../src/common/encryption';
 import { cli, document } from '../support/cli';
 import { databaseBeside, ownDatabase, testEnvironment } from '../support/env';
 import { call, startApp, TestApp } from '../support/harness';
 import { eventually, Receiver } from '../support/receiver';
+import { signingKeys, v1aSignatures, v1aVerifies } from '../support/v1a';
 
 const ok = async (test: TestApp, key: string) =>
   (await call(test, 'GET', '/v1/orders', { key })).status;
@@ -98,6 +99,30 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
     });
   });
 
+  it('makes a signing key with each client, and one first key, however many processes ask at once, for a client from before signing keys', async () => {
+    const client = await created('Signing');
+    const rows = () =>
+      first.dataSource.query<Array<{ id: string }>>(
+        `SELECT id FROM webhook_signing_keys WHERE client_id = $1`,
+        [client.id],
+      );
+    const [made] = await rows();
+    expect(made).toBeDefined();
+    expect(await signingKeys(second, client.api_key)).toEqual([
+      expect.objectContaining({ id: made.id, expires_at: null }),
+    ]);
+
+    await first.dataSource.query(`DELETE FROM webhook_signing_keys WHERE client_id = $1`, [
+      client.id,
+    ]);
+    const lists = await Promise.all(
+      [first, second, first, second, first, second].map((app) => signingKeys(app, client.api_key)),
+    );
+    expect(await rows()).toHaveLength(1);
+    for (const list of lists) expect(list).toEqual(lists[0]);
+    expect(lists[0]).toHaveLength(1);
+  });
+
   it('refuses a wrong client id or grace period with its usage', async () => {
     for (const args of [
       ['clients:rotate-key', '--client-id', '00000000-0000-4000-8000-000000000000'],
@@ -153,8 +178,12 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
       // Created when WEBHOOK_SECRETS_KEY was another key.
       const client = await created('Old key', { WEBHOOK_SECRETS_KEY: oldKey, ...own });
       const rotating = await startApp({ ...callbacks, WEBHOOK_SECRETS_KEY_PREVIOUS: oldKey });
+      let listed: Awaited<ReturnType<typeof signingKeys>>;
       try {
-        signedWith(await delivered(rotating, client.api_key, '/old-key'), client.webhook_secret);
+        const delivery = await delivered(rotating, client.api_key, '/old-key');
+        signedWith(delivery, client.webhook_secret);
+        listed = await signingKeys(rotating, client.api_key);
+        expect(v1aVerifies(delivery, listed[0].public_key)).toBe(true);
       } finally {
         await rotating.close();
       }
@@ -164,19 +193,29 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
         ...own,
       });
       expect(run.code).toBe(0);
-      expect(document(run)).toEqual({ reencrypted: 1 });
+      // The webhook secret and the private signing key.
+      expect(document(run)).toEqual({ reencrypted: 2 });
       const pg = new PgClient({ connectionString: own.DATABASE_URL });
       await pg.connect();
-      const { rows } = await pg.query(`SELECT webhook_secret AS value FROM clients WHERE id = $1`, [
-        client.id,
-      ]);
+      const { rows } = await pg.query(
+        `SELECT webhook_secret AS value FROM clients WHERE id = $1
+         UNION ALL SELECT private_key FROM webhook_signing_keys WHERE client_id = $1`,
+        [client.id],
+      );
       await pg.end();
-      expect(rows[0].value.startsWith(`v2:${keyId(Buffer.from(suiteKey, 'base64'))}:`)).toBe(true);
+      expect(rows).toHaveLength(2);
+      for (const { value } of rows) {
+        expect(value.startsWith(`v2:${keyId(Buffer.from(suiteKey, 'base64'))}:`)).toBe(true);
+      }
       expect(document(await cli(['secrets:reencrypt'], own))).toEqual({ reencrypted: 0 });
 
       const current = await startApp(callbacks); // WEBHOOK_SECRETS_KEY only
       try {
-        signedWith(await delivered(current, client.api_key, '/reencrypted'), client.webhook_secret);
+        const delivery = await delivered(current, client.api_key, '/reencrypted');
+        signedWith(delivery, client.webhook_secret);
+        expect(await signingKeys(current, client.api_key)).toEqual(listed);
+        expect(v1aSignatures(delivery)).toHaveLength(1);
+        expect(v1aVerifies(delivery, listed[0].public_key)).toBe(true);
       } finally {
         await current.close();
       }
@@ -231,6 +270,80 @@ describe('API keys that rotate and can be revoked, webhook secrets under keys th
         expect(rotated.status).toBe(200);
         expect(rotated.body.webhook_secret).toMatch(/^whsec_/);
         signedWith(await delivered(app, thief.api_key, '/rotated'), rotated.body.webhook_secret);
+      } finally {
+        warnings.mockRestore();
+        await app.close();
+      }
+    });
+
+    it('keeps each private signing key encrypted in Postgres, bound to its client and key: a copy in another row does not sign, and a rotation replaces it at once', async () => {
+      const victim = await created('Key victim', own);
+      const thief = await created('Key thief', own);
+      const pg = new PgClient({ connectionString: own.DATABASE_URL });
+      await pg.connect();
+      const keyRow = async (clientId: string) =>
+        (
+          await pg.query<{ id: string; public_key: Buffer; private_key: string }>(
+            `SELECT id, public_key, private_key FROM webhook_signing_keys WHERE client_id = $1`,
+            [clientId],
+          )
+        ).rows;
+      const [stored] = await keyRow(victim.id);
+      // What the service decrypts with its key, in the row's own place, is the private half of the
+      // stored public key; none of its bytes are in the table in any usual encoding.
+      const context = `webhook_signing_keys:${victim.id}:${stored.id}:private_key`;
+      const pkcs8 = Buffer.from(
+        decryptSecret(stored.private_key, { current: parseEncryptionKey(suiteKey) }, context)
+          .secret,
+        'base64',
+      );
+      const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+      expect(privateKey.asymmetricKeyType).toBe('ed25519');
+      const publicJwk = createPublicKey(privateKey).export({ format: 'jwk' });
+      expect(Buffer.from(publicJwk.x!, 'base64url').equals(stored.public_key)).toBe(true);
+      const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+      const table = JSON.stringify(
+        (await pg.query(`SELECT * FROM webhook_signing_keys`)).rows.map((row) => ({
+          ...row,
+          public_key: row.public_key.toString('hex'),
+        })),
+      );
+      for (const encoding of ['hex', 'base64', 'base64url'] as const) {
+        expect(table).not.toContain(seed.toString(encoding).replace(/=+$/, ''));
+        expect(table).not.toContain(pkcs8.toString(encoding).replace(/=+$/, ''));
+      }
+      expect(stored.private_key).toMatch(/^v2:[0-9a-f]{8}:[A-Za-z0-9_-]+$/);
+
+      await pg.query(`UPDATE webhook_signing_keys SET private_key = $1 WHERE client_id = $2`, [
+        stored.private_key,
+        thief.id,
+      ]);
+      await pg.end();
+      const warnings = jest.spyOn(Logger.prototype, 'warn');
+      const app = await startApp(callbacks);
+      try {
+        const [copied] = await signingKeys(app, thief.api_key);
+        const delivery = await delivered(app, thief.api_key, '/copied-key');
+        // Still signed with the webhook secret; no v1a signature from a key it cannot read.
+        signedWith(delivery, thief.webhook_secret);
+        expect(v1aSignatures(delivery)).toEqual([]);
+        const messages = warnings.mock.calls.map(([message]) => String(message));
+        expect(
+          messages.some((m) =>
+            m.includes(`Client ${thief.id}: its signing key ${copied.id} does not decrypt`),
+          ),
+        ).toBe(true);
+        expect(messages.join('\n')).not.toContain(pkcs8.toString('base64'));
+
+        const rotated = await call(app, 'POST', '/v1/webhook-signing-keys/rotate', {
+          key: thief.api_key,
+        });
+        expect(rotated.status).toBe(200);
+        expect(rotated.body.data).toHaveLength(1);
+        expect(rotated.body.data[0].id).not.toBe(copied.id);
+        const after = await delivered(app, thief.api_key, '/new-key');
+        expect(v1aSignatures(after)).toHaveLength(1);
+        expect(v1aVerifies(after, rotated.body.data[0].public_key)).toBe(true);
       } finally {
         warnings.mockRestore();
         await app.close();
