@@ -62,6 +62,14 @@ export const reportsConfig = registerAs('reports', () => {
  * Where PDFs are kept: in Postgres (`bucket` undefined), or in a bucket of any S3-compatible store,
  * the AWS SDK finding its credentials, region and endpoint (AWS_ENDPOINT_URL_S3) its own way.
  */
+/**
+ * Whether PDFs are kept in a bucket, for the modules as they are built (before ConfigModule has
+ * validated the environment: a bad REPORT_STORAGE stops the boot there).
+ */
+export function keepsPdfsInBucket(): boolean {
+  return storageBucket(process.env.REPORT_STORAGE ?? 'postgres') !== undefined;
+}
+
 export const storageConfig = registerAs('storage', () => {
   const env = environment();
   const bucket = storageBucket(env.REPORT_STORAGE);

@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ClientsModule } from '../clients/clients.module';
 import { QueueName } from '../common/jobs';
-import { storageConfig } from '../config/configuration';
+import { keepsPdfsInBucket } from '../config/configuration';
 import { perRole } from '../config/environment';
 import { FAIR_QUEUE_SOURCE, FairQueue } from '../fair-queue/fair-queue';
 import { OrdersModule } from '../orders/orders.module';
@@ -36,12 +36,12 @@ import { ReportSweeper } from './sweep/report-sweeper';
 export class ReportsModule {
   static readonly forRole = perRole((parts) => {
     // Where the PDFs are kept, chosen once at boot (REPORT_STORAGE).
-    const { bucket } = storageConfig();
+    const bucket = keepsPdfsInBucket();
     return {
       module: ReportsModule,
       imports: [
         BullModule.registerQueue({ name: QueueName.ReportRender }),
-        StorageModule.forBucket(bucket),
+        StorageModule.register(bucket),
         ...[CallbacksModule, ClientsModule, OrdersModule].map((feature) => feature.forRole(parts)),
         ...(parts.worker ? [PdfModule] : []),
       ],
