@@ -80,7 +80,8 @@ describe('PDFs in object storage (REPORT_STORAGE=s3://…), against a real S3-pr
       // An attempt that fails while the bucket is away is tried again with backoff (2, 4, 8… s).
       RENDER_ATTEMPTS: '5',
     };
-    test = await startApp({ APP_ROLE: 'api', ...storage });
+    // The specs poll every 250 ms.
+    test = await startApp({ APP_ROLE: 'api', RATE_LIMIT_STATUS_PER_MINUTE: '100000', ...storage });
     processes.push(spawnWorker({ ...storage, SWEEP_INTERVAL_MS: '3600000' }));
     const port = await freePort();
     processes.push(
@@ -336,6 +337,11 @@ describe('PDFs in object storage (REPORT_STORAGE=s3://…), against a real S3-pr
     });
     expect(accepted.status).toBe(202);
     await cut;
+    // Its parts are in the bucket, and cannot be aborted while it is away.
+    const begun = await direct.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    expect(begun.Uploads?.map(({ Key }) => Key)).toEqual([
+      expect.stringMatching(new RegExp(`^${PREFIX}/${accepted.body.id}/\\d+\\.pdf$`)),
+    ]);
     await sleep(1500);
     await proxy.restore();
 
