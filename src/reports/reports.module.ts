@@ -47,7 +47,10 @@ export class ReportsModule {
       ],
       controllers: parts.api ? [ReportsController, ReportCallbacksController] : [],
       providers: [
-        { provide: ReportFiles, useClass: bucket ? BucketReportFiles : PostgresReportFiles },
+        PostgresReportFiles,
+        bucket
+          ? { provide: ReportFiles, useClass: BucketReportFiles }
+          : { provide: ReportFiles, useExisting: PostgresReportFiles },
         ...[ReportsRepository, ReportEvents, ReportRetention, RetryAfterEstimates],
         ...[FairQueue, { provide: FAIR_QUEUE_SOURCE, useExisting: ReportsRepository }, RenderQueue],
         ...(parts.api ? [ReportsService, ReportAdmission] : []),

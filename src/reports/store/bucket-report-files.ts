@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Bucket } from '../../storage/bucket';
+import { PostgresReportFiles } from './postgres-report-files';
 import { ReportFiles, ReportFileWriter, ReportNoLongerRendering, StoredPdf } from './report-files';
 import { ReportsRepository } from './reports.repository';
 
@@ -15,7 +16,8 @@ const keyOf = (reportId: string, attempt: number) => `${folderOf(reportId)}${att
 /**
  * The PDFs in a bucket (REPORT_STORAGE=s3://…): each claim uploads its own object as the PDF is
  * joined (a multipart upload past 5 MiB, in bounded memory). An upload that fails fails the
- * attempt, which is tried again like a failed render, and is aborted.
+ * attempt, which is tried again like a failed render, and is aborted. PDFs written to Postgres
+ * before REPORT_STORAGE named the bucket are still served from there, and purged with the others.
  */
 @Injectable()
 export class BucketReportFiles extends ReportFiles {
@@ -25,6 +27,7 @@ export class BucketReportFiles extends ReportFiles {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reports: ReportsRepository,
     private readonly bucket: Bucket,
+    private readonly before: PostgresReportFiles,
   ) {
     super();
   }
@@ -55,8 +58,8 @@ export class BucketReportFiles extends ReportFiles {
     };
   }
 
-  read(pdf: StoredPdf): Promise<Readable | undefined> {
-    return this.bucket.read(keyOf(pdf.id, pdf.pdfAttempt!));
+  async read(pdf: StoredPdf): Promise<Readable | undefined> {
+    return (await this.bucket.read(keyOf(pdf.id, pdf.pdfAttempt!))) ?? this.before.read(pdf);
   }
 
   link(
@@ -72,6 +75,8 @@ export class BucketReportFiles extends ReportFiles {
    * without holding the settlement: one left now is deleted with the report's PDF (`purge`).
    */
   keepOnly(_transaction: unknown, reportId: string, keep: number | null): Promise<void> {
+    // The first claim won: no other wrote anything (a later one drops its own when it loses).
+    if (keep === 1) return Promise.resolve();
     const except = keep === null ? undefined : keyOf(reportId, keep);
     void this.bucket
       .deleteAll(folderOf(reportId), except)
@@ -81,7 +86,8 @@ export class BucketReportFiles extends ReportFiles {
     return Promise.resolve();
   }
 
-  async purge(_transaction: unknown, reportIds: string[]): Promise<string[]> {
+  async purge(transaction: EntityManager, reportIds: string[]): Promise<string[]> {
+    await this.before.purge(transaction, reportIds);
     const gone: string[] = [];
     for (let i = 0; i < reportIds.length; i += PURGES_AT_ONCE) {
       await Promise.all(
