@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { parseEncryptionKey, SecretKeys } from '../common/encryption';
-import { Environment, validateEnvironment } from './environment';
+import { Environment, storageBucket, validateEnvironment } from './environment';
 
 /** The environment, validated: a bad value stops the boot with one message naming it. */
 export function environment(): Environment {
@@ -53,6 +53,28 @@ export const reportsConfig = registerAs('reports', () => {
     /** Status requests held by Prefer: wait at once, per client and per process. */
     longPollPerClient: env.LONG_POLL_MAX_PER_CLIENT,
     longPollPerProcess: env.LONG_POLL_MAX_PER_PROCESS,
+    /** How the PDF route answers: the bytes, or a 307 to the object (object storage only). */
+    download: env.REPORT_DOWNLOAD,
+  };
+});
+
+/**
+ * Where PDFs are kept: in Postgres (`bucket` undefined), or in a bucket of any S3-compatible store,
+ * the AWS SDK finding its credentials, region and endpoint (AWS_ENDPOINT_URL_S3) its own way.
+ */
+/**
+ * Whether PDFs are kept in a bucket, for the modules as they are built (before ConfigModule has
+ * validated the environment: a bad REPORT_STORAGE stops the boot there).
+ */
+export function keepsPdfsInBucket(): boolean {
+  return storageBucket(process.env.REPORT_STORAGE ?? 'postgres') !== undefined;
+}
+
+export const storageConfig = registerAs('storage', () => {
+  const env = environment();
+  const bucket = storageBucket(env.REPORT_STORAGE);
+  return {
+    bucket: bucket && { ...bucket, forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' },
   };
 });
 
@@ -109,6 +131,7 @@ export const allConfig = [
   redisConfig,
   renderConfig,
   reportsConfig,
+  storageConfig,
   rateLimitConfig,
   callbacksConfig,
   secretsConfig,

@@ -1,4 +1,4 @@
-import { chromiumPath, validateEnvironment } from './environment';
+import { chromiumPath, storageBucket, validateEnvironment } from './environment';
 
 const KEY = { WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') };
 
@@ -119,6 +119,52 @@ describe('validateEnvironment', () => {
       expect(messageOf({ DATABASE_URL: url })).not.toContain('s3cret');
       expect(messageOf({ DATABASE_URL: url })).not.toMatch(/pw@/);
     }
+  });
+});
+
+describe('REPORT_STORAGE, S3_FORCE_PATH_STYLE, REPORT_DOWNLOAD', () => {
+  const messageOf = (raw: Record<string, string>) => {
+    try {
+      validateEnvironment({ ...KEY, ...raw });
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('keeps PDFs in Postgres and streams them by default', () => {
+    expect(validateEnvironment({ ...KEY })).toMatchObject({
+      REPORT_STORAGE: 'postgres',
+      S3_FORCE_PATH_STYLE: 'false',
+      REPORT_DOWNLOAD: 'stream',
+    });
+  });
+
+  it('reads a bucket and an optional prefix, and refuses anything else naming the variable', () => {
+    expect(storageBucket('s3://reports')).toEqual({ name: 'reports', prefix: '' });
+    expect(storageBucket('s3://my.reports-1/pdfs/eu/')).toEqual({
+      name: 'my.reports-1',
+      prefix: 'pdfs/eu/',
+    });
+    expect(storageBucket('postgres')).toBeUndefined();
+    for (const bad of ['s3://', 's3://UPPER', 'https://bucket', 's3://ab', 'mysql']) {
+      expect(messageOf({ REPORT_STORAGE: bad })).toMatch(/^Invalid configuration: REPORT_STORAGE=/);
+    }
+    expect(messageOf({ S3_FORCE_PATH_STYLE: 'yes' })).toMatch(/S3_FORCE_PATH_STYLE="yes"/);
+    expect(messageOf({ AWS_ENDPOINT_URL_S3: 'minio:9000' })).toMatch(/AWS_ENDPOINT_URL_S3=/);
+    expect(
+      messageOf({ REPORT_STORAGE: 's3://reports', AWS_ENDPOINT_URL_S3: 'http://minio:9000' }),
+    ).toBe('');
+  });
+
+  it('refuses REPORT_DOWNLOAD=redirect unless PDFs are in object storage', () => {
+    expect(messageOf({ REPORT_DOWNLOAD: 'redirect' })).toMatch(
+      /^Invalid configuration: REPORT_DOWNLOAD="redirect" \(needs object storage/,
+    );
+    expect(messageOf({ REPORT_DOWNLOAD: 'link' })).toMatch(/REPORT_DOWNLOAD="link"/);
+    expect(messageOf({ REPORT_DOWNLOAD: 'redirect', REPORT_STORAGE: 's3://reports/pdfs' })).toBe(
+      '',
+    );
   });
 });
 

@@ -42,6 +42,17 @@ export function perRole(build: (parts: RoleParts) => DynamicModule) {
   };
 }
 
+/** `postgres`, or `s3://` a bucket name (S3's rules) and an optional prefix. */
+const STORAGE_PATTERN = /^(postgres|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?)$/;
+
+/** REPORT_STORAGE's bucket and key prefix (`a/b/`, or empty), or undefined for Postgres. */
+export function storageBucket(storage: string): { name: string; prefix: string } | undefined {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(storage);
+  if (!match) return undefined;
+  const prefix = match[2].replace(/^\/+|\/+$/g, '');
+  return { name: match[1], prefix: prefix ? `${prefix}/` : '' };
+}
+
 /** Every variable the service reads, with the contract's defaults. Validated once at boot. */
 export class Environment {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
@@ -66,6 +77,22 @@ export class Environment {
   @IsInt() @Min(1) @Max(3660) REPORT_MAX_RANGE_DAYS = 366;
   @IsInt() @Min(1) @Max(10000000) REPORT_MAX_ORDERS = 100000;
   @IsInt() @Min(1) @Max(87600) REPORT_TTL_HOURS = 168;
+  /** Where PDFs are kept: `postgres`, or a bucket and an optional key prefix. */
+  @IsString()
+  @Matches(STORAGE_PATTERN, {
+    message:
+      'REPORT_STORAGE must be postgres or s3://bucket/optional/prefix (a bucket name of 3 to 63 ' +
+      'lowercase letters, digits, dots and hyphens)',
+  })
+  REPORT_STORAGE = 'postgres';
+  /** Path-style bucket addressing (endpoint/bucket/key), which most S3-compatible servers need. */
+  @IsBooleanString() S3_FORCE_PATH_STYLE = 'false';
+  /** The S3 endpoint, read by the AWS SDK itself; checked here so that a typo stops the boot. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  AWS_ENDPOINT_URL_S3?: string;
+  /** `stream`: the PDF route sends the bytes; `redirect`: 307 to a presigned URL (object storage only). */
+  @IsIn(['stream', 'redirect']) REPORT_DOWNLOAD: 'stream' | 'redirect' = 'stream';
   /** Days after which a finished report's row, its callback event and attempts are deleted. */
   @IsInt() @Min(1) @Max(36500) REPORT_RETENTION_DAYS = 90;
   @IsInt() @Min(1000) @Max(3600000) SWEEP_INTERVAL_MS = 15000;
@@ -158,7 +185,7 @@ const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'WEBHOOK_SECRETS_KEY_PREVIOU
 function shown(name: string, value: unknown): string {
   const text = String(value ?? '');
   if (SECRET_KEYS.has(name) && text) return `<hidden, ${text.length} characters>`;
-  if (name.endsWith('_URL'))
+  if (name.endsWith('_URL') || name.startsWith('AWS_ENDPOINT_URL'))
     return JSON.stringify(text.replace(/^([a-z][\w+.-]*:\/\/)?.*@/i, '$1***@'));
   return JSON.stringify(text);
 }
@@ -179,17 +206,24 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
         'WEBHOOK_SECRETS_KEY',
         'WEBHOOK_SECRETS_KEY_PREVIOUS',
         'ADMIN_TOKEN',
+        'AWS_ENDPOINT_URL_S3',
       ])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')
       .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),
   );
   const env = Object.assign(new Environment(), plainToInstance(Environment, given));
   const errors = validateSync(env, { skipMissingProperties: false });
-  if (errors.length > 0) {
-    const problems = errors.map((e) => {
-      const why = Object.values(e.constraints ?? {})[0];
-      return `${e.property}=${shown(e.property, raw[e.property])}${why ? ` (${why})` : ''}`;
-    });
+  const problems = errors.map((e) => {
+    const why = Object.values(e.constraints ?? {})[0];
+    return `${e.property}=${shown(e.property, raw[e.property])}${why ? ` (${why})` : ''}`;
+  });
+  if (env.REPORT_DOWNLOAD === 'redirect' && env.REPORT_STORAGE === 'postgres') {
+    problems.push(
+      'REPORT_DOWNLOAD="redirect" (needs object storage: set REPORT_STORAGE=s3://bucket/prefix, ' +
+        'or REPORT_DOWNLOAD=stream)',
+    );
+  }
+  if (problems.length > 0) {
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
   return env;

@@ -89,7 +89,9 @@ export class HealthController implements OnApplicationBootstrap {
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({
     summary: '200 when Postgres, Redis and Chromium answer; 503 naming the one that does not',
-    description: 'Chromium is checked in the processes that render (APP_ROLE all or worker).',
+    description:
+      'Chromium is checked in the processes that render (APP_ROLE all or worker); the bucket ' +
+      '(`bucket`: it answers and takes a write) when PDFs are kept in object storage.',
     security: [],
   })
   @ApiOkResponse({ description: 'Every dependency answers', schema: HEALTHY })

@@ -8,6 +8,9 @@ import { createConnection, createServer, Server, Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Bytes sent towards the dependency, and what to do when they pass a mark (`cutAfter`). */
+  private sent = 0;
+  private mark?: { at: number; reached: () => void };
   port = 0;
 
   constructor(
@@ -36,6 +39,14 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
+      client.on('data', (data: Buffer) => {
+        this.sent += data.length;
+        if (this.mark && this.sent >= this.mark.at) {
+          const { reached } = this.mark;
+          this.mark = undefined;
+          void this.cut().then(reached);
+        }
+      });
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -50,6 +61,14 @@ export class TcpProxy {
     const closed = new Promise((resolve) => this.server?.close(resolve));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /**
+   * Cuts (as `cut`) once `bytes` more have been sent towards the dependency: in the middle of a
+   * large request. Resolves when it is cut.
+   */
+  cutAfter(bytes: number): Promise<void> {
+    return new Promise((reached) => (this.mark = { at: this.sent + bytes, reached }));
   }
 
   /** The dependency is back, on the same port. */

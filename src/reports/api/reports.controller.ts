@@ -9,7 +9,6 @@ import {
   Post,
   Query,
   Res,
-  StreamableFile,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuthenticatedClient, CurrentClient } from '../../common/auth';
@@ -17,7 +16,7 @@ import { answer, untilClientLeaves } from '../../common/http-answer';
 import { StatusPollingLimit } from '../../common/rate-limit';
 import { CreateReportDto } from './dto/create-report.dto';
 import { ListReportsQuery } from './dto/list-reports.query';
-import { createdAnswer, listedReport, pdfHeaders, statusAnswer } from './dto/report.response';
+import { createdAnswer, downloadAnswer, listedReport, statusAnswer } from './dto/report.response';
 import { preferredWait, prefersAsync } from './prefer-wait';
 import {
   CreateReportDocs,
@@ -96,13 +95,6 @@ export class ReportsController {
     @Headers('if-none-match') ifNoneMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const download = await this.reports.download(client.id, id, ifNoneMatch);
-    if ('notModified' in download) {
-      return answer(reply, { status: 304, headers: { ETag: download.report.pdfEtag! }, body: '' });
-    }
-    return answer(reply, {
-      headers: pdfHeaders(download.report),
-      body: new StreamableFile(download.pdf),
-    });
+    return answer(reply, downloadAnswer(await this.reports.download(client.id, id, ifNoneMatch)));
   }
 }

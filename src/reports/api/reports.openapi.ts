@@ -378,6 +378,25 @@ export const DownloadReportDocs = () =>
       content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
     }),
     ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' }),
+    ApiResponse({
+      status: 307,
+      description:
+        'With REPORT_DOWNLOAD=redirect (PDFs in object storage): the PDF is at `Location`, a ' +
+        'presigned URL of its object, valid for a few minutes and fetched without the API key',
+      headers: {
+        Location: {
+          description: 'A presigned URL of the PDF',
+          schema: {
+            type: 'string',
+            format: 'uri',
+            example:
+              'https://reports.s3.eu-west-3.amazonaws.com/pdfs/8f0e…/1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=300&…',
+          },
+        },
+        ...REPR_DIGEST,
+        'Cache-Control': { schema: { type: 'string', example: 'private, no-store' } },
+      },
+    }),
     ApiErrorResponse(
       404,
       [

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { ApiError } from '../../common/api-error';
 import { encodeCursor, isUuid, Page } from '../../common/pagination';
+import { reportsConfig } from '../../config/configuration';
 import { FairQueue } from '../../fair-queue/fair-queue';
 import { RenderQueue } from '../admission/render-queue';
 import { RetryAfterEstimates } from '../admission/retry-after';
@@ -22,6 +23,7 @@ import {
 } from '../store/report.entity';
 import { ReportsRepository } from '../store/reports.repository';
 import { ListReportsQuery } from './dto/list-reports.query';
+import { Download, pdfDisposition } from './dto/report.response';
 
 /** Why the PDF route has no PDF to give for this report, or undefined when it has one. */
 function noPdf(report: Report): ApiError | undefined {
@@ -37,7 +39,8 @@ function noPdf(report: Report): ApiError | undefined {
   }
 }
 
-export type Download = { report: Report } & ({ notModified: true } | { pdf: Readable });
+/** How long a presigned URL of a PDF (REPORT_DOWNLOAD=redirect) is valid. */
+export const PDF_LINK_SECONDS = 300;
 
 /** What a client asks of its reports once asked for: read (waiting for a change), list, delete, download. */
 @Injectable()
@@ -49,6 +52,7 @@ export class ReportsService {
     private readonly estimates: RetryAfterEstimates,
     private readonly queue: FairQueue,
     private readonly renderQueue: RenderQueue,
+    @Inject(reportsConfig.KEY) private readonly config: ConfigType<typeof reportsConfig>,
   ) {}
 
   /** The client's own report; another client's id is answered exactly as an unknown one. */
@@ -173,8 +177,8 @@ export class ReportsService {
   }
 
   /**
-   * The PDF, read a chunk at a time as the client takes it: serving a long report holds one chunk.
-   * `ifNoneMatch` matching its ETag: not modified.
+   * The PDF, read as the client takes it (REPORT_DOWNLOAD=stream), or a presigned URL of its
+   * object (redirect). `ifNoneMatch` matching its ETag: not modified.
    */
   async download(clientId: string, id: string, ifNoneMatch?: string): Promise<Download> {
     const report = await this.findForClient(clientId, id);
@@ -183,8 +187,15 @@ export class ReportsService {
     if (ifNoneMatch?.split(',').some((tag) => tag.trim() === report.pdfEtag)) {
       return { report, notModified: true };
     }
-    const first = await this.files.read(report.id, report.pdfAttempt!, 0);
-    if (!first) {
+    if (this.config.download === 'redirect') {
+      const location = await this.files.link(report, PDF_LINK_SECONDS, {
+        contentType: 'application/pdf',
+        contentDisposition: pdfDisposition(report),
+      });
+      return { report, location };
+    }
+    const pdf = await this.files.read(report);
+    if (!pdf) {
       // Expired or deleted since it was read: answered as the report stands now (410, 404). Still
       // COMPLETED without its PDF is a state the service never leaves a report in: a 500.
       throw (
@@ -192,20 +203,6 @@ export class ReportsService {
         new Error(`Report ${id} is COMPLETED and its PDF is not stored`)
       );
     }
-    return { report, pdf: Readable.from(this.chunks(report, first), { objectMode: false }) };
-  }
-
-  private async *chunks(report: Report, head: Buffer): AsyncGenerator<Buffer> {
-    yield head;
-    const size = report.pdfSize ?? 0;
-    let sent = head.length;
-    for (let seq = 1; sent < size; seq += 1) {
-      const next = await this.files.read(report.id, report.pdfAttempt!, seq);
-      // Expired or deleted mid-download: break the connection rather than end short of
-      // Content-Length, which a client would wait on.
-      if (!next) throw new Error(`PDF of report ${report.id} ends at ${sent} of ${size} bytes`);
-      sent += next.length;
-      yield next;
-    }
+    return { report, pdf };
   }
 }

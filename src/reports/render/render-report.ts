@@ -109,10 +109,14 @@ export class RenderReport {
       fonts,
     );
     const partCount = Math.max(1, Math.ceil(orders.count / builder.partRows));
-    // This claim writes its own chunks: a stalled job taken again meanwhile writes others.
+    // This claim writes its own file: a stalled job taken again meanwhile writes another.
     const writer = this.files.writer(report.id, report.renderAttempts);
     const pdf = await this.renderer
       .render(orders.parts(builder), writer.sink, partCount)
+      .then(async (joined) => {
+        await writer.close(); // a store that fails fails the attempt, tried again like a render
+        return joined;
+      })
       .catch(async (error: unknown) => {
         await writer.discard();
         // However the renderer reports it (a failed part, a timeout that won the race), a

@@ -13,7 +13,7 @@ import { ReportFiles } from '../store/report-files';
 import { ReportsRepository } from '../store/reports.repository';
 
 /**
- * How a render ends. In one transaction: the report's final state, the chunks that are not its PDF
+ * How a render ends. In one transaction: the report's final state, the files that are not its PDF
  * dropped (a FAILED report keeps none), and its callback event when it has a callback_url, so that a
  * report never ends without its callback being due. Then every process hears of the change, and the
  * callback's first attempt is queued.
@@ -68,7 +68,7 @@ export class ReportSettlement {
     const outcome = await this.dataSource.transaction(async (transaction) => {
       if (!(await this.reports.settle(transaction, report.id, state))) return { settled: false };
       const pdfAttempt = state.status === ReportStatus.Completed ? state.pdfAttempt : null;
-      await this.files.dropAllBut(transaction, [report.id], pdfAttempt);
+      await this.files.keepOnly(transaction, report.id, pdfAttempt);
       const eventId = report.callbackUrl
         ? await this.callbacks.schedule(transaction, {
             clientId: report.clientId,

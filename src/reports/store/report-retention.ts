@@ -8,7 +8,7 @@ import { ReportFiles } from './report-files';
 import { ReportsRepository } from './reports.repository';
 
 /**
- * What is kept, and for how long, after a report finished: an expired PDF's chunks are deleted once
+ * What is kept, and for how long, after a report finished: an expired PDF is deleted once
  * its grace is over (PDF_PURGE_GRACE), and a finished report's row, its callback event and attempts
  * REPORT_RETENTION_DAYS after it finished. Run by the sweep, a batch a pass, each batch in one
  * transaction.
@@ -31,12 +31,16 @@ export class ReportRetention {
     return Math.min(this.config.ttlHours, this.config.retentionDays * 24);
   }
 
-  /** Deletes the chunks of up to `batch` expired PDFs whose grace is over. Answers how many PDFs. */
+  /**
+   * Deletes up to `batch` expired PDFs whose grace is over. Answers how many; one whose delete
+   * failed (the bucket away) stays due, for the next sweep.
+   */
   purgeExpiredPdfs(batch: number): Promise<number> {
     return this.dataSource.transaction(async (transaction) => {
-      const due = await this.reports.takeDuePurges(transaction, batch);
-      await this.files.dropAllBut(transaction, due, null);
-      return due.length;
+      const due = await this.reports.duePurges(transaction, batch);
+      const gone = await this.files.purge(transaction, due);
+      await this.reports.purged(transaction, gone);
+      return gone.length;
     });
   }
 

@@ -331,18 +331,24 @@ export class ReportsRepository implements FairQueueSource {
   }
 
   /**
-   * Up to `limit` expired reports whose grace is over, their purge taken (pdf_purge_at cleared) in
-   * the caller's transaction, which deletes their chunks. Rows another sweep holds are skipped.
+   * Up to `limit` expired reports whose grace is over, locked in the caller's transaction, which
+   * deletes their PDFs and clears the purges done (`purged`). Rows another sweep holds are skipped.
    */
-  async takeDuePurges(transaction: EntityManager, limit: number): Promise<string[]> {
-    const [rows] = await transaction.query<[{ id: string }[], number]>(
-      `UPDATE reports SET pdf_purge_at = NULL
-        WHERE id IN (SELECT id FROM reports WHERE pdf_purge_at <= now()
-                      ORDER BY pdf_purge_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id`,
+  async duePurges(transaction: EntityManager, limit: number): Promise<string[]> {
+    const rows = await transaction.query<{ id: string }[]>(
+      `SELECT id FROM reports WHERE pdf_purge_at <= now()
+        ORDER BY pdf_purge_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [limit],
     );
     return rows.map(({ id }) => id);
+  }
+
+  /** The reports' PDFs are deleted: nothing more to purge. */
+  async purged(transaction: EntityManager, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await transaction.query(`UPDATE reports SET pdf_purge_at = NULL WHERE id = ANY($1::uuid[])`, [
+      ids,
+    ]);
   }
 
   /**

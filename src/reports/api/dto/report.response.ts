@@ -1,3 +1,5 @@
+import { StreamableFile } from '@nestjs/common';
+import type { Readable } from 'node:stream';
 import { CallbackAttempt, CallbackStatus } from '../../../callbacks/callback-event.entity';
 import { HttpAnswer } from '../../../common/http-answer';
 import {
@@ -177,14 +179,46 @@ export function listedAttempt(attempt: CallbackAttempt) {
 }
 
 /** The PDF's headers (an answer to If-None-Match that matched carries the ETag alone). */
-export function pdfHeaders(report: Report): Record<string, string> {
+/** A finished report's PDF as the PDF route gives it (ReportsService.download). */
+export type Download = { report: Report } & (
+  | { notModified: true }
+  | { pdf: Readable }
+  /** REPORT_DOWNLOAD=redirect: a presigned URL of the object. */
+  | { location: string }
+);
+
+export function pdfDisposition(report: Pick<Report, 'startDate' | 'endDate'>): string {
+  return `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`;
+}
+
+/** The PDF route's answer, every header of it built here: 304, 307 to the object, or the bytes. */
+export function downloadAnswer(download: Download): HttpAnswer<StreamableFile | ''> {
+  const { report } = download;
+  if ('notModified' in download) {
+    return { status: 304, headers: { ETag: report.pdfEtag! }, body: '' };
+  }
+  if ('location' in download) {
+    // The URL expires within minutes: never kept by a cache.
+    return {
+      status: 307,
+      headers: {
+        Location: download.location,
+        'Repr-Digest': reprDigest(report),
+        'Cache-Control': 'private, no-store',
+      },
+      body: '',
+    };
+  }
   return {
-    ETag: report.pdfEtag!,
-    'Repr-Digest': reprDigest(report),
-    'Content-Type': 'application/pdf',
-    'Content-Length': String(report.pdfSize),
-    'Content-Disposition': `attachment; filename="${pdfFilename(report.startDate, report.endDate)}"`,
-    'Cache-Control': 'private, max-age=0, must-revalidate',
+    headers: {
+      ETag: report.pdfEtag!,
+      'Repr-Digest': reprDigest(report),
+      'Content-Type': 'application/pdf',
+      'Content-Length': String(report.pdfSize),
+      'Content-Disposition': pdfDisposition(report),
+      'Cache-Control': 'private, max-age=0, must-revalidate',
+    },
+    body: new StreamableFile(download.pdf),
   };
 }
 
