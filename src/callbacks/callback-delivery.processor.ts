@@ -97,7 +97,8 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
       { 'report.id': event.reportId, 'callback.event_id': eventId, 'callback.attempt': attempt },
       async (span) => {
         const sent = await this.sender.send(event, secrets);
-        if (sent.statusCode !== null) span.setAttribute('http.response.status_code', sent.statusCode);
+        if (sent.statusCode !== null)
+          span.setAttribute('http.response.status_code', sent.statusCode);
         if (sent.error) span.setStatus({ code: SpanStatusCode.ERROR, message: sent.error });
         return sent;
       },

@@ -11,7 +11,9 @@ import { withTimeout } from './with-timeout';
  * `pause(true)` waits were seen to hang). Each job is handled in a span of its own, in the trace it
  * was queued in (`addJob`), or in a trace of its own.
  */
-export abstract class QueueProcessor<T extends Traced> implements OnApplicationBootstrap, OnModuleDestroy {
+export abstract class QueueProcessor<T extends Traced>
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   protected readonly logger = new Logger(this.constructor.name);
   private readonly inFlight = new Set<Promise<void>>();
 

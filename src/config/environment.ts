@@ -132,9 +132,11 @@ export class Environment {
    */
   @IsOptional() @IsUrl(HTTP_URL) OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   @IsOptional() @IsUrl(HTTP_URL) OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
-  @IsOptional() @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
+  @IsOptional()
+  @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
   OTEL_EXPORTER_OTLP_PROTOCOL?: string;
-  @IsOptional() @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
+  @IsOptional()
+  @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: string;
   @IsOptional() @IsBooleanString() OTEL_SDK_DISABLED?: string;
   @IsEncryptionKey() WEBHOOK_SECRETS_KEY: string;

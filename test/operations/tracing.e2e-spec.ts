@@ -119,9 +119,6 @@ describe('Tracing: one trace per report, from the POST to the callback, across p
     expect(callback.headers.tracestate).toBe('caller=t61rcWkgQ4');
 
     const trace = collector.inTrace(caller.traceId);
-    if (process.env.SHOW_TRACE) {
-      console.log(trace.map((s) => `${s.resource['process.pid']} ${s.spanId} <- ${s.parentSpanId} ${s.name} ${JSON.stringify(s.attributes)}`).join('\n'));
-    }
     const byId = new Map(trace.map((span) => [span.spanId, span]));
     const ancestors = (span: ReceivedSpan): ReceivedSpan[] => {
       const parent = byId.get(span.parentSpanId);

@@ -27,7 +27,9 @@ interface OtlpExport {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttribute[] };
     scopeSpans?: Array<{
-      spans?: Array<Omit<ReceivedSpan, 'attributes' | 'resource'> & { attributes?: OtlpAttribute[] }>;
+      spans?: Array<
+        Omit<ReceivedSpan, 'attributes' | 'resource'> & { attributes?: OtlpAttribute[] }
+      >;
     }>;
   }>;
 }
