@@ -48,7 +48,8 @@ export function startTracing(): void {
         }),
       }),
       // A query or command outside a trace (the sweep, Bull's polling) starts none.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Taking a pooled connection is no step of its own: a span per query is enough.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({
         requireParentSpan: true,
         // The command's name only: its arguments are job data, keys and counters.
