@@ -46,7 +46,64 @@ export async function endToEnd(base: string, dataSource: DataSource, scripts: Sc
     scripts,
     fixedOrders(50, '2040-06-01', '2040-06-02', scripts),
   );
-  const headers = { authorization: `Bearer ${client.api_key}`, 'content-type': 'application/json' };
+  const { round, arrived, headers, close } = await callbackRounds(base, dataSource, client.api_key);
+  try {
+    const warmUp = await round(END_TO_END_WARM_UP);
+    // What bare Puppeteer prints: the worker's HTML for these very orders.
+    const document = await workerDocument(dataSource, warmUp.ids[0]);
+    const rounds = [];
+    let last: string[] = [];
+    for (let i = 0; i < END_TO_END_ROUNDS; i++) {
+      const bare = await bareDocumentRate(document, undefined, END_TO_END_REPORTS);
+      const { ids, ...ours } = await round(END_TO_END_REPORTS);
+      last = ids;
+      rounds.push({
+        ...ours,
+        bareReportsPerMinute: bare.reportsPerMinute,
+        ratioToBare: round2(ours.reportsPerMinute / bare.reportsPerMinute),
+      });
+      console.log(
+        `  end to end, ${scripts}, round ${i + 1}/${END_TO_END_ROUNDS}: ours ` +
+          `${ours.reportsPerMinute} reports/min, bare ${bare.reportsPerMinute}, ratio ` +
+          `${rounds[i].ratioToBare} (callbacks ${ours.callbacksReceived}/${ids.length})`,
+      );
+    }
+    const median = [...rounds].sort((a, b) => a.ratioToBare - b.ratioToBare)[
+      Math.floor(rounds.length / 2)
+    ];
+
+    // Each report's callback counts as redelivered when it arrives once more than it had before.
+    const deliveries = (id: string) => arrived.get(id)?.length ?? 0;
+    const before = new Map(last.map((id) => [id, deliveries(id)]));
+    const redelivered = Date.now();
+    await Promise.all(
+      last.map((id) =>
+        fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
+      ),
+    );
+    const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
+    while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
+    return {
+      scripts,
+      reports: END_TO_END_REPORTS,
+      documentParts: document.length,
+      ...median,
+      ratiosToBare: rounds.map((r) => r.ratioToBare),
+      rounds,
+      redeliveriesPerSecond: round1((last.length * 1000) / (Date.now() - redelivered)),
+    };
+  } finally {
+    close();
+  }
+}
+
+/**
+ * Rounds of reports through the service at `base` for the client of `apiKey`, each with its callback
+ * to a fast receiver on loopback (the end-to-end step's, and the tracing step's): `round(count)`
+ * POSTs `count` reports of the client's fixed orders at once and waits for every callback.
+ */
+export async function callbackRounds(base: string, dataSource: DataSource, apiKey: string) {
+  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
   const arrived = new Map<string, number[]>();
   const receiver = createServer((request, response) => {
     let body = '';
@@ -105,54 +162,7 @@ export async function endToEnd(base: string, dataSource: DataSource, scripts: Sc
     };
   };
 
-  try {
-    const warmUp = await round(END_TO_END_WARM_UP);
-    // What bare Puppeteer prints: the worker's HTML for these very orders.
-    const document = await workerDocument(dataSource, warmUp.ids[0]);
-    const rounds = [];
-    let last: string[] = [];
-    for (let i = 0; i < END_TO_END_ROUNDS; i++) {
-      const bare = await bareDocumentRate(document, undefined, END_TO_END_REPORTS);
-      const { ids, ...ours } = await round(END_TO_END_REPORTS);
-      last = ids;
-      rounds.push({
-        ...ours,
-        bareReportsPerMinute: bare.reportsPerMinute,
-        ratioToBare: round2(ours.reportsPerMinute / bare.reportsPerMinute),
-      });
-      console.log(
-        `  end to end, ${scripts}, round ${i + 1}/${END_TO_END_ROUNDS}: ours ` +
-          `${ours.reportsPerMinute} reports/min, bare ${bare.reportsPerMinute}, ratio ` +
-          `${rounds[i].ratioToBare} (callbacks ${ours.callbacksReceived}/${ids.length})`,
-      );
-    }
-    const median = [...rounds].sort((a, b) => a.ratioToBare - b.ratioToBare)[
-      Math.floor(rounds.length / 2)
-    ];
-
-    // Each report's callback counts as redelivered when it arrives once more than it had before.
-    const deliveries = (id: string) => arrived.get(id)?.length ?? 0;
-    const before = new Map(last.map((id) => [id, deliveries(id)]));
-    const redelivered = Date.now();
-    await Promise.all(
-      last.map((id) =>
-        fetch(`${base}/v1/orders/reports/${id}/callbacks/redeliver`, { method: 'POST', headers }),
-      ),
-    );
-    const allRedelivered = () => last.every((id) => deliveries(id) > before.get(id)!);
-    while (!allRedelivered() && Date.now() - redelivered < 120_000) await sleep(20);
-    return {
-      scripts,
-      reports: END_TO_END_REPORTS,
-      documentParts: document.length,
-      ...median,
-      ratiosToBare: rounds.map((r) => r.ratioToBare),
-      rounds,
-      redeliveriesPerSecond: round1((last.length * 1000) / (Date.now() - redelivered)),
-    };
-  } finally {
-    receiver.close();
-  }
+  return { round, arrived, headers, close: () => receiver.close() };
 }
 
 if (require.main === module) {

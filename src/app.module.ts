@@ -29,6 +29,7 @@ import { OrdersModule } from './orders/orders.module';
 import { ReportsModule } from './reports/reports.module';
 import { RedisModule } from './redis/redis.module';
 import { RedisConnections } from './redis/redis-connections';
+import { TracingShutdown } from './tracing/tracing-shutdown';
 
 /** What every process holds: configuration, Postgres (migrated at start), the queues. */
 const infrastructure = [
@@ -94,6 +95,7 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: ErrorFilter },
+        TracingShutdown,
         // What every API request goes through before any route: its key is checked, then it is
         // counted against its client's rate limits. In this order: a made-up key is refused (401)
         // and never gets an allowance of its own.

@@ -1,3 +1,4 @@
+import './instrument';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -13,6 +14,8 @@ import { runMigrations } from './database/migrate';
 import { generateOrders } from './orders/order-seed';
 import { OrdersRepository } from './orders/orders.repository';
 import { RedisConnections } from './redis/redis-connections';
+import { shutdownTracing } from './tracing/sdk';
+import { inSpan } from './tracing/spans';
 
 /** The admin command line: one JSON document on stdout, errors on stderr with a non-zero exit code. */
 const USAGE = `usage:
@@ -150,7 +153,9 @@ async function run(argv: string[]): Promise<Outcome> {
   }
 }
 
-run(process.argv.slice(2))
+// A command is one trace (when tracing is on), flushed before the process ends.
+inSpan(`cli ${process.argv[2] ?? ''}`.trim(), {}, () => run(process.argv.slice(2)))
+  .finally(shutdownTracing)
   .then(({ result, warning, error }) => {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     if (warning) process.stderr.write(`warning: ${warning}\n`);

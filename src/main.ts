@@ -1,3 +1,4 @@
+import './instrument';
 import 'reflect-metadata';
 import { LogLevel } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
@@ -23,6 +24,8 @@ import { logRequests } from './logging/request-log';
 import { echoRequestId, requestId } from './logging/request-id';
 import { recordHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
+import { tracingStarted } from './tracing/sdk';
+import { nameServerSpans } from './tracing/server-spans';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -61,6 +64,7 @@ export async function createApp(logger?: LogLevel[]): Promise<NestFastifyApplica
   addSecurityHeaders(adapter.getInstance());
   echoRequestId(adapter.getInstance());
   closeGracefully(adapter.getInstance());
+  if (tracingStarted()) nameServerSpans(adapter.getInstance());
   const role = env.APP_ROLE;
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRole(role, logger && pinoLevel(logger)),

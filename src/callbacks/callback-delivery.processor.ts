@@ -1,12 +1,14 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import type { Attributes } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
 import { ClientsService } from '../clients/clients.service';
 import { deliveryJobId, JobData, QueueName } from '../common/jobs';
 import { QueueProcessor } from '../common/queue-processor';
 import { callbacksConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
+import { inSpan, outsideTraces, SpanStatusCode } from '../tracing/spans';
 import { CallbackStatus } from './callback-event.entity';
 import { CallbackEventsRepository, PendingEvent } from './callback-events.repository';
 import { CallbackSender } from './callback-sender';
@@ -52,6 +54,10 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
     super(queue, DELIVERY_CONCURRENCY);
   }
 
+  protected spanAttributes({ data }: Job<Delivery>): Attributes {
+    return { 'callback.event_id': data.eventId, 'callback.attempt': data.attempt };
+  }
+
   protected async handle({ data: { eventId, attempt } }: Job<Delivery>): Promise<void> {
     const event = await this.events.find(eventId);
     const member = deliveryJobId(eventId, attempt);
@@ -67,7 +73,8 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
       await this.attempt(event, attempt);
     } finally {
       const next = await this.slots.release(event.clientId, member);
-      if (next) await this.callbacks.resume(next);
+      // Another event's attempt, in its own report's trace, not in this one.
+      if (next) await outsideTraces(() => this.callbacks.resume(next));
     }
   }
 
@@ -87,7 +94,18 @@ export class CallbackDeliveryProcessor extends QueueProcessor<Delivery> {
       return;
     }
     const started = performance.now();
-    const result = await this.sender.send(event, { secrets, privateKeys });
+    // The POST inside it carries `traceparent`: the partner's own tracing continues the trace.
+    const result = await inSpan(
+      'callback.attempt',
+      { 'report.id': event.reportId, 'callback.event_id': eventId, 'callback.attempt': attempt },
+      async (span) => {
+        const sent = await this.sender.send(event, { secrets, privateKeys });
+        if (sent.statusCode !== null)
+          span.setAttribute('http.response.status_code', sent.statusCode);
+        if (sent.error) span.setStatus({ code: SpanStatusCode.ERROR, message: sent.error });
+        return sent;
+      },
+    );
     const durationMs = Math.round(performance.now() - started);
     const outcome = outcomeOf(result.statusCode);
     const delay =

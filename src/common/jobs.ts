@@ -1,4 +1,5 @@
 import type { JobOptions, Queue } from 'bull';
+import { TraceCarrier, traceCarrier } from '../tracing/spans';
 import { Position } from './pagination';
 import { withTimeout } from './with-timeout';
 
@@ -14,10 +15,18 @@ export enum QueueName {
   CallbackDelivery = 'callback-delivery',
 }
 
+/**
+ * The trace the job belongs to (W3C `traceparent`, `tracestate`), set by `addJob` when it is queued
+ * inside one: its processing continues that trace. Jobs the sweep queues carry none.
+ */
+export interface Traced {
+  trace?: TraceCarrier;
+}
+
 export interface JobData {
-  [QueueName.ReportRender]: { reportId: string };
+  [QueueName.ReportRender]: { reportId: string } & Traced;
   /** One job per attempt: `attempt` is 1-based. */
-  [QueueName.CallbackDelivery]: { eventId: string; attempt: number };
+  [QueueName.CallbackDelivery]: { eventId: string; attempt: number } & Traced;
 }
 
 /** A job as it is added (`addJob`). */
@@ -26,8 +35,10 @@ export interface JobSpec<Q extends QueueName> {
   opts: JobOptions;
 }
 
+/** Queues a job, carrying the active trace context (if any) for its processing to continue. */
 export function addJob<Q extends QueueName>(queue: Queue<JobData[Q]>, job: JobSpec<Q>) {
-  return queue.add(job.data, job.opts);
+  const trace = traceCarrier();
+  return queue.add(trace ? { ...job.data, trace } : job.data, job.opts);
 }
 
 /**

@@ -125,6 +125,16 @@ export const observabilityConfig = registerAs('observability', () => {
   };
 });
 
+/**
+ * Tracing is on when an OTLP endpoint is configured (and the SDK is not disabled): otherwise nothing
+ * of OpenTelemetry's SDK is loaded. The SDK reads the other OTEL_* variables itself.
+ */
+export function tracingConfig(): { enabled: boolean } {
+  const env = environment();
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return { enabled: Boolean(endpoint) && env.OTEL_SDK_DISABLED !== 'true' };
+}
+
 export const allConfig = [
   appConfig,
   databaseConfig,

@@ -181,4 +181,20 @@ describe('chromiumPath', () => {
     expect(chromiumPath(process.execPath)).toBe(process.execPath);
     expect(chromiumPath(undefined, [...missing, process.execPath])).toBe(process.execPath);
   });
+
+  it('takes the OTLP endpoint and protocol, and refuses a protocol the service does not ship', () => {
+    expect(
+      validateEnvironment({
+        ...KEY,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      }),
+    ).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318' });
+    expect(() => validateEnvironment({ ...KEY, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+      'OTEL_EXPORTER_OTLP_PROTOCOL="grpc" (OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json)',
+    );
+    expect(() =>
+      validateEnvironment({ ...KEY, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'localhost:4318' }),
+    ).toThrow('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=');
+  });
 });

@@ -53,6 +53,11 @@ export function storageBucket(storage: string): { name: string; prefix: string }
   return { name: match[1], prefix: prefix ? `${prefix}/` : '' };
 }
 
+const HTTP_URL = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
+/** The OTLP exporters the service ships: over HTTP, protobuf or JSON (no gRPC). */
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'];
+const OTLP_PROTOCOL_MESSAGE = '$property must be http/protobuf or http/json';
+
 /** Every variable the service reads, with the contract's defaults. Validated once at boot. */
 export class Environment {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
@@ -62,7 +67,7 @@ export class Environment {
   @IsString() @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'bull';
   @IsOptional() @IsString() PUPPETEER_EXECUTABLE_PATH?: string;
   @IsOptional()
-  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  @IsUrl(HTTP_URL)
   PUBLIC_BASE_URL?: string;
   @IsIn(['all', 'api', 'worker']) APP_ROLE: AppRole = 'all';
   @IsInt() @Min(1) @Max(32) RENDER_CONCURRENCY = 2;
@@ -148,6 +153,19 @@ export class Environment {
   @IsString()
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters' })
   ADMIN_TOKEN?: string;
+  /**
+   * OpenTelemetry's own variables, read by its SDK (src/tracing/): checked here so that a typo
+   * stops the boot instead of sending traces nowhere. Traces are on when an endpoint is set.
+   */
+  @IsOptional() @IsUrl(HTTP_URL) OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  @IsOptional() @IsUrl(HTTP_URL) OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  @IsOptional()
+  @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
+  OTEL_EXPORTER_OTLP_PROTOCOL?: string;
+  @IsOptional()
+  @IsIn(OTLP_PROTOCOLS, { message: OTLP_PROTOCOL_MESSAGE })
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: string;
+  @IsOptional() @IsBooleanString() OTEL_SDK_DISABLED?: string;
   @IsEncryptionKey() WEBHOOK_SECRETS_KEY: string;
   /** The key before a rotation: secrets written under it are read, never written (secrets:reencrypt). */
   @IsOptional() @IsEncryptionKey() WEBHOOK_SECRETS_KEY_PREVIOUS?: string;
@@ -185,7 +203,7 @@ const SECRET_KEYS = new Set(['WEBHOOK_SECRETS_KEY', 'WEBHOOK_SECRETS_KEY_PREVIOU
 function shown(name: string, value: unknown): string {
   const text = String(value ?? '');
   if (SECRET_KEYS.has(name) && text) return `<hidden, ${text.length} characters>`;
-  if (name.endsWith('_URL') || name.startsWith('AWS_ENDPOINT_URL'))
+  if (name.endsWith('_URL') || name.endsWith('_ENDPOINT') || name.startsWith('AWS_ENDPOINT_URL'))
     return JSON.stringify(text.replace(/^([a-z][\w+.-]*:\/\/)?.*@/i, '$1***@'));
   return JSON.stringify(text);
 }
@@ -207,6 +225,11 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
         'WEBHOOK_SECRETS_KEY_PREVIOUS',
         'ADMIN_TOKEN',
         'AWS_ENDPOINT_URL_S3',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+        'OTEL_EXPORTER_OTLP_PROTOCOL',
+        'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+        'OTEL_SDK_DISABLED',
       ])
       .filter((key) => raw[key] !== undefined && raw[key] !== '')
       .map((key) => [key, INTEGER_KEYS.has(key) ? toInteger(raw[key]) : raw[key]]),

@@ -6,6 +6,7 @@ import { chromiumPath } from '../config/environment';
 import { HealthCheckOf } from '../common/health-check';
 import { withTimeout } from '../common/with-timeout';
 import { MetricsService } from '../metrics/metrics.service';
+import { inSpan } from '../tracing/spans';
 import { Chromium } from './chromium';
 import { warnOfMissingFonts } from './fonts';
 import { PageSlots } from './page-slots';
@@ -132,10 +133,22 @@ export class PdfRenderer implements OnApplicationShutdown {
    * (PrintRun): at most `partCount` parts at once. Its deadline (RENDER_TIMEOUT_MS) runs from the
    * call, the wait for a page included.
    */
-  async render(
+  render(
     parts: DocumentPart[] | AsyncIterable<DocumentPart>,
     sink: PdfSink,
     partCount = Array.isArray(parts) ? parts.length : 1,
+  ): Promise<JoinedPdf> {
+    return inSpan('pdf.render', { 'pdf.parts': partCount }, async (span) => {
+      const pdf = await this.renderParts(parts, sink, partCount);
+      span.setAttributes({ 'pdf.pages': pdf.pages, 'pdf.bytes': pdf.bytes });
+      return pdf;
+    });
+  }
+
+  private async renderParts(
+    parts: DocumentPart[] | AsyncIterable<DocumentPart>,
+    sink: PdfSink,
+    partCount: number,
   ): Promise<JoinedPdf> {
     if (this.chromium.isClosed) {
       throw new PdfError('failed', 'The PDF renderer is shut down');
@@ -172,7 +185,7 @@ export class PdfRenderer implements OnApplicationShutdown {
     }
     // Every part is printed and the pages are back in the pool (the next document replaces what
     // they hold): the page numbers and the cross-reference table are written.
-    return join.finish();
+    return inSpan('pdf.join', {}, () => join.finish());
   }
 
   /** Last, after the render processor has stopped taking jobs and let the running ones finish. */
@@ -191,11 +204,13 @@ export class PdfRenderer implements OnApplicationShutdown {
   }
 
   /** Prints one part on `page`. */
-  private async printPart(page: Page, part: DocumentPart): Promise<Uint8Array> {
-    // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
-    const backstop = this.config.timeoutMs + 5000;
-    await page.setContent(part.html, { waitUntil: 'load', timeout: backstop });
-    return page.pdf({ ...PDF_OPTIONS, timeout: backstop });
+  private printPart(page: Page, part: DocumentPart): Promise<Uint8Array> {
+    return inSpan('pdf.print_part', { 'pdf.part.index': part.index }, async () => {
+      // Puppeteer's own timeouts are a backstop; ours fires first and closes the pages.
+      const backstop = this.config.timeoutMs + 5000;
+      await page.setContent(part.html, { waitUntil: 'load', timeout: backstop });
+      return page.pdf({ ...PDF_OPTIONS, timeout: backstop });
+    });
   }
 
   private toPdfError(error: unknown): PdfError {

@@ -22,6 +22,7 @@ import {
 import { ReportsRepository } from '../store/reports.repository';
 import { RenderQueue } from './render-queue';
 import { RetryAfterEstimates } from './retry-after';
+import { annotateSpan } from '../../tracing/spans';
 
 /** RFC-style opaque key: visible ASCII, as Stripe and the IETF draft use it. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
@@ -88,6 +89,7 @@ export class ReportAdmission {
     const replay: Replay = async (report) => {
       if (!report) throw new Error('Idempotency-Key conflict without a report');
       if (report.requestHash !== hash) throw idempotencyKeyReused();
+      annotateSpan({ 'report.id': report.id, 'client.id': clientId });
       // Its place in the fair order: 0 while it renders, null when unknown or finished.
       const place =
         report.status === ReportStatus.InProgress
@@ -110,6 +112,7 @@ export class ReportAdmission {
       idempotencyKey: idempotencyKey ?? null,
       requestHash: hash,
     };
+    annotateSpan({ 'report.id': report.id, 'client.id': clientId });
     let verdict: AdmitVerdict;
     try {
       verdict = await this.queue.admit(clientId, report.id, {

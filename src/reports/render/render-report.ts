@@ -15,6 +15,7 @@ import { cjkFonts } from '../../pdf/cjk-fonts';
 import { PdfRenderer } from '../../pdf/pdf-renderer.service';
 import { PdfError } from '../../pdf/pdf-error';
 import { DocumentBuilder } from '../../pdf/template';
+import { annotateSpan, inSpan } from '../../tracing/spans';
 
 /** A failure that another try cannot fix. */
 class PermanentFailure extends Error {
@@ -64,6 +65,7 @@ export class RenderReport {
       this.logger.log({ reportId, msg: `Report ${reportId}: already finished or gone, skipped` });
       return;
     }
+    annotateSpan({ 'client.id': report.clientId });
     await Promise.all([this.queue.started(reportId), this.events.publish(reportId)]);
     if (report.renderAttempts > maxRenderClaims(this.render.attempts)) {
       this.logger.warn({
@@ -86,11 +88,15 @@ export class RenderReport {
 
   private async print(report: ClaimedReport): Promise<void> {
     const started = Date.now();
-    const [orders, clientName, fonts] = await Promise.all([
-      this.orders.open(report),
-      this.clients.name(report.clientId),
-      cjkFonts(),
-    ]);
+    const [orders, clientName, fonts] = await inSpan('report.read_orders', {}, async (span) => {
+      const read = await Promise.all([
+        this.orders.open(report),
+        this.clients.name(report.clientId),
+        cjkFonts(),
+      ]);
+      span.setAttribute('report.orders', read[0].count);
+      return read;
+    });
     if (orders.count > this.config.maxOrders) {
       throw new PermanentFailure(
         ReportErrorCode.ReportTooLarge,
@@ -124,13 +130,15 @@ export class RenderReport {
         throw writer.refused() ? new ReportNoLongerRendering(report.id) : error;
       });
     const renderMs = Date.now() - started;
-    const stored = await this.settlement.complete(report, {
-      bytes: pdf.bytes,
-      pages: pdf.pages,
-      sha256: pdf.sha256,
-      orderCount: builder.orderCount,
-      renderMs,
-    });
+    const stored = await inSpan('report.store', { 'pdf.bytes': pdf.bytes }, () =>
+      this.settlement.complete(report, {
+        bytes: pdf.bytes,
+        pages: pdf.pages,
+        sha256: pdf.sha256,
+        orderCount: builder.orderCount,
+        renderMs,
+      }),
+    );
     if (!stored) {
       // Deleted meanwhile, or finished by another claim: that one's PDF, or none, stands.
       await writer.discard();

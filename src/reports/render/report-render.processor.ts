@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import type { Attributes } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
 import { JobData, QueueName } from '../../common/jobs';
 import { QueueProcessor } from '../../common/queue-processor';
@@ -25,6 +26,10 @@ export class ReportRenderProcessor extends QueueProcessor<Render> {
   onApplicationBootstrap(): void {
     void this.renderer.warmUp();
     super.onApplicationBootstrap();
+  }
+
+  protected spanAttributes(job: Job<Render>): Attributes {
+    return { 'report.id': job.data.reportId, 'report.render.try': job.attemptsMade + 1 };
   }
 
   protected handle(job: Job<Render>): Promise<void> {
