@@ -37,7 +37,7 @@ import { benchRender, RenderBenchResult, Scripts, treeRssMb } from './render';
 
 /**
  * Steps left out of a trial run: BENCH_SKIP=render,recycle,big,tracing (the render step, the recycling
- * step, and the 10,000- and 100,000-order reports), to try the other steps in minutes.
+ * step, the 10,000- and 100,000-order reports, and the tracing step), to try the others in minutes.
  */
 /** How the table names the names a report prints. */
 const SCRIPT_LABELS: Record<Scripts, string> = {
