@@ -30,11 +30,12 @@ import {
   waitForHttp,
 } from './harness';
 import { benchRecycle, recycleTableRows } from './recycle';
+import { benchTracing, tracingTableRow } from './tracing';
 import { benchRender, RenderBenchResult, Scripts, treeRssMb } from './render';
 
 /**
- * Steps left out of a trial run: BENCH_SKIP=render,recycle,big (the render step, the recycling
- * step, and the 10,000- and 100,000-order reports), to try the other steps in minutes.
+ * Steps left out of a trial run: BENCH_SKIP=render,recycle,big,tracing (the render step, the recycling
+ * step, the 10,000- and 100,000-order reports, and the tracing step), to try the others in minutes.
  */
 /** How the table names the names a report prints. */
 const SCRIPT_LABELS: Record<Scripts, string> = {
@@ -278,6 +279,7 @@ function summaryTable(results: Record<string, any>): string {
     `| callback redeliveries to a fast receiver (per s) | ${callbacks.redeliveriesPerSecond} | | |`,
     ...(results.recycle ? recycleTableRows(results.recycle) : []),
     ...backlogTableRows(results.backlog),
+    ...(results.tracing ? [tracingTableRow(results.tracing)] : []),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -426,6 +428,13 @@ async function main(): Promise<void> {
       } finally {
         capped.kill('SIGTERM');
       }
+    }
+
+    // 5. Tracing: the status route and reports end to end with traces exported over OTLP, against
+    // the same processes without tracing, in alternating rounds (bench/tracing.ts).
+    if (!SKIP.has('tracing')) {
+      console.log('Tracing: exported against off, on processes of its own (5-10 minutes)…');
+      results.tracing = await benchTracing(env, dataSource);
     }
   } finally {
     api.kill('SIGTERM');

@@ -3,7 +3,7 @@
  * with traces exported over OTLP (http/protobuf, to a sink in this process) against the same
  * processes without tracing, in alternating rounds of the same run.
  *
- * Runs inside `npm run bench`, or alone (after `npm run build`):
+ * Runs inside `npm run bench` (BENCH_SKIP=tracing leaves it out), or alone (after `npm run build`):
  *   bash scripts/with-env.sh node -r ts-node/register/transpile-only bench/tracing.ts
  * BENCH_TRACING_REPORTS=20 BENCH_TRACING_ROUNDS=1 BENCH_LOAD_SECONDS=3 for a short trial run.
  */
@@ -139,6 +139,16 @@ export async function benchTracing(env: Record<string, string>, dataSource: Data
       kilobytes: Math.round(sink.received.bytes / 1024),
     },
   };
+}
+
+/** The step's line in the bench's table. */
+export function tracingTableRow(r: Awaited<ReturnType<typeof benchTracing>>): string {
+  return (
+    `| traces exported over OTLP against off: status route 303, and ${r.reports} reports end to end ` +
+    `(ratios, median of ${r.rounds.length} rounds) | ${r.statusRatio}, ${r.endToEndRatio} | ` +
+    `the same processes without tracing, the round before | status ${r.statusRatios.join(', ')}; ` +
+    `end to end ${r.endToEndRatios.join(', ')} |`
+  );
 }
 
 if (require.main === module) {

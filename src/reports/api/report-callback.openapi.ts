@@ -42,6 +42,24 @@ export function documentReportCallback(document: OpenAPIObject): void {
               'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">; two, space-separated, during a secret rotation',
               'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
             ),
+            {
+              ...signatureHeader(
+                'traceparent',
+                "W3C Trace Context of the report's trace, when the service exports traces " +
+                  '(OTEL_EXPORTER_OTLP_ENDPOINT): your own tracing can continue it',
+                '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+              ),
+              required: false,
+            },
+            {
+              ...signatureHeader(
+                'tracestate',
+                'W3C Trace Context vendor state, with traceparent, when the trace has any (the ' +
+                  "caller's, carried from the request that asked for the report)",
+                'congo=t61rcWkgQ4',
+              ),
+              required: false,
+            },
           ],
           requestBody: {
             required: true,
