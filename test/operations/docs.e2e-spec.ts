@@ -49,7 +49,7 @@ describe('Swagger UI, the OpenAPI document and /health', () => {
       },
       '/v1/orders/reports/status/{id}': { get: ['200', '303', '404', ...common, ...any, ...id] },
       '/v1/orders/reports/{id}': {
-        get: ['200', '304', '404', '410', ...common, ...any, ...id],
+        get: ['200', '304', '307', '404', '410', ...common, ...any, ...id],
         delete: ['204', '404', ...common, ...any, ...id, ...body],
       },
       '/v1/orders/reports/{id}/callbacks': { get: ['200', '404', ...common, ...any, ...id] },

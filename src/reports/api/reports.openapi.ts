@@ -390,7 +390,7 @@ export const DownloadReportDocs = () =>
             type: 'string',
             format: 'uri',
             example:
-              'https://reports.s3.eu-west-3.amazonaws.com/pdfs/8f0e…/1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=300&…',
+              'https://reports.s3.eu-west-3.amazonaws.com/pdfs/8f0e6b52-0f3c-4d7e-9b1a-2c5d7e9f1a3b/1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=300&X-Amz-Signature=5d41402abc4b2a76b9719d911017c592',
           },
         },
         ...REPR_DIGEST,
