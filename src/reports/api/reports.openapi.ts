@@ -165,8 +165,9 @@ export const CreateReportDocs = () =>
         '202 at once, without Preference-Applied). An Idempotency-Key replay of a finished report ' +
         'gets its 303 or 200 at once; a report cancelled (DELETE) while its POST is held, 404 ' +
         'REPORT_NOT_FOUND, as from the status route. `respond-async`: the 202 at once, even ' +
-        'beside `wait`. A value it cannot read is ignored.',
-      schema: { type: 'string', example: 'wait=20' },
+        'beside `wait`. A value it cannot read is ignored. No example: left empty, "Try it out" ' +
+        'gets the 202 of recipe 1; type `wait=20` to get the PDF in one round trip.',
+      schema: { type: 'string' },
     }),
     ApiResponse({
       status: 200,
