@@ -1,15 +1,9 @@
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
-import { CallbacksService } from '../../src/callbacks/callbacks.service';
-import { reportsConfig } from '../../src/config/configuration';
-import { ReportRetention } from '../../src/reports/store/report-retention';
-import { ReportSweeper, SWEEP_BATCH } from '../../src/reports/sweep/report-sweeper';
-import { FairQueue } from '../../src/fair-queue/fair-queue';
-import { RenderQueue } from '../../src/reports/admission/render-queue';
-import { ReportsRepository } from '../../src/reports/store/reports.repository';
+import { SWEEP_BATCH } from '../../src/reports/sweep/report-sweeper';
 import { forgetQueues, testEnvironment } from '../support/env';
-import { newClient, startApp, TestApp } from '../support/harness';
+import { newClient, startApp, sweeperOf, TestApp } from '../support/harness';
 
 describe('The sweep: what Postgres holds and Redis forgot is queued again', () => {
   let test: TestApp;
@@ -52,15 +46,7 @@ describe('The sweep: what Postgres holds and Redis forgot is queued again', () =
     // These are the oldest unfinished reports in the database (created in 2000); the suite's other
     // specs may have left younger ones, which the second pass also checks.
     // An API process runs no sweep: this one is built from its parts, and never started on a timer.
-    const sweeper = new ReportSweeper(
-      test.dataSource,
-      test.app.get(ReportsRepository),
-      test.app.get(RenderQueue),
-      test.app.get(FairQueue),
-      test.app.get(CallbacksService),
-      test.app.get(ReportRetention),
-      test.app.get(reportsConfig.KEY),
-    );
+    const sweeper = sweeperOf(test);
     try {
       expect((await sweeper.sweep()).reports).toBe(0);
       expect((await sweeper.sweep()).reports).toBeGreaterThanOrEqual(500);

@@ -7,13 +7,7 @@ import {
 import { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import { CallbacksService } from '../../src/callbacks/callbacks.service';
-import { reportsConfig } from '../../src/config/configuration';
-import { FairQueue } from '../../src/fair-queue/fair-queue';
 import { generateOrders } from '../../src/orders/order-seed';
-import { RenderQueue } from '../../src/reports/admission/render-queue';
-import { ReportRetention } from '../../src/reports/store/report-retention';
-import { ReportsRepository } from '../../src/reports/store/reports.repository';
 import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
 import {
   Answer,
@@ -25,6 +19,7 @@ import {
   pdfText,
   pollUntilDone,
   startApp,
+  sweeperOf,
   TestApp,
 } from '../support/harness';
 import { exited, killGroup, spawnWorker } from '../support/processes';
@@ -96,15 +91,7 @@ describe('PDFs in object storage (REPORT_STORAGE=s3://…), against a real S3-pr
         ),
       (status) => status === 200,
     );
-    sweeper = new ReportSweeper(
-      test.dataSource,
-      test.app.get(ReportsRepository),
-      test.app.get(RenderQueue),
-      test.app.get(FairQueue),
-      test.app.get(CallbacksService),
-      test.app.get(ReportRetention),
-      test.app.get(reportsConfig.KEY),
-    );
+    sweeper = sweeperOf(test);
     direct = new S3Client({
       endpoint: s3.url,
       region: 'us-east-1',

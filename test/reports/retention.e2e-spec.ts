@@ -1,13 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { get, IncomingMessage } from 'node:http';
-import { CallbacksService } from '../../src/callbacks/callbacks.service';
-import { reportsConfig } from '../../src/config/configuration';
-import { FairQueue } from '../../src/fair-queue/fair-queue';
-import { ReportRetention } from '../../src/reports/store/report-retention';
 import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
-import { RenderQueue } from '../../src/reports/admission/render-queue';
-import { ReportsRepository } from '../../src/reports/store/reports.repository';
-import { call, newClient, startApp, TestApp } from '../support/harness';
+import { call, newClient, startApp, sweeperOf, TestApp } from '../support/harness';
 
 /** A stored PDF larger than every buffer between the server and a client that stops reading. */
 const CHUNKS = 32;
@@ -21,15 +15,7 @@ describe('Retention: expired PDFs deleted after a grace, finished reports after 
   // An API process: no sweep runs on a timer beside the ones called here.
   beforeAll(async () => {
     test = await startApp({ APP_ROLE: 'api' });
-    sweeper = new ReportSweeper(
-      test.dataSource,
-      test.app.get(ReportsRepository),
-      test.app.get(RenderQueue),
-      test.app.get(FairQueue),
-      test.app.get(CallbacksService),
-      test.app.get(ReportRetention),
-      test.app.get(reportsConfig.KEY),
-    );
+    sweeper = sweeperOf(test);
     shop = await newClient(test, 'Retention');
   });
   afterAll(async () => {

@@ -3,6 +3,13 @@ import { DataSource } from 'typeorm';
 import { ClientsService } from '../../src/clients/clients.service';
 import { NewOrder } from '../../src/orders/order.entity';
 import { OrdersRepository } from '../../src/orders/orders.repository';
+import { CallbacksService } from '../../src/callbacks/callbacks.service';
+import { reportsConfig } from '../../src/config/configuration';
+import { FairQueue } from '../../src/fair-queue/fair-queue';
+import { RenderQueue } from '../../src/reports/admission/render-queue';
+import { ReportRetention } from '../../src/reports/store/report-retention';
+import { ReportsRepository } from '../../src/reports/store/reports.repository';
+import { ReportSweeper } from '../../src/reports/sweep/report-sweeper';
 import { testEnvironment } from './env';
 
 /** The environment the suite started with. */
@@ -38,6 +45,22 @@ export async function startApp(overrides: Record<string, string> = {}): Promise<
     dataSource: app.get(DataSource),
     close: () => app.close(),
   };
+}
+
+/**
+ * The worker's sweep, built from an API process's parts: an API process runs none on a timer, so a
+ * spec runs passes when it chooses.
+ */
+export function sweeperOf(test: TestApp): ReportSweeper {
+  return new ReportSweeper(
+    test.dataSource,
+    test.app.get(ReportsRepository),
+    test.app.get(RenderQueue),
+    test.app.get(FairQueue),
+    test.app.get(CallbacksService),
+    test.app.get(ReportRetention),
+    test.app.get(reportsConfig.KEY),
+  );
 }
 
 export async function newClient(test: TestApp, name = 'Test Shop', timeZone?: string) {
